@@ -1,0 +1,24 @@
+"""A rich progress bar fed by the trainer's progress hook."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+
+@contextmanager
+def training_bar(description: str):
+    """Yield a hook that takes `petri.train.progress.Progress` reports and draws them."""
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("epoch {task.fields[epoch]}"), TextColumn("loss {task.fields[loss]}"),
+                  TextColumn("{task.fields[rate]} img/s"), TimeElapsedColumn(),
+                  TimeRemainingColumn()) as bar:
+        task = bar.add_task(description, total=None, epoch="-", loss="-", rate="-")
+
+        def hook(p) -> None:
+            bar.update(task, total=p.total_steps, completed=p.step,
+                       epoch=f"{min(p.epoch + 1, p.epochs)}/{p.epochs}", loss=f"{p.loss:.3f}",
+                       rate=f"{p.images_per_s:.0f}",
+                       description=description if p.phase == "train" else "evaluating")
+        yield hook

@@ -1,0 +1,64 @@
+"""The `petri` entry point: a click group that imports each command only when it runs.
+
+Inspecting commands (`status`, `watch`, `--help`) must not pay for torch, so the group knows
+its commands as "module:attribute" strings and imports one in `get_command`.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from petri.errors import PetriError
+
+COMMANDS = {
+    "cost": ("petri.cli.cost:cost", "Params, MACs and activation memory of an architecture."),
+    "train": ("petri.cli.train:train", "Train one architecture with a progress bar."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        import importlib
+
+        module, attr = COMMANDS[name][0].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        # Short help from the table, so `petri --help` imports no command module.
+        rows = [(n, COMMANDS[n][1]) for n in self.list_commands(ctx)
+                if n != "daemon"]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="petri")
+def cli():
+    """petri: search for families of networks on the Pareto frontier of error against cost."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="petri: %(levelname)s: %(message)s")
+    try:
+        rv = cli.main(args=argv, prog_name="petri", standalone_mode=False)
+    except PetriError as e:
+        click.secho(f"error: {e}", fg="red", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

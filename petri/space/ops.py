@@ -1,0 +1,126 @@
+"""The DARTS primitives and helper blocks, behind one name registry.
+
+`create_op(name, C, stride, affine)` builds a primitive. All convolutions are bias-free;
+BN is affine in evaluation networks and not in search supernets (DARTS convention).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from petri.errors import DescError
+from petri.space.desc import PRIMITIVES
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU, k×k conv, BN: the cell's input preprocessing (1×1) and the stems' building block."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int = 1, stride: int = 1, padding: int = 0,
+                 affine: bool = True):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """Halve the resolution with two 1×1 stride-2 convs, the second shifted by one pixel."""
+
+    def __init__(self, c_in: int, c_out: int, affine: bool = True):
+        super().__init__()
+        if c_out % 2:
+            raise DescError(f"FactorizedReduce needs an even number of output channels, got {c_out}")
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        a = self.conv_1(x)
+        b = self.conv_2(x[:, :, 1:, 1:])
+        if b.shape[-2:] != a.shape[-2:]:
+            # Odd inputs (e.g. 7×7 at Fashion-MNIST's last stage) give the shifted branch one
+            # row/column less; pad it back so the two halves line up.
+            b = nn.functional.pad(b, (0, a.shape[-1] - b.shape[-1], 0, a.shape[-2] - b.shape[-2]))
+        return self.bn(torch.cat([a, b], dim=1))
+
+
+class SepConv(nn.Sequential):
+    """Depthwise-separable conv applied twice; only the first depthwise conv has the stride."""
+
+    def __init__(self, c: int, kernel: int, stride: int, padding: int, affine: bool = True):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel, stride=stride, padding=padding, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c, affine=affine),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel, stride=1, padding=padding, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU, dilated depthwise conv (dilation 2), 1×1 conv, BN."""
+
+    def __init__(self, c: int, kernel: int, stride: int, padding: int, affine: bool = True):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel, stride=stride, padding=padding, dilation=2, groups=c,
+                      bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c, affine=affine),
+        )
+
+
+class Zero(nn.Module):
+    """The `none` op: zeros of the output shape (strided when the edge reduces)."""
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            return x.mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+
+
+def _pool(kind: str, c: int, stride: int, affine: bool, search: bool) -> nn.Module:
+    pool = (nn.MaxPool2d(3, stride=stride, padding=1) if kind == "max"
+            else nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False))
+    # Search supernets follow each pool with a non-affine BN so the mixed op's terms have
+    # comparable scale; evaluation networks use the bare pool.
+    return nn.Sequential(pool, nn.BatchNorm2d(c, affine=False)) if search else pool
+
+
+OpFactory = Callable[[int, int, bool, bool], nn.Module]
+OPS: dict[str, OpFactory] = {
+    "none": lambda c, s, affine, search: Zero(s),
+    "max_pool_3x3": lambda c, s, affine, search: _pool("max", c, s, affine, search),
+    "avg_pool_3x3": lambda c, s, affine, search: _pool("avg", c, s, affine, search),
+    "skip_connect": lambda c, s, affine, search: (nn.Identity() if s == 1
+                                                  else FactorizedReduce(c, c, affine)),
+    "sep_conv_3x3": lambda c, s, affine, search: SepConv(c, 3, s, 1, affine),
+    "sep_conv_5x5": lambda c, s, affine, search: SepConv(c, 5, s, 2, affine),
+    "dil_conv_3x3": lambda c, s, affine, search: DilConv(c, 3, s, 2, affine),
+    "dil_conv_5x5": lambda c, s, affine, search: DilConv(c, 5, s, 4, affine),
+}
+assert tuple(OPS) == PRIMITIVES, "the op registry must list the primitives in index order"
+
+
+def create_op(name: str, c: int, stride: int, affine: bool = True, search: bool = False) -> nn.Module:
+    try:
+        factory = OPS[name]
+    except KeyError:
+        raise DescError(f"unknown op {name!r}; known ops: {', '.join(OPS)}") from None
+    return factory(c, stride, affine, search)
+
+
+def is_identity(op: nn.Module) -> bool:
+    return isinstance(op, nn.Identity)

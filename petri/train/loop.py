@@ -1,0 +1,239 @@
+"""The training loop: SGD + cosine, auxiliary loss, drop-path ramp, label smoothing, clipping.
+
+Resumable to the exact step: checkpoints hold model, optimiser, scheduler, RNG states and the
+position in the epoch, and every source of randomness (batch order, augmentation, drop-path)
+is seeded from (seed, epoch, step), so a resumed run computes the same updates as an
+uninterrupted one. On CUDA it uses bf16 autocast, channels_last and cudnn.benchmark.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from petri.data.loader import DeviceData, Splits
+from petri.errors import ConfigError, PetriError
+from petri.train import checkpoint
+from petri.train.progress import Progress, ProgressHook
+
+
+class TrainingDiverged(PetriError):
+    """The loss became NaN or infinite: a deterministic failure, not worth retrying."""
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on request after writing a checkpoint; resume continues it."""
+
+
+@dataclass(frozen=True)
+class TrainCfg:
+    epochs: int = 10
+    batch_size: int = 96
+    lr: float = 0.025
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    label_smoothing: float = 0.0
+    aux_weight: float = 0.4  # used only when the network has an auxiliary head
+    drop_path: float = 0.0  # final drop-path probability, ramped linearly over the epochs
+    seed: int = 0
+    amp: bool = True  # bf16 autocast, CUDA only
+    channels_last: bool = True  # CUDA only
+    eval_batch_size: int = 500
+    checkpoint_every_s: float = 30.0
+    progress_every_s: float = 1.0
+    deterministic: bool = True  # deterministic algorithms on CPU
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainCfg":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown trainer setting(s) {', '.join(unknown)}; known: "
+                              f"{', '.join(sorted(known))}")
+        cfg = cls(**d)
+        if cfg.epochs < 1 or cfg.batch_size < 1:
+            raise ConfigError("trainer.epochs and trainer.batch_size must be at least 1")
+        return cfg
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    val_error: float  # top-1 error on the validation split, in [0, 1]
+    val_loss: float
+    train_loss: float  # mean training loss over the last epoch
+    epochs: int
+    steps: int  # optimiser steps over the whole run (across resumes)
+    images_per_s: float  # training throughput of this process
+    wall_s: float  # training seconds spent by this process
+    test_error: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _step_seed(seed: int, epoch: int, step: int) -> int:
+    return ((seed * 1_000_003 + epoch) * 1_000_003 + step) % (2 ** 63)
+
+
+def cosine_factor(cfg: TrainCfg, total_steps: int) -> Callable[[int], float]:
+    ratio = cfg.lr_min / cfg.lr if cfg.lr > 0 else 0.0
+
+    def f(step: int) -> float:
+        return ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * min(step, total_steps)
+                                                         / total_steps))
+    return f
+
+
+def _forward_loss(model: nn.Module, x, y, criterion, aux_weight: float):
+    out = model(x)
+    if isinstance(out, tuple):
+        logits, aux = out
+        return criterion(logits, y) + aux_weight * criterion(aux, y)
+    return criterion(out, y)
+
+
+def evaluate(model: nn.Module, data: DeviceData, batch_size: int, device: torch.device,
+             amp: bool = True, channels_last: bool = False) -> tuple[float, float]:
+    """(top-1 error, mean cross-entropy) of `model` on `data`, in eval mode."""
+    was_training = model.training
+    model.eval()
+    wrong, loss_sum = 0, 0.0
+    use_amp = amp and device.type == "cuda"
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+        for x, y in data.eval_batches(batch_size):
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            logits = model(x).float()
+            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            wrong += (logits.argmax(1) != y).sum().item()
+    model.train(was_training)
+    n = max(1, len(data))
+    return wrong / n, loss_sum / n
+
+
+def configure_device(device: torch.device, cfg: TrainCfg) -> None:
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    elif cfg.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device | str = "cpu",
+          ckpt_path: str | Path | None = None, on_progress: ProgressHook | None = None,
+          should_stop: Callable[[], bool] | None = None, with_test: bool = False) -> TrainResult:
+    """Train `model` on `splits.train`, resuming from `ckpt_path` if it holds a checkpoint.
+
+    Raises `TrainingInterrupted` (after checkpointing) when `should_stop()` turns true, and
+    `TrainingDiverged` on a non-finite loss.
+    """
+    device = torch.device(device)
+    configure_device(device, cfg)
+    cuda = device.type == "cuda"
+    channels_last = cfg.channels_last and cuda
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    steps_per_epoch = splits.train.steps_per_epoch(cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_factor(cfg, total_steps))
+    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+
+    start_epoch, start_step, loss_sum = 0, 0, 0.0
+    ckpt_path = Path(ckpt_path) if ckpt_path else None
+    if ckpt_path is not None:
+        state = checkpoint.load(ckpt_path, map_location=device)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng_cpu"].cpu())
+            if cuda and state.get("rng_cuda") is not None:
+                torch.cuda.set_rng_state(state["rng_cuda"].cpu())
+            start_epoch, start_step = state["epoch"], state["step"]
+            loss_sum = state.get("loss_sum", 0.0)
+
+    def save(epoch: int, step: int) -> None:
+        if ckpt_path is None:
+            return
+        if step >= steps_per_epoch:  # a finished epoch is stored as the start of the next
+            epoch, step = epoch + 1, 0
+        checkpoint.save({
+            "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "epoch": epoch, "step": step,
+            "loss_sum": loss_sum if step else 0.0,
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state() if cuda else None,
+        }, ckpt_path)
+
+    model.train()
+    t_start = time.perf_counter()
+    last_ckpt = last_report = t_start
+    done_here, train_loss = 0, float("nan")
+    for epoch in range(start_epoch, cfg.epochs):
+        if hasattr(model, "drop_path_prob"):
+            model.drop_path_prob = cfg.drop_path * epoch / cfg.epochs
+        first = start_step if epoch == start_epoch else 0
+        if first == 0:
+            loss_sum = 0.0
+        for step in range(first, steps_per_epoch):
+            torch.manual_seed(_step_seed(cfg.seed, epoch, step))  # drop-path masks
+            x, y = splits.train.batch(cfg.seed, epoch, step, cfg.batch_size)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and cuda):
+                loss = _forward_loss(model, x, y, criterion, cfg.aux_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            sched.step()
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise TrainingDiverged(f"training loss became {loss_value} at epoch {epoch}, "
+                                       f"step {step}; lower trainer.lr or check the model")
+            loss_sum += loss_value
+            done_here += 1
+            train_loss = loss_sum / (step + 1)
+            now = time.perf_counter()
+            if now - last_ckpt >= cfg.checkpoint_every_s:
+                save(epoch, step + 1)
+                last_ckpt = now
+            if on_progress is not None and (now - last_report >= cfg.progress_every_s
+                                            or step + 1 == steps_per_epoch):
+                last_report = now
+                rate = done_here * cfg.batch_size / max(now - t_start, 1e-9)
+                global_step = epoch * steps_per_epoch + step + 1
+                on_progress(Progress(global_step, total_steps, epoch, cfg.epochs, train_loss,
+                                     rate, (total_steps - global_step) * cfg.batch_size
+                                     / max(rate, 1e-9)))
+            if should_stop is not None and should_stop():
+                save(epoch, step + 1)
+                raise TrainingInterrupted(f"stopped at epoch {epoch}, step {step + 1}")
+    save(cfg.epochs, 0)
+    wall = time.perf_counter() - t_start
+    if on_progress is not None:
+        on_progress(Progress(total_steps, total_steps, cfg.epochs, cfg.epochs, train_loss,
+                             0.0, 0.0, phase="eval"))
+    val_error, val_loss = evaluate(model, splits.val, cfg.eval_batch_size, device, cfg.amp,
+                                   channels_last)
+    test_error = None
+    if with_test and splits.test is not None:
+        test_error, _ = evaluate(model, splits.test, cfg.eval_batch_size, device, cfg.amp,
+                                 channels_last)
+    return TrainResult(val_error=val_error, val_loss=val_loss, train_loss=train_loss,
+                       epochs=cfg.epochs, steps=total_steps,
+                       images_per_s=done_here * cfg.batch_size / max(wall, 1e-9),
+                       wall_s=wall, test_error=test_error)

@@ -1,0 +1,75 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from petri.train import checkpoint
+from tests.conftest import needs_fashion
+
+
+def _state(v):
+    return {"model": {"w": torch.full((3,), float(v))}, "optimizer": {}, "scheduler": {},
+            "epoch": v, "step": 0}
+
+
+def test_save_keeps_previous_and_falls_back_on_corruption(tmp_path, caplog):
+    p = tmp_path / "ckpt.pt"
+    checkpoint.save(_state(1), p)
+    checkpoint.save(_state(2), p)
+    assert checkpoint.load(p)["epoch"] == 2
+    p.write_bytes(p.read_bytes()[:100])  # truncated, as if the disk filled up
+    with caplog.at_level("WARNING", logger="petri"):
+        assert checkpoint.load(p)["epoch"] == 1
+    assert "unreadable" in caplog.text
+    checkpoint.prev_path(p).write_bytes(b"garbage")
+    assert checkpoint.load(p) is None  # nothing usable: a fresh start
+    assert checkpoint.load(tmp_path / "none.pt") is None
+
+
+def test_crash_between_renames_keeps_the_new_checkpoint(tmp_path):
+    p = tmp_path / "ckpt.pt"
+    checkpoint.save(_state(1), p)
+    checkpoint.save(_state(2), p)
+    os.replace(p, checkpoint.staged_path(p))  # as if killed after staging, before the rename
+    assert checkpoint.load(p)["epoch"] == 2
+
+
+TRAIN = ["DARTS_V2", "--dataset", "fashion-mnist", "--channels", "4", "--cells", "3",
+         "--epochs", "2", "--subset", "1536", "--val-size", "500", "--batch-size", "32",
+         "--drop-path", "0.2", "--cutout", "8", "--checkpoint-every", "0.3", "--device", "cpu"]
+
+
+def _train_cmd(ckpt):
+    return [sys.executable, "-m", "petri.cli.main", "train", *TRAIN, "--checkpoint", str(ckpt)]
+
+
+@needs_fashion
+def test_sigkill_mid_epoch_then_resume_gives_identical_weights(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ref = tmp_path / "ref.pt"
+    subprocess.run(_train_cmd(ref), check=True, capture_output=True, env=env, timeout=600)
+
+    ckpt = tmp_path / "killed.pt"
+    proc = subprocess.Popen(_train_cmd(ckpt), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    state = None
+    while time.time() < deadline:
+        time.sleep(0.2)
+        state = checkpoint.load(ckpt) if ckpt.exists() else None
+        if state is not None and state["epoch"] == 0 and state["step"] >= 10:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert state is not None and state["epoch"] == 0 and 0 < state["step"], \
+        "the run was not killed mid-epoch"
+
+    subprocess.run(_train_cmd(ckpt), check=True, capture_output=True, env=env, timeout=600)
+    a, b = checkpoint.load(ref)["model"], checkpoint.load(ckpt)["model"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
