@@ -15,6 +15,11 @@ from petri.errors import PetriError
 COMMANDS = {
     "cost": ("petri.cli.cost:cost", "Params, MACs and activation memory of an architecture."),
     "train": ("petri.cli.train:train", "Train one architecture with a progress bar."),
+    "start": ("petri.cli.daemon:start", "Start a daemon on a run directory."),
+    "resume": ("petri.cli.daemon:resume", "Restart the daemon of an existing run directory."),
+    "stop": ("petri.cli.daemon:stop", "Stop a run's daemon (workers checkpoint first)."),
+    "status": ("petri.cli.status:status", "Jobs, workers, failures and the frontier of a run."),
+    "daemon": ("petri.cli.daemon:daemon_main", "Run the daemon process (used by start)."),
 }
 
 

@@ -1,0 +1,138 @@
+"""`petri start | resume | stop` and the hidden `petri daemon` that `start` launches."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from petri.errors import PetriError
+
+
+def _launch(run_dir: Path, foreground: bool) -> None:
+    from petri.daemon.pidfile import daemon_alive
+
+    pid = daemon_alive(run_dir)
+    if pid:
+        raise PetriError(f"a daemon (pid {pid}) is already running on {run_dir}; "
+                         f"watch it with `petri status {run_dir}` or stop it with "
+                         f"`petri stop {run_dir}`")
+    if foreground:
+        from petri.daemon.daemon import Daemon
+
+        logging.getLogger("petri").setLevel(logging.INFO)
+        Daemon(run_dir).run()
+        click.echo(f"daemon on {run_dir} exited")
+        return
+    log_path = run_dir / "daemon.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "petri.cli.main", "daemon", str(run_dir)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if daemon_alive(run_dir) == proc.pid:
+            click.echo(f"daemon started (pid {proc.pid}) on {run_dir}; log: {log_path}\n"
+                       f"  petri status {run_dir}    petri stop {run_dir}")
+            return
+        if proc.poll() is not None:
+            tail = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+            raise PetriError(f"the daemon exited at start: {tail[-1] if tail else 'no output'} "
+                             f"(see {log_path})")
+        time.sleep(0.05)
+    raise PetriError(f"the daemon did not come up within 30 s; see {log_path}")
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--run-dir", type=click.Path(file_okay=False),
+              help="Where the run lives (default: runs/<config name>).")
+@click.option("--foreground", is_flag=True, help="Run the daemon in this terminal.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set smoke.jobs=10 (repeatable).")
+def start(config, run_dir, foreground, sets):
+    """Start a daemon for CONFIG on a run directory (resumes it if the run exists)."""
+    from petri.config import load_config, save_config
+    from petri.store.db import connect
+
+    cfg = load_config(config, sets)
+    run_dir = Path(run_dir or Path("runs") / Path(config).stem)
+    if (run_dir / "config.yaml").exists():
+        click.echo(f"{run_dir} already holds a run: resuming it with its saved config")
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        connect(run_dir, create=True).close()  # fail now on a bad run dir, not in the daemon
+        save_config(cfg, run_dir)
+    _launch(run_dir, foreground)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--foreground", is_flag=True, help="Run the daemon in this terminal.")
+def resume(run_dir, foreground):
+    """Restart the daemon of RUN_DIR: running jobs are reconciled and continue."""
+    from petri.config import read_run_config
+
+    read_run_config(Path(run_dir))
+    _launch(Path(run_dir), foreground)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--now", is_flag=True, help="Kill the daemon and workers without checkpointing.")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds to wait for a clean stop.")
+def stop(run_dir, now, timeout):
+    """Stop RUN_DIR's daemon: workers checkpoint, jobs go back to the queue, nothing is lost."""
+    from petri.daemon.pidfile import daemon_alive
+
+    run_dir = Path(run_dir)
+    pid = daemon_alive(run_dir)
+    if pid is None:
+        click.echo(f"no daemon is running on {run_dir}")
+        return
+    if now:
+        _kill_workers(run_dir)
+        os.kill(pid, signal.SIGKILL)
+        click.echo(f"killed daemon {pid}; `petri resume {run_dir}` continues from checkpoints")
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if daemon_alive(run_dir) is None:
+            click.echo(f"daemon {pid} stopped; `petri resume {run_dir}` continues the run")
+            return
+        time.sleep(0.1)
+    raise PetriError(f"daemon {pid} did not stop within {timeout:.0f} s; use `petri stop --now`")
+
+
+def _kill_workers(run_dir: Path) -> None:
+    from petri.daemon.pidfile import process_start_time
+    from petri.store.db import connect
+
+    conn = connect(run_dir, readonly=True)
+    rows = conn.execute("SELECT pid, pid_start FROM jobs WHERE state = 'running'").fetchall()
+    conn.close()
+    for pid, start in rows:
+        if pid and start and process_start_time(pid) == start:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@click.command(hidden=True)
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+def daemon_main(run_dir):
+    """Run the daemon process for RUN_DIR (what `petri start` launches)."""
+    from petri.daemon.daemon import Daemon
+
+    logging.getLogger("petri").setLevel(logging.INFO)
+    logging.getLogger().handlers[0].setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    Daemon(Path(run_dir)).run()

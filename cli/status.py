@@ -1,0 +1,79 @@
+"""`petri status`: what a run is doing, as tables or JSON. Reads the store read-only."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def _fmt_cost(v) -> str:
+    if v is None:
+        return "-"
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= div:
+            return f"{v / div:.2f}{unit}"
+    return f"{v:g}"
+
+
+def render(snap: dict):
+    """The snapshot as rich renderables (no I/O here: the live view reuses this)."""
+    from rich.console import Group
+    from rich.table import Table
+
+    d = snap["daemon"]
+    head = Table.grid(padding=(0, 2))
+    state = ("[green]running[/] (pid %s)" % d["pid"]) if d["state"] == "running" else \
+        f"[yellow]stopped[/] (last: {d['last_state'] or 'never started'})"
+    j = snap["jobs"]
+    head.add_row("daemon", state, "jobs", "  ".join(f"{k} {v}" for k, v in j.items()),
+                 "done" if snap["done"] else "")
+    if d.get("slots"):
+        head.add_row("slots", d["slots"])
+    parts = [head]
+    if snap["workers"]:
+        t = Table(title="running jobs", expand=True)
+        for col in ("job", "kind", "device", "try", "progress", "loss", "img/s", "ETA"):
+            t.add_column(col)
+        for w in snap["workers"]:
+            prog = (f"{w['step']}/{w['total_steps']}" if w["step"] is not None else
+                    (w["phase"] or "starting"))
+            t.add_row(str(w["job_id"]), w["kind"], f"{w['worker']} {w['device']}",
+                      str(w["attempt"]), prog, f"{w['loss']:.3f}" if w["loss"] else "-",
+                      f"{w['images_per_s']:.0f}" if w["images_per_s"] else "-",
+                      f"{w['eta_s']:.0f}s" if w["eta_s"] is not None else "-")
+        parts.append(t)
+    if snap["failures"]:
+        t = Table(title="failed jobs", expand=True)
+        for col in ("job", "kind", "tries", "class", "reason"):
+            t.add_column(col)
+        for f in snap["failures"]:
+            t.add_row(str(f["job_id"]), f["kind"], str(f["attempts"]), f["fail_class"] or "-",
+                      f["error"])
+        parts.append(t)
+    front = set(snap["frontier"])
+    if snap["points"]:
+        t = Table(title=f"frontier ({len(front)} of {len(snap['points'])} points; cost = "
+                        f"{snap['cost_metric']})")
+        for col in ("point", "cost", "val error", "params", "parent", "stage"):
+            t.add_column(col)
+        for p in sorted((p for p in snap["points"] if p["id"] in front), key=lambda p: p["cost"]):
+            t.add_row(str(p["id"]), _fmt_cost(p["cost"]), f"{100 * p['error']:.2f}%",
+                      _fmt_cost(p["params"]), str(p["parent"] or "-"), p["stage"] or "")
+        parts.append(t)
+    return Group(*parts)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False), default=".")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable snapshot.")
+def status(run_dir, as_json):
+    """Jobs by state, workers, failures and the frontier of RUN_DIR."""
+    from petri.status import snapshot
+
+    snap = snapshot(run_dir)
+    if as_json:
+        click.echo(json.dumps(snap, indent=1))
+        return
+    from rich.console import Console
+
+    Console().print(render(snap))

@@ -1,0 +1,1 @@
+"""Search algorithms. Each turns store state into jobs and job results into points."""

@@ -1,0 +1,239 @@
+"""The daemon: one per run dir, the only writer of the store, the keeper of the workers.
+
+Loop: read worker events → ingest results (one transaction each) → reap dead and hung
+workers → hand ready jobs to idle workers → ask the algorithm for more work → stop when it
+says the search is done. Everything it needs to continue lives in the store and the job
+directories, so `kill -9` of the daemon loses nothing: on restart, running rows are
+reconciled (a finished result is ingested, anything else requeued from its checkpoint).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from petri.algos.base import create_algo
+from petri.config import DaemonCfg, read_run_config
+from petri.daemon.context import PROGRESS, RESULT
+from petri.daemon.executor import Event, LocalExecutor
+from petri.daemon.pidfile import PID, daemon_alive, process_start_time, write_pid
+from petri.daemon.slots import plan_slots, query_gpus
+from petri.errors import StoreError
+from petri.io import read_json
+from petri.store import jobs
+from petri.store.db import connect, transaction
+from petri.store.view import RunView
+
+log = logging.getLogger("petri.daemon")
+LOCK = "daemon.lock"
+
+
+def job_dir(run_dir: Path, job_id: int) -> Path:
+    return run_dir / "jobs" / f"{job_id:06d}"
+
+
+def set_meta(conn, **values) -> None:
+    with transaction(conn):
+        for k, v in values.items():
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                         "DO UPDATE SET value = excluded.value", (k, str(v)))
+
+
+class Daemon:
+    def __init__(self, run_dir: Path, nvml=None):
+        self.run_dir = Path(run_dir)
+        self.cfg = read_run_config(self.run_dir)
+        self.dcfg = DaemonCfg.from_dict(self.cfg.get("daemon"))
+        self.nvml = nvml
+        self.stopping = False
+        self.stop_now = False
+
+    # ---- life cycle -------------------------------------------------------------------
+    def run(self) -> int:
+        lock = FileLock(str(self.run_dir / LOCK))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            pid = daemon_alive(self.run_dir)
+            raise StoreError(f"a daemon (pid {pid or 'unknown'}) is already running on "
+                             f"{self.run_dir}; stop it with `petri stop {self.run_dir}`") from None
+        try:
+            return self._run_locked()
+        finally:
+            lock.release()
+
+    def _run_locked(self) -> int:
+        write_pid(self.run_dir)
+        self.conn = connect(self.run_dir, create=True)
+        self.view = RunView(self.conn)
+        self.algo = create_algo(self.cfg["algo"], self.cfg.get(self.cfg["algo"], {}) or {},
+                                int(self.cfg.get("seed", 0)))
+        gpus = query_gpus(self.nvml) if self.dcfg.use_gpus else None
+        self.slots, line = plan_slots(gpus, self.dcfg.cpu_slots, self.dcfg.slots_per_gpu,
+                                      self.dcfg.min_free_mb, self.dcfg.allow_shared_gpus)
+        log.info(line)
+        set_meta(self.conn, daemon_pid=os.getpid(), daemon_state="running", slots=line,
+                 started=time.time())
+        with transaction(self.conn):
+            jobs.log_event(self.conn, "daemon", f"daemon {os.getpid()} started: {line}")
+        self.recover()
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self.log_file = open(self.run_dir / "workers.log", "ab")
+        self.executor = LocalExecutor(self.run_dir, self.log_file)
+        for slot in self.slots:
+            self.executor.spawn(slot)
+        last_propose = 0.0
+        done = False
+        while not self.stopping:
+            for ev in self.executor.poll(self.dcfg.poll_s):
+                self.handle(ev)
+            self.check_hung()
+            if time.time() - last_propose > 0.2 or self._ready_jobs():
+                self.dispatch()
+                last_propose = time.time()
+            if self.algo.is_done(self.view) and not self._busy():
+                done = True
+                break
+        self.shutdown(done)
+        return 0
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.stopping:  # a second signal: stop without waiting
+            self.stop_now = True
+        self.stopping = True
+
+    def _busy(self) -> bool:
+        return any(h.job is not None for h in self.executor.handles)
+
+    def _ready_jobs(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM jobs WHERE state = 'queued' AND not_before <= ? "
+                                 "LIMIT 1", (time.time(),)).fetchone() is not None
+
+    def shutdown(self, done: bool) -> None:
+        if not done:
+            for h in self.executor.handles:
+                self.executor.request_stop(h)
+            deadline = time.time() + (0 if self.stop_now else self.dcfg.stop_grace_s)
+            while self._busy() and time.time() < deadline and not self.stop_now:
+                for ev in self.executor.poll(0.05):
+                    self.handle(ev, respawn=False)
+            for h in list(self.executor.handles):
+                if h.job is not None:
+                    self.executor.kill(h, "daemon stopping")
+        self.executor.close_all()
+        end = time.time() + 10
+        while self.executor.handles and time.time() < end:
+            for ev in self.executor.poll(0.05):
+                self.handle(ev, respawn=False)
+        for h in self.executor.handles:
+            self.executor.kill(h, "daemon exiting")
+        state = "done" if done else "stopped"
+        set_meta(self.conn, daemon_state=state, done=int(done), stopped_at=time.time())
+        with transaction(self.conn):
+            jobs.log_event(self.conn, "daemon", f"daemon {os.getpid()} {state}")
+        self.log_file.close()
+        self.conn.close()
+        (self.run_dir / PID).unlink(missing_ok=True)
+
+    # ---- restart ------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Reconcile rows left running by a daemon that died."""
+        for job in jobs.running(self.conn):
+            d = job_dir(self.run_dir, job.id)
+            record = read_json(d / RESULT)
+            if record and record.get("lease") == job.lease:
+                self.ingest(job.id, job.lease, record)
+                continue
+            row = self.conn.execute("SELECT pid, pid_start FROM jobs WHERE id = ?",
+                                    (job.id,)).fetchone()
+            if row["pid"] and row["pid_start"] and process_start_time(row["pid"]) == row["pid_start"]:
+                try:  # an orphaned worker of the dead daemon: it must not write on
+                    os.killpg(row["pid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            jobs.release(self.conn, job.id, job.lease, "daemon restarted; resuming from checkpoint")
+
+    # ---- events ------------------------------------------------------------------------
+    def handle(self, ev: Event, respawn: bool = True) -> None:
+        h = ev.handle
+        if ev.kind == "done":
+            msg = h.job
+            h.job = None
+            if msg is not None and msg["job_id"] == ev.data["job_id"]:
+                record = read_json(Path(msg["job_dir"]) / RESULT)
+                if record is None:
+                    record = {"status": "failed", "fail_class": "infra",
+                              "error": "worker reported done but result.json is unreadable"}
+                self.ingest(msg["job_id"], msg["lease"], record)
+        elif ev.kind == "exited":
+            if h.job is not None:
+                code = ev.data["returncode"]
+                why = h.exit_reason or f"worker exited with code {code} without a result"
+                record = read_json(Path(h.job["job_dir"]) / RESULT)
+                if record and record.get("lease") == h.job["lease"]:
+                    self.ingest(h.job["job_id"], h.job["lease"], record)
+                else:
+                    state = jobs.fail(self.conn, h.job["job_id"], h.job["lease"], "infra", why,
+                                      self.dcfg.backoff_s)
+                    log.warning("job %s lost (%s) -> %s", h.job["job_id"], why, state)
+                h.job = None
+            if respawn and not self.stopping:
+                self.executor.spawn(h.slot)
+
+    def ingest(self, job_id: int, lease: int, record: dict) -> None:
+        status = record.get("status")
+        if status == "ok":
+            job = jobs.get(self.conn, job_id)
+            outcome = self.algo.on_result(job, record["result"], self.view)
+            jobs.complete(self.conn, job_id, lease, record["result"], outcome.points,
+                          outcome.jobs, self.dcfg.max_attempts)
+        elif status == "stopped":
+            jobs.release(self.conn, job_id, lease, record.get("error", "stopped"))
+        else:
+            jobs.fail(self.conn, job_id, lease, record.get("fail_class", "deterministic"),
+                      record.get("error", "unknown error"), self.dcfg.backoff_s)
+
+    # ---- liveness ------------------------------------------------------------------------
+    def check_hung(self) -> None:
+        now = time.time()
+        for h in self.executor.handles:
+            if h.job is None or h.exit_reason:
+                continue
+            progress = read_json(Path(h.job["job_dir"]) / PROGRESS)
+            if progress and progress.get("lease") == h.job["lease"]:
+                stale = now - float(progress["t"])
+                if stale > self.dcfg.hang_grace_s:
+                    self.executor.kill(h, f"hung: no progress for {stale:.0f}s")
+            elif now - h.assigned_at > self.dcfg.first_progress_grace_s:
+                self.executor.kill(h, f"hung: no first progress report after "
+                                      f"{now - h.assigned_at:.0f}s")
+
+    # ---- scheduling ------------------------------------------------------------------------
+    def dispatch(self) -> None:
+        idle = [h for h in self.executor.handles if h.idle]
+        if not idle:
+            return
+        if not self._ready_jobs():
+            specs = self.algo.propose(self.view, len(idle))
+            if specs:
+                jobs.enqueue(self.conn, specs, self.dcfg.max_attempts)
+        for h in idle:
+            job = jobs.claim(self.conn, h.slot.name, h.slot.device, h.pid, h.pid_start)
+            if job is None:
+                break
+            d = job_dir(self.run_dir, job.id)
+            d.mkdir(parents=True, exist_ok=True)
+            (d / RESULT).unlink(missing_ok=True)  # a result of an older lease is void
+            self.executor.assign(h, {"job_id": job.id, "lease": job.lease, "kind": job.kind,
+                                     "spec": job.spec, "job_dir": str(d),
+                                     "device": h.slot.device,
+                                     "progress_every_s": self.dcfg.progress_every_s})
+
+
+def main(run_dir: str) -> int:
+    return Daemon(Path(run_dir)).run()

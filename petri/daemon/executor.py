@@ -1,0 +1,124 @@
+"""The executor seam: how the daemon runs workers. `LocalExecutor` uses local processes.
+
+Another executor (Ray, say) implements the same four calls: `spawn(slot)`, `assign(handle,
+message)`, `poll(timeout) -> events`, `kill(handle)`; the algorithms never see it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from petri.daemon.pidfile import process_start_time
+from petri.daemon.slots import Slot
+
+
+@dataclass
+class WorkerHandle:
+    slot: Slot
+    proc: subprocess.Popen
+    started: float
+    ready: bool = False
+    job: dict | None = None  # the run message of the job in hand
+    assigned_at: float = 0.0
+    buffer: bytes = b""
+    exit_reason: str | None = None
+    pid_start: str | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def idle(self) -> bool:
+        return self.ready and self.job is None and self.proc.poll() is None
+
+
+@dataclass
+class Event:
+    kind: str  # ready | done | exited
+    handle: WorkerHandle
+    data: dict = field(default_factory=dict)
+
+
+class LocalExecutor:
+    def __init__(self, run_dir: Path, log_file):
+        self.run_dir = run_dir
+        self.log_file = log_file
+        self.selector = selectors.DefaultSelector()
+        self.handles: list[WorkerHandle] = []
+
+    def spawn(self, slot: Slot) -> WorkerHandle:
+        env = {**os.environ, **slot.env, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "petri.daemon.worker"], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=self.log_file, start_new_session=True)
+        os.set_blocking(proc.stdout.fileno(), False)
+        h = WorkerHandle(slot, proc, time.time(), pid_start=process_start_time(proc.pid))
+        self.selector.register(proc.stdout, selectors.EVENT_READ, h)
+        self.handles.append(h)
+        return h
+
+    def assign(self, h: WorkerHandle, message: dict) -> None:
+        h.job = message
+        h.assigned_at = time.time()
+        self._send(h, {"cmd": "run", **message})
+
+    def request_stop(self, h: WorkerHandle) -> None:
+        self._send(h, {"cmd": "stop"})
+
+    def _send(self, h: WorkerHandle, msg: dict) -> None:
+        try:
+            h.proc.stdin.write((json.dumps(msg) + "\n").encode())
+            h.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the worker is gone; poll() reports its exit
+
+    def kill(self, h: WorkerHandle, reason: str) -> None:
+        """SIGKILL the worker's whole process group."""
+        h.exit_reason = h.exit_reason or reason
+        try:
+            os.killpg(h.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def poll(self, timeout: float) -> list[Event]:
+        events: list[Event] = []
+        for key, _ in self.selector.select(timeout):
+            h: WorkerHandle = key.data
+            try:
+                chunk = os.read(key.fileobj.fileno(), 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.selector.unregister(key.fileobj)
+                continue
+            h.buffer += chunk
+            while b"\n" in h.buffer:
+                line, h.buffer = h.buffer.split(b"\n", 1)
+                msg = json.loads(line)
+                if msg["event"] == "ready":
+                    h.ready = True
+                events.append(Event(msg["event"], h, msg))
+        for h in list(self.handles):
+            if h.proc.poll() is not None:
+                try:
+                    self.selector.unregister(h.proc.stdout)
+                except (KeyError, ValueError):
+                    pass
+                self.handles.remove(h)
+                events.append(Event("exited", h, {"returncode": h.proc.returncode}))
+        return events
+
+    def close_all(self) -> None:
+        for h in self.handles:
+            try:
+                h.proc.stdin.close()
+            except OSError:
+                pass

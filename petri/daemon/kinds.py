@@ -1,0 +1,18 @@
+"""Job kinds a worker can run, as "module:function" so a worker imports only what it runs."""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from petri.errors import PetriError
+
+KINDS: dict[str, str] = {
+    "sleep_train": "petri.daemon.sleep_job:run",
+}
+
+
+def resolve(kind: str) -> Callable:
+    if kind not in KINDS:
+        raise PetriError(f"unknown job kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+    module, attr = KINDS[kind].split(":")
+    return getattr(importlib.import_module(module), attr)

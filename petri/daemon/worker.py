@@ -1,0 +1,86 @@
+"""A long-lived worker process: takes jobs from the daemon one after another.
+
+Protocol: the daemon writes one JSON line per command on the worker's stdin
+(`{"cmd": "run", ...}` or `{"cmd": "stop"}`); the worker answers with JSON lines on its own
+channel (`ready`, `done`). The outcome of a job is its `result.json`, written atomically in the
+job directory before `done` is sent, so a daemon that dies in between finds it on restart.
+End of stdin means the daemon is gone: the running job checkpoints and the worker exits.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from petri.daemon.context import RESULT, JobContext, JobFailed, JobStopped
+from petri.daemon.kinds import resolve
+from petri.io import atomic_write_json
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    return type(e).__name__ in ("OutOfMemoryError", "MemoryError")
+
+
+def run_one(msg: dict, stop: threading.Event) -> dict:
+    job_dir = Path(msg["job_dir"])
+    job_dir.mkdir(parents=True, exist_ok=True)
+    ctx = JobContext(job_id=msg["job_id"], lease=msg["lease"], job_dir=job_dir,
+                     device=msg.get("device", "cpu"), stop_event=stop,
+                     progress_every_s=msg.get("progress_every_s", 2.0))
+    ctx.progress(force=True, phase="start")
+    record = {"job_id": msg["job_id"], "lease": msg["lease"]}
+    try:
+        result = resolve(msg["kind"])(msg["spec"], ctx)
+        record.update(status="ok", result=result)
+    except JobStopped as e:
+        record.update(status="stopped", error=str(e))
+    except JobFailed as e:
+        record.update(status="failed", fail_class=e.fail_class, error=traceback.format_exc())
+    except Exception as e:
+        # Code errors, bad descs and NaN losses repeat on retry; memory exhaustion may not.
+        cls = "infra" if _out_of_memory(e) else "deterministic"
+        record.update(status="failed", fail_class=cls, error=traceback.format_exc())
+    atomic_write_json(job_dir / RESULT, record)
+    return record
+
+
+def main() -> int:
+    # Job code may print; keep the protocol on a private copy of stdout and send fd 1 to stderr.
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    commands: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def read_commands() -> None:
+        for line in sys.stdin:
+            msg = json.loads(line)
+            if msg.get("cmd") == "stop":
+                stop.set()
+                commands.put(None)
+            else:
+                commands.put(msg)
+        stop.set()  # stdin closed: the daemon is gone
+        commands.put(None)
+
+    threading.Thread(target=read_commands, daemon=True).start()
+    channel.write(json.dumps({"event": "ready", "pid": os.getpid()}) + "\n")
+    while not stop.is_set():
+        msg = commands.get()
+        if msg is None:
+            break
+        record = run_one(msg, stop)
+        try:
+            channel.write(json.dumps({"event": "done", "job_id": record["job_id"],
+                                      "lease": record["lease"], "status": record["status"]}) + "\n")
+        except BrokenPipeError:
+            break
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

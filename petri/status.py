@@ -1,0 +1,74 @@
+"""One snapshot of a run for `status`, `watch` and scripts: read-only, torch-free."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from petri.daemon.context import PROGRESS
+from petri.daemon.pidfile import daemon_alive
+from petri.hull import lower_hull, pareto_front
+from petri.io import read_json
+from petri.store.db import connect
+from petri.store.view import RunView
+
+
+def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 10) -> dict:
+    run_dir = Path(run_dir)
+    conn = connect(run_dir, readonly=True)
+    try:
+        view = RunView(conn)
+        meta = view.meta()
+        counts = view.counts()
+        running = view.jobs(state="running")
+        failed = view.jobs(state="failed")
+        pts = view.points()
+        recent = view.events(events)
+    finally:
+        conn.close()
+    metric = cost_metric or _configured_metric(run_dir)
+    pid = daemon_alive(run_dir)
+    points = [{"id": p.id, "cost": p.cost(metric), "error": p.val_error, "parent": p.parent,
+               "params": p.params, "macs": p.macs, "activation_bytes": p.activation_bytes,
+               "stage": p.stage, "job_id": p.job_id} for p in pts]
+    priced = [(p["id"], p["cost"], p["error"]) for p in points if p["cost"] is not None]
+    workers = []
+    for j in running:
+        prog = read_json(run_dir / "jobs" / f"{j.id:06d}" / PROGRESS) or {}
+        if prog.get("lease") != j.lease:
+            prog = {}
+        workers.append({"job_id": j.id, "kind": j.kind, "worker": j.worker, "device": j.device,
+                        "attempt": j.attempts, "step": prog.get("step"),
+                        "total_steps": prog.get("total_steps"), "loss": prog.get("loss"),
+                        "images_per_s": prog.get("images_per_s"), "eta_s": prog.get("eta_s"),
+                        "phase": prog.get("phase"),
+                        "progress_age_s": round(time.time() - prog["t"], 1) if "t" in prog else None})
+    return {
+        "run_dir": str(run_dir),
+        "daemon": {"state": "running" if pid else "stopped", "pid": pid,
+                   "last_state": meta.get("daemon_state"), "slots": meta.get("slots")},
+        "jobs": counts,
+        "workers": workers,
+        "failures": [{"job_id": j.id, "kind": j.kind, "attempts": j.attempts,
+                      "fail_class": j.fail_class, "error": _last_line(j.error)} for j in failed],
+        "cost_metric": metric,
+        "points": points,
+        "frontier": pareto_front(priced),
+        "hull": lower_hull(priced),
+        "events": recent,
+        "done": meta.get("done") == "1",
+    }
+
+
+def _configured_metric(run_dir: Path) -> str:
+    import yaml
+
+    try:
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        cfg = {}
+    return str((cfg.get("hull") or {}).get("cost", "macs"))
+
+
+def _last_line(text: str | None) -> str:
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1] if lines else ""

@@ -1,0 +1,144 @@
+"""Opening a run's SQLite file: WAL, busy timeout, schema version, and clear errors.
+
+Only the daemon writes; readers (`status`, `watch`, `export`) open the file read-only and, with
+WAL, never block it. Transactions that write start with BEGIN IMMEDIATE so they take the write
+lock up front instead of failing on a lock upgrade.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from petri.errors import StoreError
+
+SCHEMA_VERSION = 1
+DB_NAME = "petri.db"
+# Filesystems where SQLite's WAL shared memory and locks do not work.
+NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "fuse.sshfs", "ceph",
+              "fuse.glusterfs", "glusterfs", "9p", "afs", "beegfs", "fuse.s3fs"}
+# Migrations from version N to N+1, each a list of SQL statements.
+MIGRATIONS: dict[int, list[str]] = {}
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the filesystem holding `path`, from /proc/mounts (None where unknown)."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    path = path.resolve()
+    best, fstype = "", None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mnt = parts[1].replace("\\040", " ")
+        if (str(path) == mnt or str(path).startswith(mnt.rstrip("/") + "/")) and len(mnt) > len(best):
+            best, fstype = mnt, parts[2]
+    return fstype
+
+
+def check_local_disk(run_dir: Path) -> None:
+    fstype = filesystem_type(run_dir)
+    if fstype in NETWORK_FS:
+        raise StoreError(f"run dir {run_dir} is on a network filesystem ({fstype}); SQLite's WAL "
+                         f"needs a local disk: use a run dir on local storage")
+
+
+def _schema_sql() -> str:
+    return resources.files("petri.store").joinpath("schema.sql").read_text()
+
+
+def connect(run_dir: str | Path, readonly: bool = False, create: bool = False) -> sqlite3.Connection:
+    """Open RUN/petri.db. Writers get WAL and a checked (or created) schema."""
+    run_dir = Path(run_dir)
+    path = run_dir / DB_NAME
+    if not path.exists():
+        if not create:
+            raise StoreError(f"no petri run in {run_dir} ({DB_NAME} is missing); start one with "
+                             f"`petri start CONFIG --run-dir {run_dir}`")
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if not readonly:
+        check_local_disk(run_dir)
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                   timeout=10.0, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 10000")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{path} is not a readable petri database ({e}); it was left untouched: "
+                         f"restore it from a backup or start a new run dir") from None
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(f"{path} was written by a newer petri (schema {version}, this petri "
+                         f"reads {SCHEMA_VERSION}); upgrade petri to open it")
+    if not readonly:
+        _ensure_schema(conn, path, version)
+    elif version == 0:
+        conn.close()
+        raise StoreError(f"{path} holds no petri schema; is this a petri run dir?")
+    return conn
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    try:
+        if version == 0:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables:
+                raise StoreError(f"{path} is an SQLite file that petri did not create; it was "
+                                 f"left untouched: choose another run dir")
+            with transaction(conn):
+                _exec_script(conn, _schema_sql())
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            return
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise StoreError(f"{path} is corrupt ({check}); it was left untouched: restore it "
+                             f"from a backup (the checkpoints in jobs/ are intact)")
+        while version < SCHEMA_VERSION:
+            with transaction(conn):
+                for stmt in MIGRATIONS[version]:
+                    conn.execute(stmt)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{path} is corrupt ({e}); it was left untouched: restore it from a "
+                         f"backup or start a new run dir") from None
+
+
+def _exec_script(conn: sqlite3.Connection, script: str) -> None:
+    # executescript would COMMIT the surrounding transaction; run statement by statement instead.
+    for stmt in script.split(";"):
+        if stmt.strip() and not all(line.strip().startswith("--") or not line.strip()
+                                    for line in stmt.splitlines()):
+            conn.execute(stmt)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection):
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; sqlite errors become StoreError."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as e:
+        raise StoreError(f"cannot lock the run database: {e}") from None
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
+            conn.execute("ROLLBACK")
+            raise StoreError(f"commit failed: {e}") from None

@@ -1,0 +1,91 @@
+"""Frozen records that cross the store boundary (the store returns copies, never live rows)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Work to enqueue. `key` makes enqueueing idempotent: the same key is one job."""
+
+    kind: str
+    spec: dict
+    key: str
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    spec: dict
+    key: str
+    state: str
+    priority: int
+    attempts: int
+    max_attempts: int
+    lease: int
+    worker: str | None
+    device: str | None
+    pid: int | None
+    created: float
+    started: float | None
+    finished: float | None
+    fail_class: str | None
+    error: str | None
+    result: dict | None
+
+    @classmethod
+    def from_row(cls, row) -> "Job":
+        d = dict(row)
+        d["spec"] = json.loads(d["spec"])
+        d["result"] = json.loads(d["result"]) if d["result"] else None
+        d.pop("not_before", None)
+        d.pop("pid_start", None)
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    """A trained model to record. `key` makes ingest idempotent."""
+
+    key: str
+    val_error: float
+    params: int | None = None
+    macs: int | None = None
+    activation_bytes: int | None = None
+    desc: dict | None = None
+    parent: int | None = None
+    lineage: dict = field(default_factory=dict)
+    stage: str = ""
+    budget: float | None = None
+    checkpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Point:
+    id: int
+    key: str
+    job_id: int | None
+    desc: dict | None
+    params: int | None
+    macs: int | None
+    activation_bytes: int | None
+    val_error: float
+    parent: int | None
+    lineage: dict
+    stage: str | None
+    budget: float | None
+    checkpoint: str | None
+    created: float
+
+    @classmethod
+    def from_row(cls, row) -> "Point":
+        d = dict(row)
+        d["desc"] = json.loads(d["desc"]) if d["desc"] else None
+        d["lineage"] = json.loads(d["lineage"]) if d["lineage"] else {}
+        return cls(**d)
+
+    def cost(self, metric: str = "macs") -> float | None:
+        return getattr(self, metric)

@@ -1,0 +1,39 @@
+"""Read access for algorithms and status: counts, jobs, points, events."""
+from __future__ import annotations
+
+import sqlite3
+
+from petri.store import jobs as jobs_mod
+from petri.store.points import all_points
+from petri.store.records import Job, Point
+
+
+class RunView:
+    """Queries over one connection. Each call reads the store afresh (no cached state)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def counts(self) -> dict[str, int]:
+        return jobs_mod.counts(self.conn)
+
+    def job_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
+
+    def jobs(self, state: str | None = None, kind: str | None = None) -> list[Job]:
+        sql, args = "SELECT * FROM jobs WHERE 1=1", []
+        if state:
+            sql, args = sql + " AND state = ?", args + [state]
+        if kind:
+            sql, args = sql + " AND kind = ?", args + [kind]
+        return [Job.from_row(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+
+    def points(self) -> list[Point]:
+        return all_points(self.conn)
+
+    def events(self, limit: int = 20) -> list[dict]:
+        rows = self.conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))
+        return [dict(r) for r in rows][::-1]
+
+    def meta(self) -> dict[str, str]:
+        return {k: v for k, v in self.conn.execute("SELECT key, value FROM meta")}
