@@ -70,8 +70,8 @@ def running(conn: sqlite3.Connection) -> list[Job]:
 
 
 def _end_attempt(conn, job: Job, outcome: str, error: str | None) -> None:
-    conn.execute("UPDATE attempts SET ended = ?, outcome = ?, error = ? WHERE job_id = ? AND n = ?",
-                 (now(), outcome, error, job.id, job.attempts))
+    conn.execute("UPDATE attempts SET ended = ?, outcome = ?, error = ? "
+                 "WHERE job_id = ? AND lease = ?", (now(), outcome, error, job.id, job.lease))
 
 
 def complete(conn: sqlite3.Connection, job_id: int, lease: int, result: dict,

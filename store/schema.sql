@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     ended    REAL,
     outcome  TEXT,                                 -- ok | infra | deterministic | stopped
     error    TEXT,
-    PRIMARY KEY (job_id, n)
+    PRIMARY KEY (job_id, lease)
 );
 
 CREATE TABLE IF NOT EXISTS points (
