@@ -8,6 +8,7 @@ from petri.errors import PetriError
 
 KINDS: dict[str, str] = {
     "sleep_train": "petri.daemon.sleep_job:run",
+    "train": "petri.daemon.train_job:run",
 }
 
 
