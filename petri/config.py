@@ -15,6 +15,19 @@ TOP_LEVEL = {"algo", "seed", "daemon", "smoke", "search", "data", "trainer", "pa
              "eval", "darts", "mood", "random", "name", "cost"}
 
 
+def from_mapping(cls, d: dict | None, section: str):
+    """Build the dataclass `cls` from `d`, naming unknown keys and the known ones."""
+    d = d or {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{section} must be a mapping, got {type(d).__name__}")
+    known = {f.name for f in fields(cls)}
+    bad = sorted(set(d) - known)
+    if bad:
+        raise ConfigError(f"unknown {section} setting(s) {', '.join(bad)}; known: "
+                          f"{', '.join(sorted(known))}")
+    return cls(**d)
+
+
 @dataclass(frozen=True)
 class DaemonCfg:
     cpu_slots: int = 1
@@ -32,13 +45,7 @@ class DaemonCfg:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DaemonCfg":
-        d = d or {}
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(d) - known)
-        if bad:
-            raise ConfigError(f"unknown daemon setting(s) {', '.join(bad)}; known: "
-                              f"{', '.join(sorted(known))}")
-        cfg = cls(**d)
+        cfg = from_mapping(cls, d, "daemon")
         if cfg.cpu_slots < 1 or cfg.slots_per_gpu < 1 or cfg.max_attempts < 1:
             raise ConfigError("daemon.cpu_slots, daemon.slots_per_gpu and daemon.max_attempts "
                               "must be at least 1")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -52,12 +52,9 @@ class TrainCfg:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainCfg":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown trainer setting(s) {', '.join(unknown)}; known: "
-                              f"{', '.join(sorted(known))}")
-        cfg = cls(**d)
+        from petri.config import from_mapping
+
+        cfg = from_mapping(cls, d, "trainer")
         if cfg.epochs < 1 or cfg.batch_size < 1:
             raise ConfigError("trainer.epochs and trainer.batch_size must be at least 1")
         return cfg

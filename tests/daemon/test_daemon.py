@@ -5,7 +5,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
 
 from petri.daemon.pidfile import daemon_alive
 from petri.status import snapshot
@@ -157,6 +156,14 @@ def test_status_json_for_scripts(tmp_path):
     assert snap["jobs"]["done"] == 3
     assert {"id", "cost", "error", "parent"} <= set(snap["points"][0])
     assert set(snap["frontier"]) <= {p["id"] for p in snap["points"]} and snap["frontier"]
+    # Inspecting a run must not pay for torch.
+    import subprocess
+    import sys
+
+    code = ("import sys; from petri.cli.main import main; main(['status', sys.argv[1]]); "
+            "assert 'torch' not in sys.modules, 'status imported torch'")
+    res = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
 
 
 def test_bad_config_is_one_clear_line(tmp_path):

@@ -1,5 +1,3 @@
-import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
