@@ -33,3 +33,32 @@ def test_train_job_with_a_bad_desc_fails_deterministically(tmp_path):
     rec = run_one(msg, threading.Event())
     assert rec["status"] == "failed" and rec["fail_class"] == "deterministic"
     assert "conv_9x9" in rec["error"]
+
+
+@needs_fashion
+def test_out_of_memory_halves_the_batch_and_retries(tmp_path, monkeypatch):
+    """CUDA OOM cannot happen on a CPU machine; raise it from the trainer boundary instead."""
+    import torch
+
+    import petri.train.loop as loop
+
+    real_train = loop.train
+    batches = []
+
+    def flaky_train(model, splits, cfg, *a, **kw):
+        batches.append(cfg.batch_size)
+        if cfg.batch_size > 16:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_train(model, splits, cfg, *a, **kw)
+
+    monkeypatch.setattr(loop, "train", flaky_train)
+    desc = genotype("DARTS_V2", channels=4, cells=3, in_channels=1).to_dict()
+    spec = {"desc": desc, "data": {"dataset": "fashion-mnist", "subset": 128, "val_size": 1000,
+                                   "val_subset": 64}, "trainer": {"epochs": 1, "batch_size": 64}}
+    msg = {"job_id": 1, "lease": 1, "kind": "train", "spec": spec, "job_dir": str(tmp_path)}
+    rec = run_one(msg, threading.Event())
+    assert rec["status"] == "ok" and batches == [64, 32, 16] and rec["result"]["batch_size"] == 16
+    spec["min_batch_size"] = 32  # cannot go below 32: a deterministic failure
+    rec = run_one({**msg, "lease": 2, "job_dir": str(tmp_path / "b")}, threading.Event())
+    assert rec["status"] == "failed" and rec["fail_class"] == "deterministic"
+    assert "out of memory even at batch 32" in rec["error"]

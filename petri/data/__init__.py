@@ -1,0 +1,1 @@
+"""Datasets: readers for the standard files (numpy) and on-device batches (torch)."""
