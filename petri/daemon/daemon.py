@@ -233,7 +233,3 @@ class Daemon:
                                      "spec": job.spec, "job_dir": str(d),
                                      "device": h.slot.device,
                                      "progress_every_s": self.dcfg.progress_every_s})
-
-
-def main(run_dir: str) -> int:
-    return Daemon(Path(run_dir)).run()
