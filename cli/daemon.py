@@ -112,18 +112,16 @@ def stop(run_dir, now, timeout):
 
 
 def _kill_workers(run_dir: Path) -> None:
-    from petri.daemon.pidfile import process_start_time
+    from petri.daemon.pidfile import kill_if_same
+    from petri.store import jobs
     from petri.store.db import connect
 
     conn = connect(run_dir, readonly=True)
-    rows = conn.execute("SELECT pid, pid_start FROM jobs WHERE state = 'running'").fetchall()
-    conn.close()
-    for pid, start in rows:
-        if pid and start and process_start_time(pid) == start:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    try:
+        for job in jobs.running(conn):
+            kill_if_same(job.pid, job.pid_start)
+    finally:
+        conn.close()
 
 
 @click.command(hidden=True)

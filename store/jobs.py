@@ -69,6 +69,14 @@ def running(conn: sqlite3.Connection) -> list[Job]:
     return [Job.from_row(r) for r in conn.execute("SELECT * FROM jobs WHERE state = 'running'")]
 
 
+def _running_job(conn: sqlite3.Connection, job_id: int, lease: int) -> Job | None:
+    """The job if it is running under `lease`; None fences a stale or repeated delivery."""
+    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None or row["state"] != "running" or row["lease"] != lease:
+        return None
+    return Job.from_row(row)
+
+
 def _end_attempt(conn, job: Job, outcome: str, error: str | None) -> None:
     conn.execute("UPDATE attempts SET ended = ?, outcome = ?, error = ? "
                  "WHERE job_id = ? AND lease = ?", (now(), outcome, error, job.id, job.lease))
@@ -81,10 +89,9 @@ def complete(conn: sqlite3.Connection, job_id: int, lease: int, result: dict,
     Returns False (and changes nothing) for a stale lease or a job no longer running.
     """
     with transaction(conn):
-        row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None or row["state"] != "running" or row["lease"] != lease:
+        job = _running_job(conn, job_id, lease)
+        if job is None:
             return False
-        job = Job.from_row(row)
         conn.execute("UPDATE jobs SET state = 'done', finished = ?, result = ?, fail_class = NULL, "
                      "error = NULL WHERE id = ?", (now(), json.dumps(result), job_id))
         _end_attempt(conn, job, "ok", None)
@@ -100,10 +107,9 @@ def fail(conn: sqlite3.Connection, job_id: int, lease: int, fail_class: str, err
     `max_attempts`; deterministic ones fail the job at once. Returns the new state, or None
     for a stale lease."""
     with transaction(conn):
-        row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None or row["state"] != "running" or row["lease"] != lease:
+        job = _running_job(conn, job_id, lease)
+        if job is None:
             return None
-        job = Job.from_row(row)
         _end_attempt(conn, job, fail_class, error)
         retry = fail_class == "infra" and job.attempts < job.max_attempts
         if retry:
@@ -124,10 +130,9 @@ def fail(conn: sqlite3.Connection, job_id: int, lease: int, fail_class: str, err
 def release(conn: sqlite3.Connection, job_id: int, lease: int, why: str) -> bool:
     """Put a running job back in the queue without spending its attempt (a clean stop)."""
     with transaction(conn):
-        row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None or row["state"] != "running" or row["lease"] != lease:
+        job = _running_job(conn, job_id, lease)
+        if job is None:
             return False
-        job = Job.from_row(row)
         _end_attempt(conn, job, "stopped", why)
         conn.execute("UPDATE jobs SET state = 'queued', attempts = attempts - 1, pid = NULL, "
                      "not_before = 0 WHERE id = ?", (job_id,))

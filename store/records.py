@@ -29,6 +29,7 @@ class Job:
     worker: str | None
     device: str | None
     pid: int | None
+    pid_start: str | None
     created: float
     started: float | None
     finished: float | None
@@ -42,7 +43,6 @@ class Job:
         d["spec"] = json.loads(d["spec"])
         d["result"] = json.loads(d["result"]) if d["result"] else None
         d.pop("not_before", None)
-        d.pop("pid_start", None)
         return cls(**d)
 
 

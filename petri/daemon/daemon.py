@@ -20,7 +20,7 @@ from petri.algos.base import create_algo
 from petri.config import DaemonCfg, read_run_config
 from petri.daemon.context import PROGRESS, RESULT
 from petri.daemon.executor import Event, LocalExecutor
-from petri.daemon.pidfile import PID, daemon_alive, process_start_time, write_pid
+from petri.daemon.pidfile import PID, daemon_alive, kill_if_same, write_pid
 from petri.daemon.slots import plan_slots, query_gpus
 from petri.errors import StoreError
 from petri.io import read_json
@@ -84,7 +84,7 @@ class Daemon:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self.log_file = open(self.run_dir / "workers.log", "ab")
-        self.executor = LocalExecutor(self.run_dir, self.log_file)
+        self.executor = LocalExecutor(self.log_file)
         for slot in self.slots:
             self.executor.spawn(slot)
         last_propose = 0.0
@@ -93,7 +93,8 @@ class Daemon:
             for ev in self.executor.poll(self.dcfg.poll_s):
                 self.handle(ev)
             self.check_hung()
-            if time.time() - last_propose > 0.2 or self._ready_jobs():
+            if any(h.idle for h in self.executor.handles) and \
+                    (time.time() - last_propose > 0.2 or self._ready_jobs()):
                 self.dispatch()
                 last_propose = time.time()
             if self.algo.is_done(self.view) and not self._busy():
@@ -149,13 +150,7 @@ class Daemon:
             if record and record.get("lease") == job.lease:
                 self.ingest(job.id, job.lease, record)
                 continue
-            row = self.conn.execute("SELECT pid, pid_start FROM jobs WHERE id = ?",
-                                    (job.id,)).fetchone()
-            if row["pid"] and row["pid_start"] and process_start_time(row["pid"]) == row["pid_start"]:
-                try:  # an orphaned worker of the dead daemon: it must not write on
-                    os.killpg(row["pid"], signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            kill_if_same(job.pid, job.pid_start)  # an orphaned worker must not write on
             jobs.release(self.conn, job.id, job.lease, "daemon restarted; resuming from checkpoint")
 
     # ---- events ------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from petri.daemon.pidfile import process_start_time
 from petri.daemon.slots import Slot
@@ -23,7 +22,6 @@ from petri.daemon.slots import Slot
 class WorkerHandle:
     slot: Slot
     proc: subprocess.Popen
-    started: float
     ready: bool = False
     job: dict | None = None  # the run message of the job in hand
     assigned_at: float = 0.0
@@ -48,8 +46,7 @@ class Event:
 
 
 class LocalExecutor:
-    def __init__(self, run_dir: Path, log_file):
-        self.run_dir = run_dir
+    def __init__(self, log_file):
         self.log_file = log_file
         self.selector = selectors.DefaultSelector()
         self.handles: list[WorkerHandle] = []
@@ -60,7 +57,7 @@ class LocalExecutor:
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=self.log_file, start_new_session=True)
         os.set_blocking(proc.stdout.fileno(), False)
-        h = WorkerHandle(slot, proc, time.time(), pid_start=process_start_time(proc.pid))
+        h = WorkerHandle(slot, proc, pid_start=process_start_time(proc.pid))
         self.selector.register(proc.stdout, selectors.EVENT_READ, h)
         self.handles.append(h)
         return h

@@ -3,6 +3,7 @@ mistaken for a live daemon."""
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 from petri.io import atomic_write_json, read_json
@@ -31,3 +32,12 @@ def daemon_alive(run_dir: Path) -> int | None:
     pid, start = int(info["pid"]), info.get("start")
     now_start = process_start_time(pid)
     return pid if now_start is not None and now_start == start else None
+
+
+def kill_if_same(pid: int | None, start: str | None) -> None:
+    """SIGKILL the process group of `pid` if it is still the process that started at `start`."""
+    if pid and start and process_start_time(pid) == start:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

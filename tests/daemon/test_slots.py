@@ -79,7 +79,7 @@ def test_busy_or_full_gpus_are_skipped():
 def test_worker_process_gets_the_slot_environment(tmp_path):
     slots, _ = plan_slots(query_gpus(FakeNVML(GPUS)))
     with open(tmp_path / "log", "ab") as log:
-        ex = LocalExecutor(tmp_path, log)
+        ex = LocalExecutor(log)
         h = ex.spawn(slots[0])
         try:
             deadline = time.time() + 30
