@@ -48,3 +48,75 @@ def lower_hull(points: Sequence[Pt], log_cost: bool = True) -> list[int]:
             continue  # same cost, higher or equal error: not a vertex
         hull.append(p)
     return [i for _, _, i in hull]
+
+
+def _interp(hull: list[tuple[float, float]], x: float) -> float:
+    """The hull's error at `x`: linear between vertices, flat beyond either end."""
+    if x <= hull[0][0]:
+        return hull[0][1] if x == hull[0][0] else math.inf  # left of the cheapest: no bound
+    for (x1, y1), (x2, y2) in zip(hull, hull[1:]):
+        if x <= x2:
+            return y1 + (y2 - y1) * (x - x1) / (x2 - x1)
+    return hull[-1][1]
+
+
+def eps_band(points: Sequence[Pt], eps: float, log_cost: bool = True) -> list[int]:
+    """Ids of the points within the multiplicative band `error <= hull(cost) * (1 + eps)`.
+
+    Hull vertices are always in the band; so is everything within `eps` (relative) of the
+    interpolated hull, which is where Petridish samples its parents from.
+    """
+    ids = lower_hull(points, log_cost)
+    if not ids:
+        return []
+    by_id = {p[0]: p for p in points}
+    to_x = math.log if log_cost else float
+    hull = [(to_x(by_id[i][1]), by_id[i][2]) for i in ids]
+    out = []
+    for pid, cost, err in points:
+        if cost is None or (log_cost and cost <= 0):
+            continue
+        if pid in ids or err <= _interp(hull, to_x(cost)) * (1.0 + eps):
+            out.append(pid)
+    return out
+
+
+def hypervolume(points: Sequence[Pt], ref_cost: float, ref_error: float = 1.0,
+                log_cost: bool = True, min_cost: float | None = None) -> float:
+    """Area dominated by the points up to (ref_cost, ref_error), in (cost axis, error) units.
+
+    With `log_cost` the cost axis is log(cost / min_cost) so the figure does not depend on the
+    cost unit; `min_cost` (default: the cheapest point) must stay fixed when runs are compared.
+    """
+    pts = [(c, e) for _, c, e in points if c is not None and c > 0 and c < ref_cost
+           and e < ref_error]
+    if not pts:
+        return 0.0
+    lo = min_cost if min_cost is not None else min(c for c, _ in pts)
+    to_x = (lambda c: math.log(c / lo)) if log_cost else float
+    area, best = 0.0, ref_error
+    xs = sorted(pts)
+    ref_x = to_x(ref_cost)
+    for k, (c, e) in enumerate(xs):
+        best = min(best, e)
+        nxt = to_x(xs[k + 1][0]) if k + 1 < len(xs) else ref_x
+        area += (ref_error - best) * (nxt - to_x(c))
+    return area
+
+
+def sampling_weights(candidates: Sequence[tuple[int, float, int]]) -> list[float]:
+    """Parent weights for (id, cost, times already sampled), as in Petridish.
+
+    Each of the two scores `1 / (1 + (v - min) / range)` lies in [0.5, 1], so the most favoured
+    parent (cheapest, least sampled) is at most twice as likely as the least favoured.
+    """
+    def scores(values: list[float]) -> list[float]:
+        lo, hi = min(values), max(values)
+        span = (hi - lo) or hi or 1.0
+        return [1.0 / (1.0 + (v - lo) / span) for v in values]
+
+    if not candidates:
+        return []
+    costs = scores([float(c) for _, c, _ in candidates])
+    counts = scores([float(n) for _, _, n in candidates])
+    return [a + b for a, b in zip(costs, counts)]

@@ -27,10 +27,12 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         conn.close()
     metric = cost_metric or _configured_metric(run_dir)
     pid = daemon_alive(run_dir)
-    points = [{"id": p.id, "cost": p.cost(metric), "error": p.val_error, "parent": p.parent,
+    points = [{"id": p.id, "cost": p.cost(metric), "error": p.val_error, "test_error": p.test_error,
+               "parent": p.parent,
                "params": p.params, "macs": p.macs, "activation_bytes": p.activation_bytes,
                "stage": p.stage, "job_id": p.job_id} for p in pts]
-    priced = [(p["id"], p["cost"], p["error"]) for p in points if p["cost"] is not None]
+    priced = [(p["id"], p["cost"], p["error"]) for p in points
+              if p["cost"] is not None and p["error"] is not None]
     workers = []
     for j in running:
         prog = read_json(run_dir / "jobs" / f"{j.id:06d}" / PROGRESS) or {}

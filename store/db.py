@@ -13,13 +13,40 @@ from pathlib import Path
 
 from petri.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "petri.db"
 # Filesystems where SQLite's WAL shared memory and locks do not work.
 NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "fuse.sshfs", "ceph",
               "fuse.glusterfs", "glusterfs", "9p", "afs", "beegfs", "fuse.s3fs"}
+_V1_POINT_COLUMNS = ("id, key, job_id, desc, params, macs, activation_bytes, val_error, parent, "
+                     "lineage, stage, budget, checkpoint, created")
 # Migrations from version N to N+1, each a list of SQL statements.
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    # 1 -> 2: points.val_error may be NULL (evaluation without a validation split) and points
+    # get test_error. SQLite cannot relax NOT NULL in place, so the table is rebuilt.
+    1: [
+        """CREATE TABLE points_v2 (
+    id               INTEGER PRIMARY KEY,
+    key              TEXT    NOT NULL UNIQUE,
+    job_id           INTEGER REFERENCES jobs (id),
+    desc             TEXT,
+    params           INTEGER,
+    macs             INTEGER,
+    activation_bytes INTEGER,
+    val_error        REAL,
+    test_error       REAL,
+    parent           INTEGER REFERENCES points_v2 (id),
+    lineage          TEXT,
+    stage            TEXT,
+    budget           REAL,
+    checkpoint       TEXT,
+    created          REAL    NOT NULL
+)""",
+        f"INSERT INTO points_v2 ({_V1_POINT_COLUMNS}) SELECT {_V1_POINT_COLUMNS} FROM points",
+        "DROP TABLE points",
+        "ALTER TABLE points_v2 RENAME TO points",
+    ],
+}
 
 
 def filesystem_type(path: Path) -> str | None:

@@ -14,11 +14,11 @@ def insert_points(conn: sqlite3.Connection, job_id: int, points: list[PointSpec]
     for p in points:
         cur = conn.execute(
             "INSERT OR IGNORE INTO points (key, job_id, desc, params, macs, activation_bytes, "
-            "val_error, parent, lineage, stage, budget, checkpoint, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "val_error, test_error, parent, lineage, stage, budget, checkpoint, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (p.key, job_id, json.dumps(p.desc) if p.desc is not None else None, p.params, p.macs,
-             p.activation_bytes, p.val_error, p.parent, json.dumps(p.lineage), p.stage, p.budget,
-             p.checkpoint, time.time()))
+             p.activation_bytes, p.val_error, p.test_error, p.parent, json.dumps(p.lineage),
+             p.stage, p.budget, p.checkpoint, time.time()))
         if cur.rowcount:
             ids.append(cur.lastrowid)
     return ids

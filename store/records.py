@@ -51,7 +51,7 @@ class PointSpec:
     """A trained model to record. `key` makes ingest idempotent."""
 
     key: str
-    val_error: float
+    val_error: float | None  # None only where the job kept no validation split
     params: int | None = None
     macs: int | None = None
     activation_bytes: int | None = None
@@ -61,6 +61,7 @@ class PointSpec:
     stage: str = ""
     budget: float | None = None
     checkpoint: str | None = None
+    test_error: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class Point:
     params: int | None
     macs: int | None
     activation_bytes: int | None
-    val_error: float
+    val_error: float | None
+    test_error: float | None
     parent: int | None
     lineage: dict
     stage: str | None

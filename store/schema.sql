@@ -1,4 +1,4 @@
--- petri run store, schema version 1 (kept in PRAGMA user_version).
+-- petri run store, schema version 2 (kept in PRAGMA user_version).
 CREATE TABLE IF NOT EXISTS jobs (
     id            INTEGER PRIMARY KEY,
     kind          TEXT    NOT NULL,
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS points (
     params           INTEGER,
     macs             INTEGER,
     activation_bytes INTEGER,
-    val_error        REAL    NOT NULL,
+    val_error        REAL,                         -- NULL when the job kept no validation split
+    test_error       REAL,                         -- set only by evaluation jobs
     parent           INTEGER REFERENCES points (id),
     lineage          TEXT,                         -- JSON: how it was grown
     stage            TEXT,

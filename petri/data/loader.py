@@ -12,22 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from petri.data.config import DataCfg
 from petri.data.datasets import RawDataset, load_dataset, split_indices
 from petri.data.info import DatasetInfo, dataset_info
-
-
-@dataclass(frozen=True)
-class DataCfg:
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    val_size: int = 10000  # held out from the training set, fixed by split_seed
-    split_seed: int = 0
-    subset: int | None = None  # training images used (after the split); None = all
-    val_subset: int | None = None  # validation images used; None = all
-    crop: bool = True
-    flip: bool | None = None  # None: the dataset's default
-    cutout: int = 0  # side of the cutout square in pixels, 0 = off
-    download: bool = True
 
 
 def step_generator(seed: int, epoch: int, step: int, device: torch.device) -> torch.Generator:

@@ -54,6 +54,9 @@ class Cell(nn.Module):
                     raise DescError(f"{label}, node {j}, edge {k} ({e.op}): {err}") from None
             self.nodes.append(edges)
         self.out_channels = len(self.concat) * c
+        # Set only inside a Petridish search job (petri.space.grow): candidate layers that
+        # add a zero-valued, gradient-carrying term to node outputs and to the cell output.
+        self.grower = None
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         states = [self.pre0(s0), self.pre1(s1)]
@@ -67,8 +70,13 @@ class Cell(nn.Module):
                 if drop_prob > 0.0 and self.training and not is_identity(op):
                     h = drop_path(h, drop_prob)
                 total = h if total is None else total + h
+            if self.grower is not None:
+                total = self.grower(j, states, total)
             states.append(total)
-        return torch.cat([states[i] for i in self.concat], dim=1)
+        outs = [states[i] for i in self.concat]
+        if self.grower is not None:
+            outs[-1] = self.grower("new", states, outs[-1])
+        return torch.cat(outs, dim=1)
 
 
 class AuxiliaryHead(nn.Module):

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from petri.data.loader import DeviceData, Splits
-from petri.errors import ConfigError, PetriError
+from petri.errors import PetriError
 from petri.train import checkpoint
+from petri.train.config import TrainCfg
 from petri.train.progress import Progress, ProgressHook
 
 
@@ -28,39 +29,6 @@ class TrainingDiverged(PetriError):
 
 class TrainingInterrupted(Exception):
     """Training stopped on request after writing a checkpoint; resume continues it."""
-
-
-@dataclass(frozen=True)
-class TrainCfg:
-    epochs: int = 10
-    batch_size: int = 96
-    lr: float = 0.025
-    lr_min: float = 0.0
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    label_smoothing: float = 0.0
-    aux_weight: float = 0.4  # used only when the network has an auxiliary head
-    drop_path: float = 0.0  # final drop-path probability, ramped linearly over the epochs
-    seed: int = 0
-    amp: bool = True  # bf16 autocast, CUDA only
-    channels_last: bool = True  # CUDA only
-    eval_batch_size: int = 500
-    checkpoint_every_s: float = 30.0
-    progress_every_s: float = 1.0
-    deterministic: bool = True  # deterministic algorithms on CPU
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainCfg":
-        from petri.config import from_mapping
-
-        cfg = from_mapping(cls, d, "trainer")
-        if cfg.epochs < 1 or cfg.batch_size < 1:
-            raise ConfigError("trainer.epochs and trainer.batch_size must be at least 1")
-        return cfg
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -141,7 +109,11 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
     if channels_last:
         model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    # A model may split its parameters into groups (e.g. no weight decay on Petridish's α)
+    # and add a regulariser to the loss; plain networks have neither hook.
+    groups = model.param_groups(cfg.weight_decay) if hasattr(model, "param_groups") else params
+    extra_loss = getattr(model, "extra_loss", None)
+    opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     steps_per_epoch = splits.train.steps_per_epoch(cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_factor(cfg, total_steps))
@@ -191,6 +163,10 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and cuda):
                 loss = _forward_loss(model, x, y, criterion, cfg.aux_weight)
+                if extra_loss is not None:
+                    penalty = extra_loss()
+                    if penalty is not None:
+                        loss = loss + penalty
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:

@@ -1,10 +1,11 @@
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from petri.errors import StoreError
 from petri.store import db, jobs
-from petri.store.points import all_points
+from petri.store.points import all_points, insert_points
 from petri.store.records import JobSpec, PointSpec
 
 
@@ -111,3 +112,22 @@ def test_reader_does_not_block_the_writer(conn, tmp_path):
     with pytest.raises(sqlite3.OperationalError):
         reader.execute("INSERT INTO meta VALUES ('x', 'y')")
     reader.close()
+
+
+def test_a_version_1_store_is_migrated_keeping_its_points(tmp_path):
+    old = sqlite3.connect(tmp_path / db.DB_NAME)
+    old.executescript((Path(__file__).parent / "schema_v1.sql").read_text())
+    old.execute("INSERT INTO points (key, val_error, macs, created) VALUES ('p', 0.25, 7, 1.0)")
+    old.execute("INSERT INTO points (key, val_error, parent, created) VALUES ('c', 0.2, 1, 2.0)")
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+    conn = db.connect(tmp_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    pts = all_points(conn)
+    assert [(p.key, p.val_error, p.macs, p.parent, p.test_error) for p in pts] == \
+        [("p", 0.25, 7, None, None), ("c", 0.2, None, 1, None)]
+    with db.transaction(conn):  # v2 accepts a point without a validation error
+        insert_points(conn, None, [PointSpec(key="e", val_error=None, test_error=0.1)])
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
