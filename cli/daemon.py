@@ -14,7 +14,7 @@ import click
 from petri.errors import PetriError
 
 
-def _launch(run_dir: Path, foreground: bool) -> None:
+def launch(run_dir: Path, foreground: bool) -> None:
     from petri.daemon.pidfile import daemon_alive
 
     pid = daemon_alive(run_dir)
@@ -53,9 +53,11 @@ def _launch(run_dir: Path, foreground: bool) -> None:
 @click.option("--run-dir", type=click.Path(file_okay=False),
               help="Where the run lives (default: runs/<config name>).")
 @click.option("--foreground", is_flag=True, help="Run the daemon in this terminal.")
+@click.option("--watch", "live", is_flag=True,
+              help="Show the live view until the search is done (Ctrl-C leaves it running).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config value, e.g. --set smoke.jobs=10 (repeatable).")
-def start(config, run_dir, foreground, sets):
+def start(config, run_dir, foreground, live, sets):
     """Start a daemon for CONFIG on a run directory (resumes it if the run exists)."""
     from petri.config import load_config, save_config
     from petri.store.db import connect
@@ -68,18 +70,37 @@ def start(config, run_dir, foreground, sets):
         run_dir.mkdir(parents=True, exist_ok=True)
         connect(run_dir, create=True).close()  # fail now on a bad run dir, not in the daemon
         save_config(cfg, run_dir)
-    _launch(run_dir, foreground)
+    launch(run_dir, foreground)
+    if live and not foreground:
+        follow(run_dir)
+
+
+def follow(run_dir: Path) -> None:
+    """The live view until the daemon stops, then the final status."""
+    from rich.console import Console
+
+    from petri.cli.live import watch
+    from petri.cli.status import render
+
+    snap = watch(str(run_dir), exit_when_done=True)
+    Console().print(render(snap))
+    if snap["daemon"]["state"] == "running":
+        click.echo(f"the daemon keeps running; `petri watch {run_dir}` shows it again, "
+                   f"`petri stop {run_dir}` stops it")
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--foreground", is_flag=True, help="Run the daemon in this terminal.")
-def resume(run_dir, foreground):
+@click.option("--watch", "live", is_flag=True, help="Show the live view until it is done.")
+def resume(run_dir, foreground, live):
     """Restart the daemon of RUN_DIR: running jobs are reconciled and continue."""
     from petri.config import read_run_config
 
     read_run_config(Path(run_dir))
-    _launch(Path(run_dir), foreground)
+    launch(Path(run_dir), foreground)
+    if live and not foreground:
+        follow(Path(run_dir))
 
 
 @click.command()

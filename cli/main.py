@@ -19,6 +19,10 @@ COMMANDS = {
     "resume": ("petri.cli.daemon:resume", "Restart the daemon of an existing run directory."),
     "stop": ("petri.cli.daemon:stop", "Stop a run's daemon (workers checkpoint first)."),
     "status": ("petri.cli.status:status", "Jobs, workers, failures and the frontier of a run."),
+    "watch": ("petri.cli.live:watch_cmd", "A live full-screen view of a run (Ctrl-C quits)."),
+    "export": ("petri.cli.gallery:export", "Write a run's frontier models to an HDF5 gallery."),
+    "gallery": ("petri.cli.gallery:gallery", "Inspect an HDF5 gallery (`petri gallery show`)."),
+    "eval": ("petri.cli.evaluate:evaluate", "Train a gallery's models longer; test accuracy."),
     "daemon": ("petri.cli.daemon:daemon_main", "Run the daemon process (used by start)."),
 }
 

@@ -6,13 +6,37 @@ import json
 import click
 
 
-def _fmt_cost(v) -> str:
+def fmt_cost(v) -> str:
     if v is None:
         return "-"
     for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(v) >= div:
             return f"{v / div:.2f}{unit}"
     return f"{v:g}"
+
+
+def jobs_table(snap: dict, title: str | None = None):
+    """Running jobs with a progress bar, loss, throughput and ETA."""
+    from rich import box
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
+    # Inside the live view's panel a borderless table; standing alone, a boxed one.
+    t = Table(title=title, expand=True, box=box.HEAVY_HEAD if title else None,
+              header_style="bold")
+    for col in ("job", "kind", "device", "try", "progress", "", "loss", "img/s", "ETA"):
+        t.add_column(col, no_wrap=True)
+    for w in snap["workers"]:
+        if w["step"] is not None and w["total_steps"]:
+            bar = ProgressBar(total=w["total_steps"], completed=w["step"], width=16)
+            prog = f"{w['step']}/{w['total_steps']}"
+        else:
+            bar, prog = "", w["phase"] or "starting"
+        t.add_row(str(w["job_id"]), w["kind"], f"{w['worker']} {w['device']}",
+                  str(w["attempt"]), bar, prog, f"{w['loss']:.3f}" if w["loss"] else "-",
+                  f"{w['images_per_s']:.0f}" if w["images_per_s"] else "-",
+                  f"{w['eta_s']:.0f}s" if w["eta_s"] is not None else "-")
+    return t
 
 
 def render(snap: dict):
@@ -31,17 +55,7 @@ def render(snap: dict):
         head.add_row("slots", d["slots"])
     parts = [head]
     if snap["workers"]:
-        t = Table(title="running jobs", expand=True)
-        for col in ("job", "kind", "device", "try", "progress", "loss", "img/s", "ETA"):
-            t.add_column(col)
-        for w in snap["workers"]:
-            prog = (f"{w['step']}/{w['total_steps']}" if w["step"] is not None else
-                    (w["phase"] or "starting"))
-            t.add_row(str(w["job_id"]), w["kind"], f"{w['worker']} {w['device']}",
-                      str(w["attempt"]), prog, f"{w['loss']:.3f}" if w["loss"] else "-",
-                      f"{w['images_per_s']:.0f}" if w["images_per_s"] else "-",
-                      f"{w['eta_s']:.0f}s" if w["eta_s"] is not None else "-")
-        parts.append(t)
+        parts.append(jobs_table(snap, title="running jobs"))
     if snap["failures"]:
         t = Table(title="failed jobs", expand=True)
         for col in ("job", "kind", "tries", "class", "reason"):
@@ -57,8 +71,8 @@ def render(snap: dict):
         for col in ("point", "cost", "val error", "params", "parent", "stage"):
             t.add_column(col)
         for p in sorted((p for p in snap["points"] if p["id"] in front), key=lambda p: p["cost"]):
-            t.add_row(str(p["id"]), _fmt_cost(p["cost"]), f"{100 * p['error']:.2f}%",
-                      _fmt_cost(p["params"]), str(p["parent"] or "-"), p["stage"] or "")
+            t.add_row(str(p["id"]), fmt_cost(p["cost"]), f"{100 * p['error']:.2f}%",
+                      fmt_cost(p["params"]), str(p["parent"] or "-"), p["stage"] or "")
         parts.append(t)
     return Group(*parts)
 
@@ -66,10 +80,16 @@ def render(snap: dict):
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False), default=".")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable snapshot.")
-def status(run_dir, as_json):
+@click.option("--watch", "live", is_flag=True, help="The live view (same as `petri watch`).")
+def status(run_dir, as_json, live):
     """Jobs by state, workers, failures and the frontier of RUN_DIR."""
     from petri.status import snapshot
 
+    if live:
+        from petri.cli.live import watch
+
+        watch(run_dir)
+        return
     snap = snapshot(run_dir)
     if as_json:
         click.echo(json.dumps(snap, indent=1))

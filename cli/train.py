@@ -35,9 +35,11 @@ def train(arch, dataset, channels, cells, epochs, batch_size, lr, subset, val_si
     from petri.cli.bars import training_bar
     from petri.cli.resolve import resolve_desc
     from petri.cost import count_cost
-    from petri.data.loader import DataCfg, make_splits
+    from petri.data.config import DataCfg
+    from petri.data.loader import make_splits
     from petri.space.build import build_model
-    from petri.train.loop import TrainCfg, train as run_training
+    from petri.train.config import TrainCfg
+    from petri.train.loop import train as run_training
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -55,7 +57,8 @@ def train(arch, dataset, channels, cells, epochs, batch_size, lr, subset, val_si
     with training_bar(f"training {desc.name or arch}") as hook:
         result = run_training(model, splits, cfg, device, ckpt_path=ckpt, on_progress=hook,
                               with_test=with_test)
-    click.echo(f"validation accuracy: {100 * (1 - result.val_error):.2f}%  "
-               f"({result.images_per_s:.0f} img/s, {result.wall_s:.0f} s)")
+    val = "-" if result.val_error is None else f"{100 * (1 - result.val_error):.2f}%"
+    click.echo(f"validation accuracy: {val}  ({result.images_per_s:.0f} img/s, "
+               f"{result.wall_s:.0f} s)")
     if result.test_error is not None:
         click.echo(f"test accuracy: {100 * (1 - result.test_error):.2f}%")

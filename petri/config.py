@@ -11,8 +11,9 @@ import yaml
 
 from petri.errors import ConfigError
 
-TOP_LEVEL = {"algo", "seed", "daemon", "smoke", "search", "data", "trainer", "pareto", "hull",
-             "eval", "darts", "mood", "random", "name", "cost"}
+TOP_LEVEL = {"algo", "seed", "daemon", "smoke", "petridish", "seed_train", "search", "post_train",
+             "data", "trainer", "pareto", "hull", "eval", "darts", "mood", "random", "name",
+             "cost"}
 
 
 def from_mapping(cls, d: dict | None, section: str):
@@ -98,6 +99,9 @@ def validate(cfg: dict, where: str = "config") -> dict:
     if "algo" not in cfg:
         raise ConfigError(f"{where}: missing `algo` (for example `algo: petridish`)")
     DaemonCfg.from_dict(cfg.get("daemon"))
+    from petri.algos.base import create_algo
+
+    create_algo(cfg)  # the algorithm checks its own sections now, not in the detached daemon
     return cfg
 
 

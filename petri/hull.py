@@ -40,7 +40,7 @@ def lower_hull(points: Sequence[Pt], log_cost: bool = True) -> list[int]:
         while len(hull) >= 2:
             (x1, y1, _), (x2, y2, _) = hull[-2], hull[-1]
             cross = (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1)
-            if cross < 0 or (x2 == p[0] and y2 >= p[1]):  # hull[-1] lies above the chord
+            if cross < 0:  # hull[-1] lies above the chord
                 hull.pop()
             else:
                 break

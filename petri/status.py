@@ -6,7 +6,7 @@ from pathlib import Path
 
 from petri.daemon.context import PROGRESS
 from petri.daemon.pidfile import daemon_alive
-from petri.hull import lower_hull, pareto_front
+from petri.hull import eps_band, lower_hull, pareto_front
 from petri.io import read_json
 from petri.store.db import connect
 from petri.store.view import RunView
@@ -20,12 +20,14 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         meta = view.meta()
         counts = view.counts()
         running = view.jobs(state="running")
+        spent = sum(float((j.result or {}).get("wall_s") or 0.0) for j in view.jobs(state="done"))
         failed = view.jobs(state="failed")
         pts = view.points()
         recent = view.events(events)
     finally:
         conn.close()
-    metric = cost_metric or _configured_metric(run_dir)
+    hull = configured_hull(run_dir)
+    metric = cost_metric or hull["metric"]
     pid = daemon_alive(run_dir)
     points = [{"id": p.id, "cost": p.cost(metric), "error": p.val_error, "test_error": p.test_error,
                "parent": p.parent,
@@ -53,22 +55,30 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         "failures": [{"job_id": j.id, "kind": j.kind, "attempts": j.attempts,
                       "fail_class": j.fail_class, "error": _last_line(j.error)} for j in failed],
         "cost_metric": metric,
+        "compute_s": spent + sum(time.time() - j.started for j in running if j.started),
         "points": points,
         "frontier": pareto_front(priced),
-        "hull": lower_hull(priced),
+        "hull": lower_hull(priced, hull["log"]),
+        "band": eps_band(priced, hull["eps"], hull["log"]),
+        "log_cost": hull["log"],
+        "eps": hull["eps"],
         "events": recent,
         "done": meta.get("done") == "1",
     }
 
 
-def _configured_metric(run_dir: Path) -> str:
+def configured_hull(run_dir: Path) -> dict:
+    """The run's hull settings (cost metric, log axis, eps), defaults where unset."""
     import yaml
 
     try:
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
         cfg = {}
-    return str((cfg.get("hull") or {}).get("cost", "macs"))
+    hull = cfg.get("hull") or {}
+    cost = str(hull.get("cost", "macs"))
+    return {"metric": {"memory": "activation_bytes"}.get(cost, cost),
+            "log": hull.get("axis", "log") != "linear", "eps": float(hull.get("eps", 0.025))}
 
 
 def _last_line(text: str | None) -> str:

@@ -24,9 +24,9 @@ class Outcome:
 class Algorithm:
     name = "base"
 
-    def __init__(self, cfg: dict, seed: int = 0):
-        self.cfg = cfg
-        self.seed = seed
+    def __init__(self, cfg: dict):
+        self.cfg = cfg  # the whole run config; each algorithm reads its own sections
+        self.seed = int(cfg.get("seed", 0))
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         """Jobs to enqueue now; keys make repeated proposals harmless."""
@@ -36,17 +36,26 @@ class Algorithm:
         """Points to record and follow-up jobs, committed with the job in one transaction."""
         return Outcome()
 
+    def stop_reason(self, view: RunView) -> str | None:
+        """Why no more work will be proposed (None while the search goes on)."""
+        return None
+
     def is_done(self, view: RunView) -> bool:
-        raise NotImplementedError
+        """Done once it proposes nothing more and every job it made has finished."""
+        c = view.counts()
+        return not c["queued"] and not c["running"] and self.stop_reason(view) is not None
 
 
 ALGOS = {
     "smoke": "petri.algos.smoke:Smoke",
+    "petridish": "petri.algos.petridish:Petridish",
+    "eval": "petri.algos.evaluate:Evaluate",
 }
 
 
-def create_algo(name: str, cfg: dict, seed: int = 0) -> Algorithm:
+def create_algo(cfg: dict) -> Algorithm:
+    name = cfg.get("algo")
     if name not in ALGOS:
         raise ConfigError(f"unknown algo {name!r}; known: {', '.join(sorted(ALGOS))}")
     module, attr = ALGOS[name].split(":")
-    return getattr(importlib.import_module(module), attr)(cfg, seed)
+    return getattr(importlib.import_module(module), attr)(cfg)

@@ -10,7 +10,7 @@ class Smoke(Algorithm):
     name = "smoke"
 
     def _specs(self) -> list[JobSpec]:
-        c = self.cfg
+        c = self.cfg.get("smoke") or {}
         keep = ("steps", "step_time", "checkpoint_every", "crash_at", "hang_at", "raise_at")
         return [JobSpec("sleep_train", {"index": i, "seed": self.seed,
                                         **{k: c[k] for k in keep if k in c}}, f"smoke/{i}")
@@ -26,5 +26,6 @@ class Smoke(Algorithm):
 
     def is_done(self, view: RunView) -> bool:
         c = view.counts()
-        return sum(c.values()) >= int(self.cfg.get("jobs", 4)) and not c["queued"] \
+        return sum(c.values()) >= int((self.cfg.get("smoke") or {}).get("jobs", 4)) \
+            and not c["queued"] \
             and not c["running"]

@@ -36,11 +36,19 @@ class JobContext:
     device: str
     stop_event: threading.Event = field(default_factory=threading.Event)
     progress_every_s: float = 2.0
+    run_dir: Path | None = None  # specs name files relative to it, so a run dir can move
     _last_progress: float = 0.0
+
+    def __post_init__(self):
+        if self.run_dir is None:
+            self.run_dir = self.job_dir.parent.parent  # RUN/jobs/NNNNNN
 
     @property
     def checkpoint_path(self) -> Path:
         return self.job_dir / "checkpoint.pt"
+
+    def relative(self, path: Path) -> str:
+        return str(Path(path).resolve().relative_to(Path(self.run_dir).resolve()))
 
     def should_stop(self) -> bool:
         return self.stop_event.is_set()

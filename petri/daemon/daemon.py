@@ -70,8 +70,7 @@ class Daemon:
         write_pid(self.run_dir)
         self.conn = connect(self.run_dir, create=True)
         self.view = RunView(self.conn)
-        self.algo = create_algo(self.cfg["algo"], self.cfg.get(self.cfg["algo"], {}) or {},
-                                int(self.cfg.get("seed", 0)))
+        self.algo = create_algo(self.cfg)
         gpus = query_gpus(self.nvml) if self.dcfg.use_gpus else None
         self.slots, line = plan_slots(gpus, self.dcfg.cpu_slots, self.dcfg.slots_per_gpu,
                                       self.dcfg.min_free_mb, self.dcfg.allow_shared_gpus)
@@ -97,7 +96,7 @@ class Daemon:
                     (time.time() - last_propose > 0.2 or self._ready_jobs()):
                 self.dispatch()
                 last_propose = time.time()
-            if self.algo.is_done(self.view) and not self._busy():
+            if not self._busy() and self.algo.is_done(self.view):
                 done = True
                 break
         self.shutdown(done)
@@ -134,6 +133,11 @@ class Daemon:
         for h in self.executor.handles:
             self.executor.kill(h, "daemon exiting")
         state = "done" if done else "stopped"
+        if done:
+            reason = self.algo.stop_reason(self.view)
+            if reason:
+                with transaction(self.conn):
+                    jobs.log_event(self.conn, "search", f"search done: {reason}")
         set_meta(self.conn, daemon_state=state, done=int(done), stopped_at=time.time())
         with transaction(self.conn):
             jobs.log_event(self.conn, "daemon", f"daemon {os.getpid()} {state}")
@@ -226,5 +230,6 @@ class Daemon:
             (d / RESULT).unlink(missing_ok=True)  # a result of an older lease is void
             self.executor.assign(h, {"job_id": job.id, "lease": job.lease, "kind": job.kind,
                                      "spec": job.spec, "job_dir": str(d),
+                                     "run_dir": str(self.run_dir),
                                      "device": h.slot.device,
                                      "progress_every_s": self.dcfg.progress_every_s})

@@ -9,6 +9,10 @@ from petri.errors import PetriError
 KINDS: dict[str, str] = {
     "sleep_train": "petri.daemon.sleep_job:run",
     "train": "petri.daemon.train_job:run",
+    "seed_train": "petri.daemon.train_job:run",
+    "post_train": "petri.daemon.train_job:run",
+    "eval_train": "petri.daemon.train_job:run",
+    "search": "petri.daemon.search_job:run",
 }
 
 

@@ -1,46 +1,41 @@
-"""`train`: train one desc on a dataset split and report its cost and validation error.
+"""`train` kinds (`seed_train`, `post_train`, `eval_train`, `train`): train one desc, report
+its cost and validation (and, when asked, test) error.
 
-Spec: {"desc": ModelDesc dict, "data": DataCfg fields, "trainer": TrainCfg fields}. Resumes
-from the job's checkpoint, checkpoints and stops when the worker is asked to, reports
-progress to progress.json. On CUDA out-of-memory it halves the batch and tries again, down
-to `min_batch_size`; below that the failure is deterministic.
+Spec: {"desc": ModelDesc dict, "data": DataCfg fields, "trainer": TrainCfg fields,
+"init": optional run-relative path of a state dict to start from (a grown child's warm start),
+"with_test": evaluate on the test split too}. Resumes from the job's checkpoint, checkpoints
+and stops when the worker is asked to, reports progress to progress.json. On CUDA
+out-of-memory it halves the batch and tries again, down to `min_batch_size`; below that the
+failure is deterministic.
 """
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 from petri.daemon.context import JobContext, JobFailed, JobStopped
 
 MIN_BATCH = 8
 
 
-def run(spec: dict, ctx: JobContext) -> dict:
+def fit(make_model: Callable, splits, cfg, ctx: JobContext, min_batch: int = MIN_BATCH,
+        with_test: bool = False):
+    """Train `make_model()` with OOM batch halving; returns (model, TrainResult, batch size)."""
     import torch
 
-    from petri.cost import count_cost
-    from petri.data.loader import DataCfg, make_splits
-    from petri.space.build import build_model
-    from petri.space.desc import ModelDesc
-    from petri.train.loop import TrainCfg, TrainingInterrupted, train
+    from petri.train import loop
 
-    desc = ModelDesc.from_dict(spec["desc"]).validate()
-    data_cfg = DataCfg(**spec.get("data", {}))
-    cfg = TrainCfg.from_dict(spec.get("trainer", {}))
-    device = torch.device(ctx.device)
-    splits = make_splits(data_cfg, device)
-    cost = count_cost(desc, splits.info.shape)
     batch = cfg.batch_size
-    min_batch = int(spec.get("min_batch_size", MIN_BATCH))
     while True:
         torch.manual_seed(cfg.seed)
-        model = build_model(desc)
+        model = make_model()
         try:
-            result = train(model, splits, dataclasses.replace(cfg, batch_size=batch), device,
-                           ckpt_path=ctx.checkpoint_path,
-                           on_progress=lambda p: ctx.progress(**p.to_dict()),
-                           should_stop=ctx.should_stop)
-            break
-        except TrainingInterrupted as e:
+            result = loop.train(model, splits, dataclasses.replace(cfg, batch_size=batch),
+                                torch.device(ctx.device), ckpt_path=ctx.checkpoint_path,
+                                on_progress=lambda p: ctx.progress(**p.to_dict()),
+                                should_stop=ctx.should_stop, with_test=with_test)
+            return model, result, batch
+        except loop.TrainingInterrupted as e:
             raise JobStopped(str(e)) from None
         except torch.cuda.OutOfMemoryError:
             del model
@@ -50,5 +45,38 @@ def run(spec: dict, ctx: JobContext) -> dict:
             batch //= 2
             # A checkpoint of the larger batch has another schedule length: start afresh.
             ctx.checkpoint_path.unlink(missing_ok=True)
+
+
+def run(spec: dict, ctx: JobContext) -> dict:
+    import torch
+
+    from petri.cost import count_cost
+    from petri.data.config import DataCfg
+    from petri.data.loader import make_splits
+    from petri.space.build import build_model
+    from petri.space.desc import ModelDesc
+    from petri.train.config import TrainCfg
+
+    desc = ModelDesc.from_dict(spec["desc"]).validate()
+    cfg = TrainCfg.from_dict(spec.get("trainer", {}))
+    with_test = bool(spec.get("with_test", False))
+    splits = make_splits(DataCfg(**spec.get("data", {})), torch.device(ctx.device), with_test)
+    init = None
+    if spec.get("init"):
+        path = ctx.run_dir / spec["init"]
+        try:
+            init = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError) as e:
+            raise JobFailed(f"cannot read the warm-start weights {path}: {e}") from None
+
+    def make_model():
+        model = build_model(desc)
+        if init is not None:
+            model.load_state_dict(init)
+        return model
+
+    _, result, batch = fit(make_model, splits, cfg, ctx, int(spec.get("min_batch_size", MIN_BATCH)),
+                           with_test)
+    cost = count_cost(desc, splits.info.shape)
     return {**result.to_dict(), **cost.to_dict(), "batch_size": batch,
-            "checkpoint": str(ctx.checkpoint_path)}
+            "checkpoint": ctx.relative(ctx.checkpoint_path)}

@@ -30,7 +30,8 @@ def run_one(msg: dict, stop: threading.Event) -> dict:
     job_dir.mkdir(parents=True, exist_ok=True)
     ctx = JobContext(job_id=msg["job_id"], lease=msg["lease"], job_dir=job_dir,
                      device=msg.get("device", "cpu"), stop_event=stop,
-                     progress_every_s=msg.get("progress_every_s", 2.0))
+                     progress_every_s=msg.get("progress_every_s", 2.0),
+                     run_dir=Path(msg["run_dir"]) if msg.get("run_dir") else None)
     ctx.progress(force=True, phase="start")
     record = {"job_id": msg["job_id"], "lease": msg["lease"]}
     try:

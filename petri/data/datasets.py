@@ -216,8 +216,10 @@ def load_dataset(name: str, data_dir: str | Path | None = None,
 
 
 def split_indices(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed-seed split of the training set into (train, validation) indices."""
-    if not 0 < val_size < n:
-        raise DataError(f"validation size {val_size} must be between 1 and {n - 1}")
+    """A fixed-seed split of the training set into (train, validation) indices.
+
+    `val_size` 0 trains on every image (final evaluation runs) and leaves validation empty."""
+    if not 0 <= val_size < n:
+        raise DataError(f"validation size {val_size} must be between 0 and {n - 1}")
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[val_size:]), np.sort(perm[:val_size])

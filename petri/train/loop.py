@@ -33,8 +33,8 @@ class TrainingInterrupted(Exception):
 
 @dataclass(frozen=True)
 class TrainResult:
-    val_error: float  # top-1 error on the validation split, in [0, 1]
-    val_loss: float
+    val_error: float | None  # top-1 error on the validation split, None without one
+    val_loss: float | None
     train_loss: float  # mean training loss over the last epoch
     epochs: int
     steps: int  # optimiser steps over the whole run (across resumes)
@@ -200,8 +200,10 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
     if on_progress is not None:
         on_progress(Progress(total_steps, total_steps, cfg.epochs, cfg.epochs, train_loss,
                              0.0, 0.0, phase="eval"))
-    val_error, val_loss = evaluate(model, splits.val, cfg.eval_batch_size, device, cfg.amp,
-                                   channels_last)
+    val_error = val_loss = None
+    if len(splits.val):
+        val_error, val_loss = evaluate(model, splits.val, cfg.eval_batch_size, device, cfg.amp,
+                                       channels_last)
     test_error = None
     if with_test and splits.test is not None:
         test_error, _ = evaluate(model, splits.test, cfg.eval_batch_size, device, cfg.amp,

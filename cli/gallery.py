@@ -1,0 +1,69 @@
+"""`petri export` (a run's frontier to an HDF5 gallery) and `petri gallery show`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from petri.cli.status import fmt_cost
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="gallery.h5",
+              show_default=True, help="The gallery file to write (replaced atomically).")
+@click.option("--eps", type=float, default=None,
+              help="Export every point within this relative band of the lower hull "
+                   "instead of the Pareto frontier, e.g. --eps 0.025.")
+@click.option("--cost", type=click.Choice(["macs", "params", "activation_bytes"]), default=None,
+              help="Cost axis for the selection (default: the run's hull.cost).")
+def export(run_dir, output, eps, cost):
+    """Write the frontier models of RUN_DIR (desc, weights, cost, error, lineage) to HDF5."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from petri.gallery import export as run_export
+
+    with Progress(TextColumn("[bold]exporting"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def on_model(m):
+            bar.update(task, advance=1, description=f"model {m.id}")
+        models = run_export(run_dir, output, eps, cost, on_model)
+    click.echo(f"wrote {len(models)} models to {output}; list them with "
+               f"`petri gallery show {output}`")
+
+
+@click.group()
+def gallery():
+    """Inspect HDF5 galleries written by `petri export`."""
+
+
+@gallery.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def show(path):
+    """List the models of the gallery at PATH."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from petri.store.gallery import read_meta, read_models
+
+    meta = read_meta(path)
+    models = read_models(path)
+    t = Table(title=f"{Path(path).name}: {len(models)} models ({meta.get('selection', '?')} of "
+                    f"{meta.get('source', '?')})")
+    for col in ("id", "stage", "MACs", "params", "memory", "val error", "test error", "parent",
+                "cells", "nodes (normal/reduce)"):
+        t.add_column(col)
+    for m in models:
+        d = m.desc
+        t.add_row(str(m.id), m.stage, fmt_cost(m.macs), fmt_cost(m.params),
+                  fmt_cost(m.activation_bytes), _pct(m.val_error), _pct(m.test_error),
+                  str(m.parent if m.parent is not None else "-"),
+                  f"{d['cells']} ({d['reductions']} red.)",
+                  f"{len(d['normal']['nodes'])}/{len(d['reduce']['nodes'])}")
+    Console().print(t)

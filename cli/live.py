@@ -1,0 +1,212 @@
+"""`petri watch`: a full-screen live view of a run, read-only, redrawn only when it changes.
+
+Model and view are apart (as in nvitop): `petri.status.snapshot` reads the store into a plain
+dict; `frame` turns a snapshot into rich renderables for a given terminal size and is pure,
+so tests render it to a recorded console. The terminal scatter is plotext's, rendered into rich.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from petri.cli.status import fmt_cost, jobs_table
+
+# Height of the parts below the plot: jobs header/borders, bottom row (slots + events).
+BOTTOM_ROWS = 7
+MIN_PLOT_ROWS = 8
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def frontier_plot(snap: dict, width: int, height: int) -> "Text":
+    """Error against cost: every point, the eps band, the hull as a line, the newest point."""
+    import plotext as plt
+    from rich.text import Text
+
+    pts = {p["id"]: p for p in snap["points"] if p["cost"] and p["error"] is not None}
+    if not pts:
+        return Text("no trained point yet", style="dim")
+    fig = plt.figure
+    fig.clear()
+    plt.terminal.limit(False, False)
+    fig.plot_size(max(20, width), max(MIN_PLOT_ROWS, height))
+    fig.theme("clear")
+    fig.canvas("default")
+
+    def draw(ids, glyph, color, label, lines=False):
+        ids = [i for i in ids if i in pts]
+        if not ids:
+            return
+        xs = [pts[i]["cost"] for i in ids]
+        ys = [100 * pts[i]["error"] for i in ids]
+        sig = fig.signal(xs, ys, marker=plt.marker(glyph, plt.pixel(foreground=color)))
+        if lines:
+            sig.lines()
+        fig.draw(sig.label(label))
+
+    hull, band = snap["hull"], set(snap["band"])
+    newest = max(pts)
+    draw(hull, "hd", "green", "hull", lines=True)
+    draw([i for i in pts if i not in band], "•", "white", "point")
+    draw([i for i in band if i not in hull], "•", "yellow", f"eps band {snap['eps']:g}")
+    draw([i for i in hull], "o", "green", "on hull")
+    draw([newest], "x", "red", f"newest #{newest}")
+    if snap["log_cost"]:
+        fig.ruler("x").scale("log")
+    unit = {"macs": "MACs", "params": "params", "activation_bytes": "activation bytes"}
+    fig.label(f"cost: {unit.get(snap['cost_metric'], snap['cost_metric'])}"
+              f"{' (log axis)' if snap['log_cost'] else ''}", axis="x")
+    fig.label("val error %", axis="y")
+    return Text.from_ansi(fig.build().string(colorless=False))
+
+
+def _header(snap: dict):
+    from rich.text import Text
+
+    d = snap["daemon"]
+    t = Text()
+    t.append("petri ", style="bold")
+    t.append(snap["run_dir"] + "  ")
+    if snap["done"]:
+        t.append("search done", style="bold green")
+    elif d["state"] == "running":
+        t.append(f"daemon running (pid {d['pid']})", style="green")
+    else:
+        t.append(f"daemon stopped (last: {d['last_state'] or 'never started'})",
+                 style="bold yellow")
+    j = snap["jobs"]
+    t.append(f"  jobs {j['queued']} queued {j['running']} running {j['done']} done")
+    if j["failed"]:
+        t.append(f" {j['failed']} failed", style="red")
+    t.append(f"  points {len(snap['points'])} (frontier {len(snap['frontier'])})")
+    t.append(f"  compute {_duration(snap['compute_s'])}")
+    return t
+
+
+def _frontier_table(snap: dict, rows: int):
+    from rich.table import Table
+
+    t = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
+    for col in ("#", snap["cost_metric"], "error", "stage"):
+        t.add_column(col, no_wrap=True)
+    by_id = {p["id"]: p for p in snap["points"]}
+    front = sorted(snap["frontier"], key=lambda i: by_id[i]["cost"])
+    for i in front[:max(1, rows)]:
+        p = by_id[i]
+        style = "bold red" if i == max(by_id) else ("green" if i in snap["hull"] else "")
+        t.add_row(str(i), fmt_cost(p["cost"]), f"{100 * p['error']:.2f}%", p["stage"] or "",
+                  style=style)
+    return t
+
+
+def _slots(snap: dict, gpus):
+    from rich.table import Table
+
+    t = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
+    if gpus:
+        for col in ("gpu", "util", "memory"):
+            t.add_column(col, no_wrap=True)
+        for g in gpus:
+            used = g.mem_total - g.mem_free
+            t.add_row(f"{g.index} {g.name}", "-" if g.util is None else f"{g.util}%",
+                      f"{used / 2**30:.1f}/{g.mem_total / 2**30:.1f} GiB")
+    else:
+        t.add_column("slots", no_wrap=False)
+        t.add_row(snap["daemon"].get("slots") or "no slots yet")
+        busy = {w["worker"] for w in snap["workers"]}
+        if busy:
+            t.add_row("busy: " + ", ".join(sorted(busy)))
+    return t
+
+
+def _events(snap: dict, rows: int):
+    from rich.text import Text
+
+    t = Text(no_wrap=True, overflow="ellipsis")
+    for e in snap["events"][-rows:]:
+        stamp = time.strftime("%H:%M:%S", time.localtime(e["t"]))
+        style = "red" if e["kind"] in ("failed", "lost") else ""
+        t.append(f"{stamp} {e['message']}\n", style=style)
+    return t
+
+
+def frame(snap: dict, width: int, height: int, gpus=None):
+    """The whole screen for one snapshot at `width`×`height` (pure: no I/O)."""
+    from rich.layout import Layout
+    from rich.panel import Panel
+
+    jobs_rows = min(len(snap["workers"]), 6) + 3 if snap["workers"] else 3
+    plot_rows = max(MIN_PLOT_ROWS, height - 1 - jobs_rows - BOTTOM_ROWS)
+    wide = width >= 110
+    plot_w = (width * 3 // 5 if wide else width) - 2
+    root = Layout()
+    root.split_column(Layout(_header(snap), size=1), Layout(name="main", size=plot_rows),
+                      Layout(name="jobs", size=jobs_rows), Layout(name="bottom", size=BOTTOM_ROWS))
+    plot = Panel(frontier_plot(snap, plot_w, plot_rows - 2), title="frontier", padding=0)
+    if wide:
+        root["main"].split_row(Layout(plot, ratio=3),
+                               Layout(Panel(_frontier_table(snap, plot_rows - 3),
+                                            title="frontier points"), ratio=2))
+    else:
+        root["main"].update(plot)
+    root["jobs"].update(Panel(jobs_table(snap) if snap["workers"] else "no job running",
+                              title="running jobs", padding=0))
+    root["bottom"].split_row(Layout(Panel(_slots(snap, gpus), title="slots"), ratio=2),
+                             Layout(Panel(_events(snap, BOTTOM_ROWS - 2), title="events"),
+                                    ratio=3))
+    return root
+
+
+def _signature(snap: dict) -> str:
+    """What decides the picture; progress ages tick every second and are left out."""
+    return json.dumps({**snap, "workers": [{k: v for k, v in w.items() if k != "progress_age_s"}
+                                           for w in snap["workers"]]}, sort_keys=True,
+                      default=str)
+
+
+def watch(run_dir: str, interval: float = 0.5, exit_when_done: bool = False) -> dict:
+    """Show the live view until Ctrl-C (or the run is done, when asked); the last snapshot."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from petri.daemon.slots import query_gpus
+    from petri.status import snapshot
+
+    console = Console()
+    snap = snapshot(run_dir)
+    gpus, gpus_at, shown = None, 0.0, None
+    try:
+        with Live(console=console, screen=True, auto_refresh=False, transient=False) as live:
+            while True:
+                if time.time() - gpus_at > 2.0:
+                    gpus, gpus_at = query_gpus(), time.time()
+                key = (_signature(snap), console.size, repr(gpus))
+                if key != shown:
+                    live.update(frame(snap, console.size.width, console.size.height, gpus),
+                                refresh=True)
+                    shown = key
+                if exit_when_done and (snap["done"] or snap["daemon"]["state"] != "running"):
+                    break
+                time.sleep(interval)
+                snap = snapshot(run_dir)
+    except KeyboardInterrupt:
+        pass
+    return snap
+
+
+@click.command("watch")
+@click.argument("run_dir", type=click.Path(file_okay=False), default=".")
+@click.option("--interval", type=float, default=0.5, show_default=True,
+              help="Seconds between reads of the store.")
+@click.option("--exit-when-done", is_flag=True, help="Leave once the daemon stops.")
+def watch_cmd(run_dir, interval, exit_when_done):
+    """A live, full-screen view of RUN_DIR: frontier, jobs, slots and events (Ctrl-C quits)."""
+    from petri.store.db import connect
+
+    connect(run_dir, readonly=True).close()  # a clear error for a wrong dir, before the screen
+    watch(run_dir, interval, exit_when_done)

@@ -1,0 +1,88 @@
+"""`eval`: train every model of a gallery from scratch, scaled up, and measure test error.
+
+Each model is one `eval_train` job, so an evaluation is resumable, watchable and exportable
+like a search. The scaled desc keeps the model's cells and reductions; channels, cell count
+and the auxiliary head come from the `eval` section, epochs, drop-path and the rest from
+`trainer`, cutout and the split from `data`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from petri.algos.base import Algorithm, Outcome
+from petri.config import from_mapping
+from petri.data.config import DataCfg
+from petri.data.info import dataset_info
+from petri.errors import ConfigError
+from petri.space.desc import ModelDesc
+from petri.store.gallery import read_models
+from petri.store.records import Job, JobSpec, PointSpec
+from petri.store.view import RunView
+from petri.train.config import TrainCfg
+
+
+@dataclass(frozen=True)
+class EvalCfg:
+    gallery: str = ""  # set by `petri eval GALLERY`
+    ids: list | None = None  # gallery model ids to evaluate (None: all)
+    channels: int | None = None  # first-cell channels (None: as searched)
+    cell_scale: float = 1.0  # cells = min(ceil(cells * cell_scale), max_cells)
+    max_cells: int = 20
+    auxiliary: bool = False
+
+
+def scale_desc(desc: ModelDesc, cfg: EvalCfg, dataset: str) -> ModelDesc:
+    info = dataset_info(dataset)
+    cells = min(math.ceil(desc.cells * cfg.cell_scale), cfg.max_cells)
+    if cells <= desc.reductions:
+        raise ConfigError(f"eval.cell_scale/max_cells leave {cells} cells for a model with "
+                          f"{desc.reductions} reductions; raise eval.max_cells")
+    return desc.scaled(channels=cfg.channels or desc.channels, cells=cells,
+                       auxiliary=cfg.auxiliary, in_channels=info.shape[0],
+                       num_classes=info.num_classes).validate()
+
+
+class Evaluate(Algorithm):
+    name = "eval"
+
+    def __init__(self, cfg: dict):
+        super().__init__(cfg)
+        self.e = from_mapping(EvalCfg, cfg.get("eval"), "eval")
+        if not self.e.gallery:
+            raise ConfigError("eval.gallery is not set; run `petri eval GALLERY.h5 --config ...`")
+        self.data = DataCfg.from_dict(cfg.get("data")).to_dict()
+        self.trainer = TrainCfg.from_dict(cfg.get("trainer") or {}).to_dict()
+        models = read_models(self.e.gallery)
+        if self.e.ids is not None:
+            known = {m.id for m in models}
+            missing = sorted(set(self.e.ids) - known)
+            if missing:
+                raise ConfigError(f"eval.ids {missing} are not in {self.e.gallery}; it holds "
+                                  f"{sorted(known)}")
+            models = [m for m in models if m.id in set(self.e.ids)]
+        self.models = {m.id: (m, scale_desc(ModelDesc.from_dict(m.desc), self.e,
+                                            self.data["dataset"])) for m in models}
+
+    def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
+        if view.job_count():
+            return []
+        return [JobSpec("eval_train", {"desc": desc.to_dict(), "data": self.data,
+                                       "trainer": self.trainer, "with_test": True,
+                                       "gallery_id": gid}, f"eval/{gid}")
+                for gid, (_, desc) in self.models.items()]
+
+    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+        gid = job.spec["gallery_id"]
+        source = self.models[gid][0] if gid in self.models else None
+        no_val = self.data.get("val_size", 1) == 0
+        return Outcome(points=[PointSpec(
+            key=f"{job.key}/point", val_error=None if no_val else result["val_error"],
+            test_error=result["test_error"], params=result["params"], macs=result["macs"],
+            activation_bytes=result["activation_bytes"], desc=job.spec["desc"],
+            lineage={"gallery": self.e.gallery, "gallery_id": gid,
+                     "search_val_error": source.val_error if source else None},
+            stage="eval", budget=result["epochs"], checkpoint=result["checkpoint"])])
+
+    def stop_reason(self, view: RunView) -> str | None:
+        return "every gallery model evaluated" if view.job_count() else None

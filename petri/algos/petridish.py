@@ -1,0 +1,276 @@
+"""Petridish: forward search that grows models near the lower convex hull of error vs cost.
+
+Jobs: one `seed_train` per seed model; then, repeatedly, a `search` on a parent sampled from
+the hull's eps band, followed by the `post_train` of the child it grew. Every trained model is
+a point.
+
+Reproducible under any number of workers: search job n sees a fixed pool, the seeds plus the
+children of search jobs 0 .. n-parallel, and waits until that pool is complete. Its parent is
+then drawn with a generator seeded by (run seed, n). Which worker finishes first never changes
+what is searched, so the same config and seed give the same points.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from petri.algos.base import Algorithm, Outcome
+from petri.config import from_mapping
+from petri.data.config import DataCfg
+from petri.data.info import dataset_info
+from petri.errors import ConfigError
+from petri.hull import eps_band, hypervolume, pareto_front, sampling_weights
+from petri.space.sample import random_desc
+from petri.store.records import Job, JobSpec, Point, PointSpec
+from petri.store.view import RunView
+from petri.train.config import TrainCfg
+
+COST_METRICS = {"macs": "macs", "params": "params", "memory": "activation_bytes"}
+STAGES = ("seed_train", "search", "post_train")
+
+
+@dataclass(frozen=True)
+class ParetoCfg:
+    """The macro ranges the seed models enumerate (inclusive)."""
+
+    min_reductions: int = 1
+    max_reductions: int = 3
+    min_cells: int = 3
+    max_cells: int = 8
+    min_nodes: int = 1
+    max_nodes: int = 3
+
+
+@dataclass(frozen=True)
+class HullCfg:
+    cost: str = "macs"  # macs | params | memory (peak activation bytes)
+    axis: str = "log"  # log | linear
+    eps: float = 0.025  # parents come from error <= hull(cost) * (1 + eps)
+
+    @property
+    def metric(self) -> str:
+        return COST_METRICS[self.cost]
+
+    @property
+    def log(self) -> bool:
+        return self.axis == "log"
+
+
+@dataclass(frozen=True)
+class PetridishCfg:
+    channels: int = 16  # of the first cell; doubled at every reduction
+    stem_multiplier: int = 3
+    edges_per_node: int = 2  # of the random seed cells
+    k: int = 3  # candidates merged per growth step and cell type
+    l1: float = 1e-3  # L1 on the candidates' α
+    grow_existing: bool = False  # also offer candidates to existing nodes
+    search_subset: int | None = None  # training images of the candidate search (None: all)
+    parallel: int = 2  # search jobs in flight beyond the pool they were sampled from
+    max_points: int = 100  # seeds + grown children
+    max_cost: float | None = None  # stop once a frontier point costs more
+    budget_epochs: float | None = None  # training epochs over all jobs
+    budget_hours: float | None = None  # device-hours of finished jobs (not reproducible)
+    patience: int | None = None  # stop when the last N children add no hypervolume
+
+
+def run_settings(cfg: dict) -> tuple[PetridishCfg, ParetoCfg, HullCfg, dict, dict]:
+    """Validated settings of a Petridish run: (petridish, pareto, hull, data, trainers)."""
+    p = from_mapping(PetridishCfg, cfg.get("petridish"), "petridish")
+    pareto = from_mapping(ParetoCfg, cfg.get("pareto"), "pareto")
+    hull = from_mapping(HullCfg, cfg.get("hull"), "hull")
+    if hull.cost not in COST_METRICS:
+        raise ConfigError(f"hull.cost {hull.cost!r} is unknown; choose one of "
+                          f"{', '.join(COST_METRICS)}")
+    if hull.axis not in ("log", "linear"):
+        raise ConfigError(f"hull.axis {hull.axis!r} is unknown; choose log or linear")
+    if p.k < 1 or p.parallel < 1 or p.max_points < 1:
+        raise ConfigError("petridish.k, petridish.parallel and petridish.max_points must be >= 1")
+    if not pareto.min_reductions <= pareto.max_reductions or \
+            not pareto.min_cells <= pareto.max_cells or \
+            not 1 <= pareto.min_nodes <= pareto.max_nodes:
+        raise ConfigError("pareto: every min_* must be at most its max_* (and min_nodes >= 1)")
+    data = DataCfg.from_dict(cfg.get("data")).to_dict()
+    base = dict(cfg.get("trainer") or {})
+    trainers = {}
+    for stage in STAGES:
+        merged = {**base, **(cfg.get(stage) or {})}
+        trainers[stage] = TrainCfg.from_dict(merged).to_dict()
+    return p, pareto, hull, data, trainers
+
+
+def seed_descs(cfg: PetridishCfg, pareto: ParetoCfg, dataset: str, seed: int) -> dict:
+    """Seed models by key `r{reductions}c{cells}n{nodes}`, deterministic from `seed`.
+
+    A model needs at least 2·reductions+1 cells (a normal cell before, between and after the
+    reductions). Models with the same node count share their cells, so seeds differ only in
+    their macro structure.
+    """
+    info = dataset_info(dataset)
+    out = {}
+    for r in range(pareto.min_reductions, pareto.max_reductions + 1):
+        for c in range(max(pareto.min_cells, 2 * r + 1), pareto.max_cells + 1):
+            for n in range(pareto.min_nodes, pareto.max_nodes + 1):
+                rng = random.Random(f"{seed}/seed-cells/{n}")
+                out[f"r{r}c{c}n{n}"] = random_desc(
+                    rng, n, cfg.edges_per_node, channels=cfg.channels, cells=c, reductions=r,
+                    in_channels=info.shape[0], num_classes=info.num_classes,
+                    stem_multiplier=cfg.stem_multiplier, name=f"seed-r{r}c{c}n{n}")
+    if not out:
+        raise ConfigError("pareto: the ranges give no seed model (cells must be at least "
+                          "2*reductions+1)")
+    return out
+
+
+@dataclass
+class _Search:
+    job: Job
+    post: Job | None
+    point: Point | None
+
+    @property
+    def resolved(self) -> bool:
+        if self.job.state == "failed":
+            return True
+        return self.job.state == "done" and self.post is not None and \
+            self.post.state in ("done", "failed")
+
+
+class Petridish(Algorithm):
+    name = "petridish"
+
+    def __init__(self, cfg: dict):
+        super().__init__(cfg)
+        self.p, self.pareto, self.hull, self.data, self.trainers = run_settings(cfg)
+        self.seeds = seed_descs(self.p, self.pareto, self.data["dataset"], self.seed)
+
+    # ---- the state, rebuilt from the store on every call ------------------------------
+    def _read(self, view: RunView):
+        jobs = {j.key: j for j in view.jobs()}
+        points = {p.job_id: p for p in view.points()}
+        seeds = [(jobs.get(f"seed/{k}"), points.get(getattr(jobs.get(f"seed/{k}"), "id", None)))
+                 for k in self.seeds]
+        searches = []
+        n = 0
+        while f"search/{n}" in jobs:
+            post = jobs.get(f"post/{n}")
+            searches.append(_Search(jobs[f"search/{n}"], post,
+                                    points.get(post.id) if post is not None else None))
+            n += 1
+        return jobs, seeds, searches
+
+    def _pool(self, seeds, searches, n: int) -> list[Point] | None:
+        """The points search job n samples from, or None while some are still training."""
+        if any(j is None or j.state not in ("done", "failed") for j, _ in seeds):
+            return None
+        upto = max(0, n - self.p.parallel + 1)
+        if upto > len(searches) or any(not s.resolved for s in searches[:upto]):
+            return None  # a search it depends on is in flight (or not even proposed yet)
+        pool = [pt for _, pt in seeds if pt is not None]
+        pool += [s.point for s in searches[:upto] if s.point is not None]
+        return [pt for pt in pool if pt.val_error is not None and pt.checkpoint]
+
+    def _priced(self, pool: list[Point]):
+        return [(pt.id, pt.cost(self.hull.metric), pt.val_error) for pt in pool
+                if pt.cost(self.hull.metric)]
+
+    def _stop(self, jobs: dict, pool: list[Point], n: int) -> str | None:
+        """Why search job n must not start, or None. Depends only on the pool and n, except
+        the device-hours budget, which depends on measured time."""
+        p = self.p
+        if not pool:
+            return "no seed model trained; see `petri status` for the failures"
+        if len(self.seeds) + n >= p.max_points:
+            return f"max_points ({p.max_points}) reached"
+        priced = self._priced(pool)
+        if p.max_cost is not None:
+            costs = {i: c for i, c, _ in priced}
+            front = pareto_front(priced)
+            if any(costs[i] > p.max_cost for i in front):
+                return f"a frontier point costs more than max_cost ({p.max_cost:g})"
+        if p.budget_epochs is not None:
+            epochs = (len(self.seeds) * self.trainers["seed_train"]["epochs"]
+                      + n * (self.trainers["search"]["epochs"]
+                             + self.trainers["post_train"]["epochs"]))
+            if epochs >= p.budget_epochs:
+                return f"budget of {p.budget_epochs:g} epochs spent"
+        if p.budget_hours is not None:
+            hours = sum(float((j.result or {}).get("wall_s", 0.0)) for j in jobs.values()) / 3600
+            if hours >= p.budget_hours:
+                return f"budget of {p.budget_hours:g} device-hours spent"
+        grown = [pt for pt in pool if pt.stage == "grown"]
+        if p.patience and len(grown) >= p.patience:
+            recent = {pt.id for pt in grown[-p.patience:]}
+            ref = 2 * max(c for _, c, _ in priced)
+            lo = min(c for _, c, _ in priced)
+            before = [q for q in priced if q[0] not in recent]
+            if hypervolume(priced, ref, 1.0, self.hull.log, lo) <= \
+                    hypervolume(before, ref, 1.0, self.hull.log, lo) + 1e-12:
+                return f"no hypervolume gain over the last {p.patience} points"
+        return None
+
+    # ---- the Algorithm interface --------------------------------------------------------
+    def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
+        if view.job_count() == 0:
+            return [JobSpec("seed_train", {"desc": d.to_dict(), "data": self.data,
+                                           "trainer": self.trainers["seed_train"]}, f"seed/{k}")
+                    for k, d in self.seeds.items()]
+        jobs, seeds, searches = self._read(view)
+        specs = []
+        n = len(searches)
+        while len(specs) < free_slots:
+            pool = self._pool(seeds, searches, n)
+            if pool is None or self._stop(jobs, pool, n):
+                break
+            specs.append(self._search_spec(pool, searches, n))
+            n += 1
+        return specs
+
+    def _search_spec(self, pool: list[Point], searches: list[_Search], n: int) -> JobSpec:
+        priced = self._priced(pool)
+        keys = {pt.id: pt.key for pt in pool}
+        # Ordered by key, not by id: ids follow the order in which jobs happened to finish.
+        band = sorted(eps_band(priced, self.hull.eps, self.hull.log), key=keys.get)
+        costs = {i: c for i, c, _ in priced}
+        sampled = {}
+        for s in searches[:n]:
+            sampled[s.job.spec["parent"]] = sampled.get(s.job.spec["parent"], 0) + 1
+        weights = sampling_weights([(i, costs[i], sampled.get(i, 0)) for i in band])
+        parent_id = random.Random(f"{self.seed}/parent/{n}").choices(band, weights)[0]
+        parent = next(pt for pt in pool if pt.id == parent_id)
+        trainer = {**self.trainers["search"], "seed": self.trainers["search"]["seed"] + n}
+        data = self.data
+        if self.p.search_subset is not None:  # candidates train ~5x slower than their parent
+            data = {**data, "subset": self.p.search_subset}
+        return JobSpec("search", {
+            "index": n, "parent": parent.id, "parent_desc": parent.desc,
+            "parent_checkpoint": parent.checkpoint, "data": data, "trainer": trainer,
+            "grow": {"k": self.p.k, "l1": self.p.l1, "grow_existing": self.p.grow_existing},
+        }, f"search/{n}")
+
+    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+        if job.kind == "search":
+            n = job.spec["index"]
+            trainer = {**self.trainers["post_train"],
+                       "seed": self.trainers["post_train"]["seed"] + n}
+            return Outcome(jobs=[JobSpec("post_train", {
+                "desc": result["child_desc"], "init": result["init"], "data": self.data,
+                "trainer": trainer, "parent": job.spec["parent"], "index": n,
+                "picks": result["picks"], "search_epochs": result["epochs"],
+            }, f"post/{n}")])
+        if job.kind == "seed_train":
+            stage, parent, lineage, budget = "seed", None, {"seed": job.key}, result["epochs"]
+        else:
+            stage, parent = "grown", job.spec["parent"]
+            lineage = {"search_index": job.spec["index"], "picks": job.spec["picks"]}
+            budget = result["epochs"] + job.spec.get("search_epochs", 0)
+        return Outcome(points=[PointSpec(
+            key=f"{job.key}/point", val_error=result["val_error"], params=result["params"],
+            macs=result["macs"], activation_bytes=result["activation_bytes"],
+            desc=job.spec["desc"], parent=parent, lineage=lineage, stage=stage, budget=budget,
+            checkpoint=result["checkpoint"])])
+
+    def stop_reason(self, view: RunView) -> str | None:
+        jobs, seeds, searches = self._read(view)
+        n = len(searches)
+        pool = self._pool(seeds, searches, n)
+        return None if pool is None else self._stop(jobs, pool, n)

@@ -1,0 +1,81 @@
+"""Export a run's frontier to an HDF5 gallery, and load gallery models back as modules.
+
+    petri export RUN -o gallery.h5            # the Pareto frontier (default)
+    petri export RUN -o gallery.h5 --eps 0.025  # every point in the hull's eps band
+    model = petri.gallery.load_model("gallery.h5", 12)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from petri.errors import StoreError
+from petri.hull import eps_band, pareto_front
+from petri.store.gallery import GalleryModel, read_model, write_gallery
+
+COST_METRICS = ("macs", "params", "activation_bytes")
+
+
+def select_points(points, metric: str, eps: float | None, log_cost: bool = True) -> list:
+    """The frontier (eps None) or the eps band of the lower hull, cheapest first."""
+    priced = [(p.id, p.cost(metric), p.val_error) for p in points
+              if p.cost(metric) and p.val_error is not None and p.desc and p.checkpoint]
+    ids = set(pareto_front(priced) if eps is None else eps_band(priced, eps, log_cost))
+    return sorted((p for p in points if p.id in ids), key=lambda p: (p.cost(metric), p.id))
+
+
+def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
+           metric: str | None = None, on_model: Callable | None = None) -> list[GalleryModel]:
+    """Write the selected points of `run_dir` with their weights to the gallery `out`."""
+    from petri.status import configured_hull
+    from petri.store.db import connect
+    from petri.store.view import RunView
+    from petri.train import checkpoint
+
+    run_dir = Path(run_dir)
+    hull = configured_hull(run_dir)
+    metric = metric or hull["metric"]
+    if metric not in COST_METRICS:
+        raise StoreError(f"unknown cost metric {metric!r}; choose one of {', '.join(COST_METRICS)}")
+    conn = connect(run_dir, readonly=True)
+    try:
+        view = RunView(conn)
+        points = view.points()
+        specs = {j.id: j.spec for j in view.jobs()}
+    finally:
+        conn.close()
+    chosen = select_points(points, metric, eps, hull["log"])
+    if not chosen:
+        raise StoreError(f"{run_dir} has no trained point with a checkpoint to export yet; "
+                         f"wait for the first jobs to finish (`petri status {run_dir}`)")
+    models = []
+    for p in chosen:
+        state = checkpoint.load(run_dir / p.checkpoint)
+        if state is None:
+            raise StoreError(f"the checkpoint of point {p.id} ({run_dir / p.checkpoint}) is "
+                             f"missing or unreadable; export with --eps to pick other points")
+        spec = specs.get(p.job_id, {})
+        models.append(GalleryModel(
+            id=p.id, key=p.key, desc=p.desc, val_error=p.val_error, test_error=p.test_error,
+            params=p.params, macs=p.macs, activation_bytes=p.activation_bytes, parent=p.parent,
+            stage=p.stage or "", lineage=p.lineage, trainer=spec.get("trainer", {}),
+            data=spec.get("data", {}),
+            weights={k: v.detach().cpu().numpy() for k, v in state["model"].items()}))
+    config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""
+    meta = {"source": str(run_dir.resolve()), "cost_metric": metric,
+            "selection": "frontier" if eps is None else f"eps band {eps:g}", "config": config}
+    write_gallery(out, models, meta, on_model)
+    return models
+
+
+def load_model(path: str | Path, model_id: int, device: str = "cpu"):
+    """The gallery model `model_id` as a ready `nn.Module` (eval mode) with its weights."""
+    import torch
+
+    from petri.space.build import build_model
+    from petri.space.desc import ModelDesc
+
+    m = read_model(path, model_id)
+    model = build_model(ModelDesc.from_dict(m.desc))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in m.weights.items()})
+    return model.to(device).eval()

@@ -1,0 +1,167 @@
+"""The Petridish algorithm against a real store, with made-up results (no training)."""
+import copy
+import random
+
+import pytest
+
+from petri.algos.petridish import Petridish, seed_descs, PetridishCfg, ParetoCfg
+from petri.errors import PetriError
+from petri.store import db, jobs
+from petri.store.view import RunView
+
+BASE = {
+    "algo": "petridish", "seed": 3,
+    "data": {"dataset": "fashion-mnist"},
+    "pareto": {"min_reductions": 1, "max_reductions": 1, "min_cells": 3, "max_cells": 4,
+               "min_nodes": 1, "max_nodes": 1},
+    "petridish": {"channels": 4, "parallel": 2, "max_points": 8},
+    "seed_train": {"epochs": 2}, "search": {"epochs": 1}, "post_train": {"epochs": 1},
+}
+
+
+def cfg(**sections):
+    c = copy.deepcopy(BASE)
+    for k, v in sections.items():
+        c[k] = {**c.get(k, {}), **v} if isinstance(v, dict) else v
+    return c
+
+
+def fake_result(job, rng):
+    """What a worker would return: errors fall a little with every growth step."""
+    if job.kind == "search":
+        return {"child_desc": job.spec["parent_desc"], "init": f"jobs/{job.id}/init.pt",
+                "picks": [{"op": "skip_connect", "input": 1}], "epochs": 1, "wall_s": 1.0}
+    return {"val_error": round(rng.uniform(0.1, 0.5), 4), "params": rng.randint(100, 10000),
+            "macs": rng.randint(10_000, 1_000_000), "activation_bytes": 1000,
+            "epochs": job.spec["trainer"]["epochs"], "checkpoint": f"jobs/{job.id}/ckpt.pt",
+            "wall_s": 2.0}
+
+
+def drive(run_dir, config, slots=2, order_seed=0, result_seed=0, limit=200):
+    """Run the algorithm the way the daemon does, finishing jobs in a shuffled order."""
+    conn = db.connect(run_dir, create=True)
+    view = RunView(conn)
+    algo = Petridish(config)
+    order = random.Random(order_seed)
+    running = []
+    for _ in range(limit):
+        if not jobs.counts(conn)["queued"]:
+            jobs.enqueue(conn, algo.propose(view, slots - len(running)))
+        while len(running) < slots:
+            job = jobs.claim(conn, "w", "cpu")
+            if job is None:
+                break
+            running.append(job)
+        if not running:
+            break
+        job = running.pop(order.randrange(len(running)))
+        # A result depends only on the job (its key), never on the order jobs finish in.
+        result = fake_result(job, random.Random(f"{result_seed}/{job.key}"))
+        out = algo.on_result(job, result, view)
+        jobs.complete(conn, job.id, job.lease, result, out.points, out.jobs, 3)
+    assert algo.is_done(view)
+    return conn, view, algo
+
+
+def test_seed_enumeration_matches_the_published_setting():
+    seeds = seed_descs(PetridishCfg(), ParetoCfg(), "cifar10", 0)
+    assert len(seeds) == 36  # reductions 1-3, cells 3-8 (>= 2r+1), nodes 1-3
+    assert seed_descs(PetridishCfg(), ParetoCfg(), "cifar10", 0) == seeds  # deterministic
+    other = seed_descs(PetridishCfg(), ParetoCfg(), "cifar10", 1)
+    assert any(other[k].normal != seeds[k].normal for k in seeds)
+    d = seeds["r2c5n3"]
+    assert (d.reductions, d.cells, d.normal.n_nodes, d.in_channels) == (2, 5, 3, 3)
+    assert all(e.op != "none" for n in d.normal.nodes for e in n.edges)
+
+
+def test_a_search_runs_to_max_points_with_lineage(tmp_path):
+    conn, view, algo = drive(tmp_path, cfg())
+    points = view.points()
+    assert len(points) == 8  # max_points: 2 seeds + 6 children, every one exactly once
+    assert len({p.key for p in points}) == 8
+    seeds = [p for p in points if p.stage == "seed"]
+    grown = [p for p in points if p.stage == "grown"]
+    assert len(seeds) == 2 and len(grown) == 6
+    ids = {p.id for p in points}
+    assert all(p.parent in ids and p.lineage["picks"] for p in grown)
+    assert algo.stop_reason(view).startswith("max_points")
+    searches = view.jobs(kind="search")
+    assert [j.spec["index"] for j in searches] == list(range(6))
+    assert all(j.spec["parent_checkpoint"].startswith("jobs/") for j in searches)
+
+
+def test_the_points_do_not_depend_on_the_order_jobs_finish_in(tmp_path):
+    runs = []
+    for order_seed in range(3):
+        _, view, _ = drive(tmp_path / str(order_seed), cfg(), slots=3, order_seed=order_seed)
+        runs.append(sorted((p.key, p.parent is not None, p.val_error, p.macs)
+                           for p in view.points()))
+        key_of = {p.id: p.key for p in view.points()}
+        runs[-1].append(sorted((j.key, key_of[j.spec["parent"]])
+                               for j in view.jobs(kind="search")))
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_search_n_waits_for_the_pool_it_samples_from(tmp_path):
+    conn = db.connect(tmp_path, create=True)
+    view = RunView(conn)
+    algo = Petridish(cfg(petridish={"parallel": 1}))
+    jobs.enqueue(conn, algo.propose(view, 4))
+    rng = random.Random(0)
+    for _ in range(2):  # both seeds
+        j = jobs.claim(conn, "w", "cpu")
+        out = algo.on_result(j, fake_result(j, rng), view)
+        jobs.complete(conn, j.id, j.lease, fake_result(j, rng), out.points, out.jobs, 3)
+    first = algo.propose(view, 4)
+    assert [s.key for s in first] == ["search/0"]  # parallel 1: search/1 needs its result
+    jobs.enqueue(conn, first)
+    assert algo.propose(view, 4) == []
+
+
+@pytest.mark.parametrize("setting,reason", [
+    ({"max_cost": 1}, "max_cost"),
+    ({"budget_epochs": 4}, "epochs"),
+    ({"budget_hours": 1e-9}, "device-hours"),
+])
+def test_termination_rules(tmp_path, setting, reason):
+    _, view, algo = drive(tmp_path, cfg(petridish={"max_points": 50, **setting}))
+    assert reason in algo.stop_reason(view)
+    assert len(view.jobs(kind="search")) == len(view.jobs(kind="post_train"))  # drained
+
+
+def test_patience_stops_when_children_add_no_hypervolume(tmp_path, monkeypatch):
+    import tests.test_petridish_algo as me
+
+    real = me.fake_result
+
+    def worse_children(job, rng):
+        r = real(job, rng)
+        if job.kind == "post_train":  # every child is dominated: no hypervolume gain
+            r.update(val_error=0.9, macs=2_000_000)
+        return r
+
+    monkeypatch.setattr(me, "fake_result", worse_children)
+    _, view, algo = drive(tmp_path, cfg(petridish={"max_points": 50, "patience": 3}))
+    assert "hypervolume" in algo.stop_reason(view)
+    assert len([p for p in view.points() if p.stage == "grown"]) < 10
+
+
+def test_parents_come_from_the_eps_band_and_are_spread(tmp_path):
+    _, view, _ = drive(tmp_path, cfg(petridish={"max_points": 30},
+                                     pareto={"max_cells": 5, "max_nodes": 2}))
+    parents = [j.spec["parent"] for j in view.jobs(kind="search")]
+    assert len(set(parents)) > 1
+
+
+@pytest.mark.parametrize("section,value,words", [
+    ("hull", {"cost": "flops"}, "hull.cost"),
+    ("hull", {"axis": "sqrt"}, "hull.axis"),
+    ("petridish", {"k": 0}, "petridish.k"),
+    ("petridish", {"kk": 3}, "unknown petridish setting"),
+    ("pareto", {"min_cells": 9}, "pareto"),
+    ("data", {"dataset": "svhn"}, "svhn"),
+    ("search", {"epochs": 0}, "epochs"),
+])
+def test_bad_settings_are_named(section, value, words):
+    with pytest.raises(PetriError, match=words):
+        Petridish(cfg(**{section: value}))
