@@ -12,7 +12,7 @@ setup:
 	$(PYTHON) -m pip install -q -e ".[test]"
 
 demo: setup
-	petri train DARTS_V2 --dataset fashion-mnist --channels 8 --cells 5 --epochs 2 --subset 10000 --lr 0.05 --test
+	petri start configs/petridish_toy.yaml --run-dir runs/petridish_toy --watch
 
 test: setup
 	$(PYTHON) -m pytest -q tests

@@ -35,8 +35,9 @@ setup(
         "pyyaml>=6",
     ],
     extras_require={
-        # fvcore is the independent MAC counter the cost tests compare against.
-        "test": ["pytest>=7", "fvcore"],
+        # fvcore is the independent MAC counter the cost tests compare against; pexpect drives
+        # `petri watch` in a pty; matplotlib lets the tests exercise `petri plot`.
+        "test": ["pytest>=7", "fvcore", "pexpect", "matplotlib"],
         "vision": ["torchvision"],
         "plot": ["matplotlib"],
     },

@@ -89,6 +89,33 @@ def follow(run_dir: Path) -> None:
                    f"`petri stop {run_dir}` stops it")
 
 
+RUN_ALGOS = {"petridish": "petridish", "random": "random"}
+
+
+@click.command("run")
+@click.argument("algo", type=click.Choice(sorted(RUN_ALGOS)))
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="Config file (default: configs/<algo>_toy.yaml).")
+@click.option("--run-dir", type=click.Path(file_okay=False),
+              help="Where the run lives (default: runs/<config name>-seed<seed>).")
+@click.option("--watch", "live", is_flag=True, help="Show the live view until it is done.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value (repeatable), e.g. --set seed=1.")
+@click.pass_context
+def run(ctx, algo, config, run_dir, live, sets):
+    """Submit a search of ALGO to a daemon on its run dir (resumable, watchable, exportable)."""
+    from petri.config import load_config
+
+    config = config or f"configs/{algo}_toy.yaml"
+    cfg = load_config(config, sets)
+    if cfg.get("algo") != RUN_ALGOS[algo]:
+        raise PetriError(f"{config} is not a {algo} config (its algo is {cfg.get('algo')!r}); "
+                         f"pass --config for {algo}")
+    # One run dir per seed, so `--set seed=N` for several seeds gives runs `compare` can pair.
+    run_dir = run_dir or Path("runs") / f"{Path(config).stem}-seed{cfg.get('seed', 0)}"
+    ctx.invoke(start, config=config, run_dir=run_dir, foreground=False, live=live, sets=sets)
+
+
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--foreground", is_flag=True, help="Run the daemon in this terminal.")

@@ -38,53 +38,62 @@ def frontier_plot(snap: dict, width: int, height: int) -> "Text":
     fig.theme("clear")
     fig.canvas("default")
 
-    def draw(ids, glyph, color, label, lines=False):
+    def draw(ids, glyph, color, lines=False):
         ids = [i for i in ids if i in pts]
         if not ids:
             return
         xs = [pts[i]["cost"] for i in ids]
         ys = [100 * pts[i]["error"] for i in ids]
         sig = fig.signal(xs, ys, marker=plt.marker(glyph, plt.pixel(foreground=color)))
-        if lines:
-            sig.lines()
-        fig.draw(sig.label(label))
+        fig.draw(sig.lines() if lines else sig)
 
+    # The legend is a line of rich text under the plot: plotext drops its own on small plots.
     hull, band = snap["hull"], set(snap["band"])
     newest = max(pts)
-    draw(hull, "hd", "green", "hull", lines=True)
-    draw([i for i in pts if i not in band], "•", "white", "point")
-    draw([i for i in band if i not in hull], "•", "yellow", f"eps band {snap['eps']:g}")
-    draw([i for i in hull], "o", "green", "on hull")
-    draw([newest], "x", "red", f"newest #{newest}")
+    draw(hull, "hd", "green", lines=True)
+    draw([i for i in pts if i not in band], "•", "white")
+    draw([i for i in band if i not in hull], "•", "yellow")
+    draw(hull, "o", "green")
+    draw([newest], "x", "red")
     if snap["log_cost"]:
         fig.ruler("x").scale("log")
     unit = {"macs": "MACs", "params": "params", "activation_bytes": "activation bytes"}
     fig.label(f"cost: {unit.get(snap['cost_metric'], snap['cost_metric'])}"
               f"{' (log axis)' if snap['log_cost'] else ''}", axis="x")
     fig.label("val error %", axis="y")
-    return Text.from_ansi(fig.build().string(colorless=False))
+    return Text.from_ansi(fig.build().string(colorless=False).rstrip("\n"))
+
+
+def legend(snap: dict) -> "Text":
+    from rich.text import Text
+
+    t = Text(no_wrap=True, overflow="ellipsis")
+    newest = max((p["id"] for p in snap["points"]), default=None)
+    for glyph, style, label in (("o", "green", "hull"), ("•", "yellow", f"eps band {snap['eps']:g}"),
+                                ("•", "white", "point"), ("x", "red", f"newest #{newest}")):
+        t.append(f" {glyph} ", style=style)
+        t.append(label + " ")
+    return t
 
 
 def _header(snap: dict):
     from rich.text import Text
 
     d = snap["daemon"]
-    t = Text()
-    t.append("petri ", style="bold")
-    t.append(snap["run_dir"] + "  ")
+    t = Text(no_wrap=True, overflow="ellipsis")
     if snap["done"]:
-        t.append("search done", style="bold green")
+        t.append("● search done", style="bold green")
     elif d["state"] == "running":
-        t.append(f"daemon running (pid {d['pid']})", style="green")
+        t.append(f"● daemon running (pid {d['pid']})", style="green")
     else:
-        t.append(f"daemon stopped (last: {d['last_state'] or 'never started'})",
+        t.append(f"● daemon stopped (last: {d['last_state'] or 'never started'})",
                  style="bold yellow")
     j = snap["jobs"]
-    t.append(f"  jobs {j['queued']} queued {j['running']} running {j['done']} done")
+    t.append(f" │ jobs q{j['queued']} r{j['running']} d{j['done']}")
     if j["failed"]:
-        t.append(f" {j['failed']} failed", style="red")
-    t.append(f"  points {len(snap['points'])} (frontier {len(snap['frontier'])})")
-    t.append(f"  compute {_duration(snap['compute_s'])}")
+        t.append(f" f{j['failed']}", style="red")
+    t.append(f" │ points {len(snap['points'])} (frontier {len(snap['frontier'])})")
+    t.append(f" │ compute {_duration(snap['compute_s'])}")
     return t
 
 
@@ -137,6 +146,7 @@ def _events(snap: dict, rows: int):
 
 def frame(snap: dict, width: int, height: int, gpus=None):
     """The whole screen for one snapshot at `width`×`height` (pure: no I/O)."""
+    from rich.console import Group
     from rich.layout import Layout
     from rich.panel import Panel
 
@@ -147,7 +157,8 @@ def frame(snap: dict, width: int, height: int, gpus=None):
     root = Layout()
     root.split_column(Layout(_header(snap), size=1), Layout(name="main", size=plot_rows),
                       Layout(name="jobs", size=jobs_rows), Layout(name="bottom", size=BOTTOM_ROWS))
-    plot = Panel(frontier_plot(snap, plot_w, plot_rows - 2), title="frontier", padding=0)
+    plot = Panel(Group(frontier_plot(snap, plot_w, plot_rows - 3), legend(snap)),
+                 title=f"frontier of {snap['run_dir']}", padding=0)
     if wide:
         root["main"].split_row(Layout(plot, ratio=3),
                                Layout(Panel(_frontier_table(snap, plot_rows - 3),

@@ -16,6 +16,7 @@ COMMANDS = {
     "cost": ("petri.cli.cost:cost", "Params, MACs and activation memory of an architecture."),
     "train": ("petri.cli.train:train", "Train one architecture with a progress bar."),
     "start": ("petri.cli.daemon:start", "Start a daemon on a run directory."),
+    "run": ("petri.cli.daemon:run", "Run a search (petridish, random) on a daemon."),
     "resume": ("petri.cli.daemon:resume", "Restart the daemon of an existing run directory."),
     "stop": ("petri.cli.daemon:stop", "Stop a run's daemon (workers checkpoint first)."),
     "status": ("petri.cli.status:status", "Jobs, workers, failures and the frontier of a run."),
@@ -23,6 +24,9 @@ COMMANDS = {
     "export": ("petri.cli.gallery:export", "Write a run's frontier models to an HDF5 gallery."),
     "gallery": ("petri.cli.gallery:gallery", "Inspect an HDF5 gallery (`petri gallery show`)."),
     "eval": ("petri.cli.evaluate:evaluate", "Train a gallery's models longer; test accuracy."),
+    "compare": ("petri.cli.compare:compare", "Hypervolume, bootstrap CIs and the verdict vs "
+                                             "random over runs."),
+    "plot": ("petri.cli.plot:plot", "Plot frontiers of runs to PNG/SVG/PDF (matplotlib)."),
     "daemon": ("petri.cli.daemon:daemon_main", "Run the daemon process (used by start)."),
 }
 

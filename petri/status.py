@@ -55,7 +55,9 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         "failures": [{"job_id": j.id, "kind": j.kind, "attempts": j.attempts,
                       "fail_class": j.fail_class, "error": _last_line(j.error)} for j in failed],
         "cost_metric": metric,
-        "compute_s": spent + sum(time.time() - j.started for j in running if j.started),
+        # Rows a dead daemon left running are not computing: count them only while it lives.
+        "compute_s": spent + (sum(time.time() - j.started for j in running if j.started)
+                              if pid else 0.0),
         "points": points,
         "frontier": pareto_front(priced),
         "hull": lower_hull(priced, hull["log"]),

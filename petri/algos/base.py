@@ -50,6 +50,7 @@ ALGOS = {
     "smoke": "petri.algos.smoke:Smoke",
     "petridish": "petri.algos.petridish:Petridish",
     "eval": "petri.algos.evaluate:Evaluate",
+    "random": "petri.algos.random_search:RandomSearch",
 }
 
 

@@ -13,6 +13,7 @@ KINDS: dict[str, str] = {
     "post_train": "petri.daemon.train_job:run",
     "eval_train": "petri.daemon.train_job:run",
     "search": "petri.daemon.search_job:run",
+    "random_train": "petri.daemon.random_job:run",
 }
 
 

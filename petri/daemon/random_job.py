@@ -1,0 +1,43 @@
+"""`random_train`: draw architecture i of a random search, then train it like `train`.
+
+The draw is reproducible from (seed, i); with a cost range it redraws until the
+architecture's cost falls inside (the same rejection rule every time)."""
+from __future__ import annotations
+
+import random
+
+from petri.daemon.context import JobContext, JobFailed
+
+MAX_DRAWS = 2000
+
+
+def draw(sampler: dict, index: int, in_channels: int, num_classes: int, shape):
+    from petri.cost import count_cost
+    from petri.space.sample import random_desc
+
+    rng = random.Random(f"{sampler['seed']}/random/{index}")
+    lo = sampler.get("min_cost") or 0
+    hi = sampler.get("max_cost") or float("inf")
+    for _ in range(MAX_DRAWS):
+        r = rng.randint(sampler["min_reductions"], sampler["max_reductions"])
+        c = rng.randint(max(sampler["min_cells"], 2 * r + 1), max(sampler["max_cells"], 2 * r + 1))
+        n = rng.randint(sampler["min_nodes"], sampler["max_nodes"])
+        desc = random_desc(rng, n, sampler["edges_per_node"], channels=sampler["channels"],
+                           cells=c, reductions=r, in_channels=in_channels,
+                           num_classes=num_classes, stem_multiplier=sampler["stem_multiplier"],
+                           name=f"random-{index}")
+        cost = getattr(count_cost(desc, shape), sampler["metric"])
+        if lo <= cost <= hi:
+            return desc
+    raise JobFailed(f"no architecture within cost [{lo:g}, {hi:g}] in {MAX_DRAWS} draws; "
+                    f"widen random.min_cost/max_cost or the pareto ranges")
+
+
+def run(spec: dict, ctx: JobContext) -> dict:
+    from petri.daemon import train_job
+    from petri.data.info import dataset_info
+
+    info = dataset_info(spec["data"]["dataset"])
+    desc = draw(spec["sampler"], spec["index"], info.shape[0], info.num_classes, info.shape)
+    result = train_job.run({**spec, "desc": desc.to_dict()}, ctx)
+    return {**result, "desc": desc.to_dict()}

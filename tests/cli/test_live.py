@@ -1,0 +1,102 @@
+"""The live view: rendered from a store with known points, and driven in a real pty."""
+import os
+import sys
+import time
+
+import pexpect
+import pytest
+from rich.console import Console
+
+from petri.cli.live import frame
+from petri.config import save_config
+from petri.daemon.context import PROGRESS
+from petri.io import atomic_write_json
+from petri.status import snapshot
+from petri.store import db, jobs
+from petri.store.records import JobSpec, PointSpec
+
+# (cost, error): ids 1, 2, 4 and 6 are on the lower hull; 3 is Pareto-optimal and inside the
+# 10% band but above the hull; 5 is dominated.
+POINTS = [(1e5, 0.40), (3e5, 0.30), (5e5, 0.27), (1e6, 0.20), (2e6, 0.35), (4e6, 0.15)]
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    save_config({"algo": "smoke", "hull": {"eps": 0.1}}, tmp_path)
+    conn = db.connect(tmp_path, create=True)
+    jobs.enqueue(conn, [JobSpec("sleep_train", {}, f"k{i}") for i in range(len(POINTS) + 1)])
+    for i, (cost, err) in enumerate(POINTS):
+        j = jobs.claim(conn, "cpu0", "cpu")
+        jobs.complete(conn, j.id, j.lease, {"wall_s": 10.0},
+                      [PointSpec(f"p{i}", err, macs=int(cost), params=100 * (i + 1),
+                                 stage="seed" if i < 2 else "grown", parent=1 if i else None)],
+                      [], 3)
+    running = jobs.claim(conn, "cpu1", "cpu", pid=os.getpid())
+    d = tmp_path / "jobs" / f"{running.id:06d}"
+    d.mkdir(parents=True)
+    atomic_write_json(d / PROGRESS, {"t": time.time(), "job_id": running.id,
+                                     "lease": running.lease, "step": 30, "total_steps": 120,
+                                     "loss": 1.234, "images_per_s": 456.0, "eta_s": 42.0})
+    with db.transaction(conn):
+        jobs.log_event(conn, "search", "search done: something to read")
+    conn.close()
+    return tmp_path
+
+
+def render(snap, width, height):
+    console = Console(width=width, height=height, record=True, force_terminal=False,
+                      color_system=None)
+    console.print(frame(snap, width, height))
+    return console.export_text()
+
+
+def test_snapshot_knows_hull_band_and_compute(run_dir):
+    snap = snapshot(run_dir)
+    assert snap["hull"] == [1, 2, 4, 6]
+    assert set(snap["band"]) == {1, 2, 3, 4, 6}
+    assert snap["frontier"] == [1, 2, 3, 4, 6]
+    assert snap["compute_s"] >= 60.0
+    assert snap["workers"][0]["loss"] == 1.234
+
+
+@pytest.mark.parametrize("width,height", [(80, 24), (160, 48)])
+def test_frame_shows_frontier_jobs_and_events(run_dir, width, height):
+    snap = snapshot(run_dir)
+    text = render(snap, width, height)
+    lines = text.splitlines()
+    assert len(lines) <= height and all(len(ln) <= width for ln in lines)
+    for needle in ("frontier of", "hull", "newest #6", "eps band 0.1", "cost: MACs (log axis)",
+                   "val error %", "running jobs", "sleep_train", "30/120", "1.234", "456",
+                   "42s", "slots", "search done: something to read", "stopped"):
+        assert needle in text, needle
+    if width >= 110:  # a wide terminal also lists the frontier points with their costs
+        for cost in ("100.00k", "300.00k", "1.00M", "4.00M"):
+            assert cost in text, cost
+        assert "2.00M" not in text.split("frontier points")[1]  # id 5 is dominated
+
+
+def test_frame_of_an_empty_run(tmp_path):
+    save_config({"algo": "smoke"}, tmp_path)
+    db.connect(tmp_path, create=True).close()
+    text = render(snapshot(tmp_path), 80, 24)
+    assert "no trained point yet" in text and "no job running" in text
+
+
+def test_watch_runs_in_a_real_pty_and_quits_on_ctrl_c(run_dir):
+    child = pexpect.spawn(sys.executable, ["-m", "petri.cli.main", "watch", str(run_dir),
+                                           "--interval", "0.2"],
+                          dimensions=(24, 80), timeout=30, env={**os.environ, "TERM": "xterm"})
+    child.expect("frontier")
+    child.expect("running jobs")
+    time.sleep(1.0)  # a few refreshes
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+
+
+def test_watch_of_a_missing_run_is_one_clear_line(tmp_path):
+    from tests.conftest import run_petri
+
+    res = run_petri("watch", tmp_path / "nope")
+    assert res.returncode == 1 and "no petri run" in res.stderr
