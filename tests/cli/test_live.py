@@ -100,3 +100,18 @@ def test_watch_of_a_missing_run_is_one_clear_line(tmp_path):
 
     res = run_petri("watch", tmp_path / "nope")
     assert res.returncode == 1 and "no petri run" in res.stderr
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_plot_writes_a_figure_of_several_runs(run_dir, tmp_path_factory, suffix):
+    pytest.importorskip("matplotlib")
+    from tests.conftest import run_petri
+
+    out = tmp_path_factory.mktemp("plot") / f"frontier{suffix}"
+    res = run_petri("plot", run_dir, run_dir, "-o", out, "--lineage")
+    assert res.returncode == 0, res.stderr
+    data = out.read_bytes()
+    assert len(data) > 5000
+    assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data[:500]
+    if suffix == ".svg":
+        assert b"validation error" in data and b"MACs" in data

@@ -1,0 +1,180 @@
+"""The DARTS / PC-DARTS search network: every edge a softmax-weighted mix of the primitives.
+
+Architecture weights (α per edge and op; PC-DARTS' β per edge) are plain tensors kept apart
+from the network's parameters, so no weight optimiser, weight decay, gradient clipping or
+regulariser ever touches them (`arch_parameters()` vs `parameters()`); they are saved with
+`arch_state()`. One α table per cell type, shared by every cell of that type.
+
+PC-DARTS (`partial=K`): each edge runs its ops on the first C/K channels only, passes the
+rest through (max-pooled when the edge reduces), concatenates and shuffles channels in K
+groups; node inputs are weighted by softmax(β) over the node's incoming edges.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from petri.space.desc import PRIMITIVES, CellDesc, EdgeDesc, ModelDesc, NodeDesc
+from petri.space.ops import FactorizedReduce, ReLUConvBN, create_op
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class MixedOp(nn.Module):
+    def __init__(self, c: int, stride: int, partial: int | None):
+        super().__init__()
+        self.partial = partial
+        self.stride = stride
+        width = c // partial if partial else c
+        self.ops = nn.ModuleList(create_op(p, width, stride, affine=False, search=True)
+                                 for p in PRIMITIVES)
+        self.bypass_pool = nn.MaxPool2d(2, 2) if partial and stride == 2 else None
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        if not self.partial:
+            return sum(w * op(x) for w, op in zip(weights, self.ops))
+        k = x.shape[1] // self.partial
+        active, rest = x[:, :k], x[:, k:]
+        y = sum(w * op(active) for w, op in zip(weights, self.ops))
+        if self.bypass_pool is not None:
+            rest = self.bypass_pool(rest)
+        return channel_shuffle(torch.cat([y, rest], dim=1), self.partial)
+
+
+class SearchCell(nn.Module):
+    def __init__(self, steps: int, c_pp: int, c_p: int, c: int, reduction: bool,
+                 reduction_prev: bool, partial: int | None):
+        super().__init__()
+        self.reduction = reduction
+        self.steps = steps
+        self.pre0 = (FactorizedReduce(c_pp, c, affine=False) if reduction_prev
+                     else ReLUConvBN(c_pp, c, affine=False))
+        self.pre1 = ReLUConvBN(c_p, c, affine=False)
+        self.edges = nn.ModuleList()
+        for j in range(steps):
+            for i in range(j + 2):
+                self.edges.append(MixedOp(c, 2 if reduction and i < 2 else 1, partial))
+
+    def forward(self, s0, s1, weights: torch.Tensor, edge_weights: torch.Tensor | None):
+        states = [self.pre0(s0), self.pre1(s1)]
+        offset = 0
+        for j in range(self.steps):
+            total = 0
+            for i, h in enumerate(states):
+                e = offset + i
+                out = self.edges[e](h, weights[e])
+                total = total + (out if edge_weights is None else edge_weights[e] * out)
+            offset += len(states)
+            states.append(total)
+        return torch.cat(states[2:], dim=1)
+
+
+def n_edges(steps: int) -> int:
+    return sum(j + 2 for j in range(steps))
+
+
+class SearchNetwork(nn.Module):
+    """DARTS' `Network` (CIFAR stem, reductions at L//3 and 2L//3)."""
+
+    def __init__(self, channels: int = 16, cells: int = 8, num_classes: int = 10,
+                 in_channels: int = 3, steps: int = 4, stem_multiplier: int = 3,
+                 partial: int | None = None, seed: int = 0):
+        super().__init__()
+        self.channels, self.cells, self.steps = channels, cells, steps
+        self.num_classes, self.in_channels, self.partial = num_classes, in_channels, partial
+        self.stem_multiplier = stem_multiplier
+        c_stem = stem_multiplier * channels
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, c_stem, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(c_stem))
+        self.reductions = [cells // 3, 2 * cells // 3] if cells >= 3 else []
+        c_pp, c_p, c = c_stem, c_stem, channels
+        self.layers = nn.ModuleList()
+        reduction_prev = False
+        for i in range(cells):
+            reduction = i in self.reductions
+            if reduction:
+                c *= 2
+            self.layers.append(SearchCell(steps, c_pp, c_p, c, reduction, reduction_prev,
+                                          partial))
+            reduction_prev = reduction
+            c_pp, c_p = c_p, steps * c
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_p, num_classes)
+        g = torch.Generator().manual_seed(seed)
+        shape = (n_edges(steps), len(PRIMITIVES))
+        self.alphas = {k: (1e-3 * torch.randn(shape, generator=g)).requires_grad_()
+                       for k in ("normal", "reduce")}
+        self.betas = ({k: (1e-3 * torch.randn(shape[0], generator=g)).requires_grad_()
+                       for k in ("normal", "reduce")} if partial else None)
+
+    # ---- architecture weights, kept out of parameters() ------------------------------------
+    def arch_parameters(self) -> list[torch.Tensor]:
+        return list(self.alphas.values()) + (list(self.betas.values()) if self.betas else [])
+
+    def arch_state(self) -> dict:
+        return {f"alpha_{k}": v.detach().clone() for k, v in self.alphas.items()} | (
+            {f"beta_{k}": v.detach().clone() for k, v in self.betas.items()} if self.betas
+            else {})
+
+    def load_arch_state(self, state: dict) -> None:
+        with torch.no_grad():
+            for k, v in self.alphas.items():
+                v.copy_(state[f"alpha_{k}"])
+            for k, v in (self.betas or {}).items():
+                v.copy_(state[f"beta_{k}"])
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to()/.cuda() move the architecture weights too, keeping them leaf tensors.
+        out = super()._apply(fn, *args, **kwargs)
+        with torch.no_grad():
+            for d in (self.alphas, self.betas or {}):
+                for k in d:
+                    d[k] = fn(d[k]).detach().requires_grad_()
+        return out
+
+    def edge_weights(self, kind: str) -> torch.Tensor | None:
+        """PC-DARTS: softmax of β over each node's incoming edges."""
+        if not self.betas:
+            return None
+        beta, parts, start = self.betas[kind], [], 0
+        for j in range(self.steps):
+            parts.append(torch.softmax(beta[start:start + j + 2], dim=-1))
+            start += j + 2
+        return torch.cat(parts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s0 = s1 = self.stem(x)
+        weights = {k: torch.softmax(a, dim=-1) for k, a in self.alphas.items()}
+        edges = {k: self.edge_weights(k) for k in ("normal", "reduce")}
+        for i, cell in enumerate(self.layers):
+            kind = "reduce" if cell.reduction else "normal"
+            s0, s1 = s1, cell(s0, s1, weights[kind], edges[kind])
+        return self.classifier(self.pool(s1).flatten(1))
+
+    # ---- derivation -----------------------------------------------------------------------
+    def genotype(self, **macro) -> ModelDesc:
+        """Top-2 incoming edges per node by their strongest non-`none` op, argmax op each."""
+        none = PRIMITIVES.index("none")
+
+        def cell(kind: str) -> CellDesc:
+            w = torch.softmax(self.alphas[kind].detach().float().cpu(), dim=-1)
+            ew = self.edge_weights(kind)
+            if ew is not None:
+                w = w * ew.detach().float().cpu().unsqueeze(1)
+            nodes, start = [], 0
+            for j in range(self.steps):
+                rows = w[start:start + j + 2].clone()
+                rows[:, none] = -1.0
+                strength = rows.max(dim=1).values
+                keep = sorted(range(j + 2), key=lambda i: -float(strength[i]))[:2]
+                nodes.append(NodeDesc(tuple(EdgeDesc(PRIMITIVES[int(rows[i].argmax())], i)
+                                            for i in keep)))
+                start += j + 2
+            return CellDesc(tuple(nodes), tuple(range(2, self.steps + 2)))
+
+        kw = {"channels": self.channels, "cells": self.cells, "reductions": 2,
+              "in_channels": self.in_channels, "num_classes": self.num_classes, **macro}
+        return ModelDesc(normal=cell("normal"), reduce=cell("reduce"), **kw).validate()

@@ -1,0 +1,87 @@
+"""DARTS' bilevel step for the architecture weights: first order, or second order through a
+virtual SGD step with a finite-difference Hessian-vector product.
+
+Second order (DARTS appendix A, `Architect._backward_step_unrolled`):
+  w' = w − ξ(μ·m + ∇w L_train(w, α) + λ·w)       the weight optimiser's next step, virtually
+  g  = ∇α L_val(w', α) − ξ · ∇²_{α,w} L_train(w, α) · v,     v = ∇w' L_val(w', α)
+with the mixed second derivative taken by central differences at w ± ε·v, ε = 0.01/‖v‖.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+
+class Architect:
+    def __init__(self, model: nn.Module, w_optimizer: torch.optim.SGD, lr: float = 3e-4,
+                 betas: tuple[float, float] = (0.5, 0.999), weight_decay: float = 1e-3,
+                 second_order: bool = False):
+        self.model = model
+        self.w_opt = w_optimizer
+        self.second_order = second_order
+        self.criterion = nn.CrossEntropyLoss()
+        self.opt = torch.optim.Adam(model.arch_parameters(), lr=lr, betas=betas,
+                                    weight_decay=weight_decay)
+
+    def loss(self, x, y, params: dict | None = None) -> torch.Tensor:
+        out = self.model(x) if params is None else functional_call(self.model, params, (x,))
+        return self.criterion(out, y)
+
+    def step(self, x_train, y_train, x_val, y_val, xi: float) -> float:
+        """One update of α (and β); returns the validation loss it was computed from."""
+        arch = self.model.arch_parameters()
+        if self.second_order:
+            grads, loss = self.unrolled_grads(x_train, y_train, x_val, y_val, xi)
+        else:
+            loss = self.loss(x_val, y_val)
+            grads = torch.autograd.grad(loss, arch)
+        self.opt.zero_grad(set_to_none=True)
+        for a, g in zip(arch, grads):
+            a.grad = g
+        self.opt.step()
+        return float(loss.detach())
+
+    def _virtual_weights(self, x_train, y_train, xi: float) -> dict:
+        """w' after one virtual SGD step with the optimiser's momentum and weight decay."""
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        grads = torch.autograd.grad(self.loss(x_train, y_train), [p for _, p in named])
+        group = self.w_opt.param_groups[0]
+        mu, wd = group["momentum"], group["weight_decay"]
+        out = {}
+        with torch.no_grad():
+            for (name, p), g in zip(named, grads):
+                buf = self.w_opt.state.get(p, {}).get("momentum_buffer")
+                m = mu * buf if buf is not None else torch.zeros_like(p)
+                out[name] = (p - xi * (m + g + wd * p)).requires_grad_()
+        # Buffers (BN statistics) are copied so the virtual pass leaves the real ones alone.
+        out.update({n: b.clone() for n, b in self.model.named_buffers()})
+        return out
+
+    def unrolled_grads(self, x_train, y_train, x_val, y_val, xi: float):
+        arch = self.model.arch_parameters()
+        virtual = self._virtual_weights(x_train, y_train, xi)
+        names = [n for n, p in self.model.named_parameters() if p.requires_grad]
+        loss = self.loss(x_val, y_val, virtual)
+        grads = torch.autograd.grad(loss, arch + [virtual[n] for n in names])
+        g_arch, v = grads[:len(arch)], grads[len(arch):]
+        hessian = self.hessian_vector(v, x_train, y_train)
+        return [g - xi * h for g, h in zip(g_arch, hessian)], loss
+
+    def hessian_vector(self, v, x_train, y_train):
+        """∇²_{α,w} L_train(w, α) · v by central differences, ε = 0.01/‖v‖."""
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        arch = self.model.arch_parameters()
+        eps = 0.01 / torch.sqrt(sum((x * x).sum() for x in v)).clamp_min(1e-12)
+        with torch.no_grad():
+            for p, d in zip(params, v):
+                p.add_(eps * d)
+        plus = torch.autograd.grad(self.loss(x_train, y_train), arch)
+        with torch.no_grad():
+            for p, d in zip(params, v):
+                p.sub_(2 * eps * d)
+        minus = torch.autograd.grad(self.loss(x_train, y_train), arch)
+        with torch.no_grad():
+            for p, d in zip(params, v):
+                p.add_(eps * d)
+        return [(a - b) / (2 * eps) for a, b in zip(plus, minus)]
