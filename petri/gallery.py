@@ -70,6 +70,7 @@ def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
 
 def load_model(path: str | Path, model_id: int, device: str = "cpu"):
     """The gallery model `model_id` as a ready `nn.Module` (eval mode) with its weights."""
+    import numpy as np
     import torch
 
     from petri.space.build import build_model
@@ -77,5 +78,6 @@ def load_model(path: str | Path, model_id: int, device: str = "cpu"):
 
     m = read_model(path, model_id)
     model = build_model(ModelDesc.from_dict(m.desc))
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in m.weights.items()})
+    # h5py returns 0-d datasets (BN's num_batches_tracked) as numpy scalars: wrap them.
+    model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in m.weights.items()})
     return model.to(device).eval()

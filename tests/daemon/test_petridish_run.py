@@ -52,6 +52,7 @@ def searched(tmp_path_factory):
         wait_for(lambda: len(snapshot(killed)["points"]) >= n_done and
                  snapshot(killed)["jobs"]["running"] > 0, 300, f"{n_done} points")
         os.kill(daemon_alive(killed), signal.SIGKILL)
+        wait_for(lambda: daemon_alive(killed) is None, 10, "daemon gone")
         res = run_petri("resume", killed, timeout=60)
         assert res.returncode == 0, res.stderr
     wait_done(killed, timeout=300)
