@@ -120,7 +120,8 @@ def test_export_show_load_and_eval(searched):
     snap = wait_done(tmp / "eval", timeout=300)
     assert len(snap["points"]) == len(front)
     assert all(0 <= p["test_error"] <= 1 for p in snap["points"])
-    res = run_petri("eval", gallery, "--config", eval_cfg, "--run-dir", tmp / "eval")
+    res = run_petri("eval", gallery, "--config", eval_cfg, "--run-dir", tmp / "eval",
+                    env={"COLUMNS": "200"})  # a wide table: headers on one line
     assert res.returncode == 0 and "test accuracy" in res.stdout and "%" in res.stdout
 
 
