@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from petri.cli.status import fmt_cost
+from petri.hull import COST_METRICS
 
 
 def _pct(v) -> str:
@@ -19,7 +20,7 @@ def _pct(v) -> str:
 @click.option("--eps", type=float, default=None,
               help="Export every point within this relative band of the lower hull "
                    "instead of the Pareto frontier, e.g. --eps 0.025.")
-@click.option("--cost", type=click.Choice(["macs", "params", "activation_bytes"]), default=None,
+@click.option("--cost", type=click.Choice(sorted(COST_METRICS)), default=None,
               help="Cost axis for the selection (default: the run's hull.cost).")
 def export(run_dir, output, eps, cost):
     """Write the frontier models of RUN_DIR (desc, weights, cost, error, lineage) to HDF5."""

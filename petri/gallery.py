@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Callable
 
 from petri.errors import StoreError
-from petri.hull import eps_band, pareto_front
+from petri.hull import COST_METRICS, eps_band, pareto_front
 from petri.store.gallery import GalleryModel, read_model, write_gallery
-
-COST_METRICS = ("macs", "params", "activation_bytes")
 
 
 def select_points(points, metric: str, eps: float | None, log_cost: bool = True) -> list:
@@ -35,8 +33,10 @@ def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
     run_dir = Path(run_dir)
     hull = configured_hull(run_dir)
     metric = metric or hull["metric"]
-    if metric not in COST_METRICS:
-        raise StoreError(f"unknown cost metric {metric!r}; choose one of {', '.join(COST_METRICS)}")
+    metric = COST_METRICS.get(metric, metric)
+    if metric not in COST_METRICS.values():
+        raise StoreError(f"unknown cost metric {metric!r}; choose one of "
+                         f"{', '.join(COST_METRICS)}")
     conn = connect(run_dir, readonly=True)
     try:
         view = RunView(conn)

@@ -9,6 +9,8 @@ import math
 from typing import Sequence
 
 Pt = tuple[int, float, float]  # (id, cost, error)
+# The names a config may give a cost axis, and the point field each one reads.
+COST_METRICS = {"macs": "macs", "params": "params", "memory": "activation_bytes"}
 
 
 def pareto_front(points: Sequence[Pt]) -> list[int]:
@@ -51,7 +53,8 @@ def lower_hull(points: Sequence[Pt], log_cost: bool = True) -> list[int]:
 
 
 def _interp(hull: list[tuple[float, float]], x: float) -> float:
-    """The hull's error at `x`: linear between vertices, flat beyond either end."""
+    """The hull's error at `x`: linear between vertices, flat right of the last one, and no
+    bound left of the cheapest (nothing lies there)."""
     if x <= hull[0][0]:
         return hull[0][1] if x == hull[0][0] else math.inf  # left of the cheapest: no bound
     for (x1, y1), (x2, y2) in zip(hull, hull[1:]):

@@ -5,8 +5,9 @@ import time
 from pathlib import Path
 
 from petri.daemon.context import PROGRESS
+from petri.daemon.daemon import job_dir
 from petri.daemon.pidfile import daemon_alive
-from petri.hull import eps_band, lower_hull, pareto_front
+from petri.hull import COST_METRICS, eps_band, lower_hull, pareto_front
 from petri.io import read_json
 from petri.store.db import connect
 from petri.store.view import RunView
@@ -20,7 +21,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         meta = view.meta()
         counts = view.counts()
         running = view.jobs(state="running")
-        spent = sum(float((j.result or {}).get("wall_s") or 0.0) for j in view.jobs(state="done"))
+        spent = view.compute_spent()
         failed = view.jobs(state="failed")
         pts = view.points()
         recent = view.events(events)
@@ -37,7 +38,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
               if p["cost"] is not None and p["error"] is not None]
     workers = []
     for j in running:
-        prog = read_json(run_dir / "jobs" / f"{j.id:06d}" / PROGRESS) or {}
+        prog = read_json(job_dir(run_dir, j.id) / PROGRESS) or {}
         if prog.get("lease") != j.lease:
             prog = {}
         workers.append({"job_id": j.id, "kind": j.kind, "worker": j.worker, "device": j.device,
@@ -79,7 +80,7 @@ def configured_hull(run_dir: Path) -> dict:
         cfg = {}
     hull = cfg.get("hull") or {}
     cost = str(hull.get("cost", "macs"))
-    return {"metric": {"memory": "activation_bytes"}.get(cost, cost),
+    return {"metric": COST_METRICS.get(cost, cost),
             "log": hull.get("axis", "log") != "linear", "eps": float(hull.get("eps", 0.025))}
 
 

@@ -28,6 +28,11 @@ class RunView:
             sql, args = sql + " AND kind = ?", args + [kind]
         return [Job.from_row(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
 
+    def compute_spent(self) -> float:
+        """Seconds of training reported by finished jobs (their results' `wall_s`)."""
+        return self.conn.execute("SELECT coalesce(sum(json_extract(result, '$.wall_s')), 0) "
+                                 "FROM jobs WHERE state = 'done'").fetchone()[0]
+
     def points(self) -> list[Point]:
         return all_points(self.conn)
 

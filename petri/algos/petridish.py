@@ -19,13 +19,12 @@ from petri.config import from_mapping
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.errors import ConfigError
-from petri.hull import eps_band, hypervolume, pareto_front, sampling_weights
+from petri.hull import COST_METRICS, eps_band, hypervolume, pareto_front, sampling_weights
 from petri.space.sample import random_desc
 from petri.store.records import Job, JobSpec, Point, PointSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
 
-COST_METRICS = {"macs": "macs", "params": "params", "memory": "activation_bytes"}
 STAGES = ("seed_train", "search", "post_train")
 
 
@@ -156,7 +155,7 @@ class Petridish(Algorithm):
             searches.append(_Search(jobs[f"search/{n}"], post,
                                     points.get(post.id) if post is not None else None))
             n += 1
-        return jobs, seeds, searches
+        return seeds, searches
 
     def _pool(self, seeds, searches, n: int) -> list[Point] | None:
         """The points search job n samples from, or None while some are still training."""
@@ -173,7 +172,7 @@ class Petridish(Algorithm):
         return [(pt.id, pt.cost(self.hull.metric), pt.val_error) for pt in pool
                 if pt.cost(self.hull.metric)]
 
-    def _stop(self, jobs: dict, pool: list[Point], n: int) -> str | None:
+    def _stop(self, view: RunView, pool: list[Point], n: int) -> str | None:
         """Why search job n must not start, or None. Depends only on the pool and n, except
         the device-hours budget, which depends on measured time."""
         p = self.p
@@ -194,7 +193,7 @@ class Petridish(Algorithm):
             if epochs >= p.budget_epochs:
                 return f"budget of {p.budget_epochs:g} epochs spent"
         if p.budget_hours is not None:
-            hours = sum(float((j.result or {}).get("wall_s", 0.0)) for j in jobs.values()) / 3600
+            hours = view.compute_spent() / 3600
             if hours >= p.budget_hours:
                 return f"budget of {p.budget_hours:g} device-hours spent"
         grown = [pt for pt in pool if pt.stage == "grown"]
@@ -214,26 +213,30 @@ class Petridish(Algorithm):
             return [JobSpec("seed_train", {"desc": d.to_dict(), "data": self.data,
                                            "trainer": self.trainers["seed_train"]}, f"seed/{k}")
                     for k, d in self.seeds.items()]
-        jobs, seeds, searches = self._read(view)
+        seeds, searches = self._read(view)
+        # Parents of every earlier search, those proposed in this call included, so a search's
+        # sampling counts never depend on whether it was proposed with others or alone.
+        parents = [s.job.spec["parent"] for s in searches]
         specs = []
         n = len(searches)
         while len(specs) < free_slots:
             pool = self._pool(seeds, searches, n)
-            if pool is None or self._stop(jobs, pool, n):
+            if pool is None or self._stop(view, pool, n):
                 break
-            specs.append(self._search_spec(pool, searches, n))
+            specs.append(self._search_spec(pool, parents, n))
+            parents.append(specs[-1].spec["parent"])
             n += 1
         return specs
 
-    def _search_spec(self, pool: list[Point], searches: list[_Search], n: int) -> JobSpec:
+    def _search_spec(self, pool: list[Point], parents: list[int], n: int) -> JobSpec:
         priced = self._priced(pool)
         keys = {pt.id: pt.key for pt in pool}
         # Ordered by key, not by id: ids follow the order in which jobs happened to finish.
         band = sorted(eps_band(priced, self.hull.eps, self.hull.log), key=keys.get)
         costs = {i: c for i, c, _ in priced}
         sampled = {}
-        for s in searches[:n]:
-            sampled[s.job.spec["parent"]] = sampled.get(s.job.spec["parent"], 0) + 1
+        for parent in parents:
+            sampled[parent] = sampled.get(parent, 0) + 1
         weights = sampling_weights([(i, costs[i], sampled.get(i, 0)) for i in band])
         parent_id = random.Random(f"{self.seed}/parent/{n}").choices(band, weights)[0]
         parent = next(pt for pt in pool if pt.id == parent_id)
@@ -270,7 +273,7 @@ class Petridish(Algorithm):
             checkpoint=result["checkpoint"])])
 
     def stop_reason(self, view: RunView) -> str | None:
-        jobs, seeds, searches = self._read(view)
+        seeds, searches = self._read(view)
         n = len(searches)
         pool = self._pool(seeds, searches, n)
-        return None if pool is None else self._stop(jobs, pool, n)
+        return None if pool is None else self._stop(view, pool, n)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from petri.algos.base import Algorithm, Outcome
-from petri.algos.petridish import COST_METRICS, HullCfg, ParetoCfg
+from petri.algos.petridish import HullCfg, ParetoCfg
 from petri.config import from_mapping
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
+from petri.hull import COST_METRICS
 from petri.store.records import Job, JobSpec, PointSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
