@@ -89,13 +89,13 @@ def follow(run_dir: Path) -> None:
                    f"`petri stop {run_dir}` stops it")
 
 
-RUN_ALGOS = {"petridish": "petridish", "random": "random"}
+RUN_ALGOS = ("petridish", "random", "darts", "darts2", "pc-darts", "mood")
 
 
 @click.command("run")
-@click.argument("algo", type=click.Choice(sorted(RUN_ALGOS)))
+@click.argument("algo", type=click.Choice(RUN_ALGOS))
 @click.option("--config", type=click.Path(dir_okay=False),
-              help="Config file (default: configs/<algo>_toy.yaml).")
+              help="Config file (default: configs/<algo>_toy.yaml, pc_darts for pc-darts).")
 @click.option("--run-dir", type=click.Path(file_okay=False),
               help="Where the run lives (default: runs/<config name>-seed<seed>).")
 @click.option("--watch", "live", is_flag=True, help="Show the live view until it is done.")
@@ -106,9 +106,9 @@ def run(ctx, algo, config, run_dir, live, sets):
     """Submit a search of ALGO to a daemon on its run dir (resumable, watchable, exportable)."""
     from petri.config import load_config
 
-    config = config or f"configs/{algo}_toy.yaml"
+    config = config or f"configs/{algo.replace('-', '_')}_toy.yaml"
     cfg = load_config(config, sets)
-    if cfg.get("algo") != RUN_ALGOS[algo]:
+    if cfg.get("algo") != algo:
         raise PetriError(f"{config} is not a {algo} config (its algo is {cfg.get('algo')!r}); "
                          f"pass --config for {algo}")
     # One run dir per seed, so `--set seed=N` for several seeds gives runs `compare` can pair.

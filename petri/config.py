@@ -13,7 +13,7 @@ from petri.errors import ConfigError
 
 TOP_LEVEL = {"algo", "seed", "daemon", "smoke", "petridish", "seed_train", "search", "post_train",
              "data", "trainer", "pareto", "hull", "eval", "darts", "mood", "random", "name",
-             "cost"}
+             "cost", "supernet", "arch", "derived"}
 
 
 def from_mapping(cls, d: dict | None, section: str):

@@ -8,6 +8,7 @@ from petri.algos.petridish import Petridish, seed_descs, PetridishCfg, ParetoCfg
 from petri.errors import PetriError
 from petri.store import db, jobs
 from petri.store.view import RunView
+from tests import algo_driver
 
 BASE = {
     "algo": "petridish", "seed": 3,
@@ -37,30 +38,8 @@ def fake_result(job, rng):
             "wall_s": 2.0}
 
 
-def drive(run_dir, config, slots=2, order_seed=0, result_seed=0, limit=200):
-    """Run the algorithm the way the daemon does, finishing jobs in a shuffled order."""
-    conn = db.connect(run_dir, create=True)
-    view = RunView(conn)
-    algo = Petridish(config)
-    order = random.Random(order_seed)
-    running = []
-    for _ in range(limit):
-        if not jobs.counts(conn)["queued"]:
-            jobs.enqueue(conn, algo.propose(view, slots - len(running)))
-        while len(running) < slots:
-            job = jobs.claim(conn, "w", "cpu")
-            if job is None:
-                break
-            running.append(job)
-        if not running:
-            break
-        job = running.pop(order.randrange(len(running)))
-        # A result depends only on the job (its key), never on the order jobs finish in.
-        result = fake_result(job, random.Random(f"{result_seed}/{job.key}"))
-        out = algo.on_result(job, result, view)
-        jobs.complete(conn, job.id, job.lease, result, out.points, out.jobs, 3)
-    assert algo.is_done(view)
-    return conn, view, algo
+def drive(run_dir, config, **kw):
+    return algo_driver.drive(run_dir, Petridish(config), fake_result, **kw)
 
 
 def test_seed_enumeration_matches_the_published_setting():

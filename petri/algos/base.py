@@ -21,6 +21,17 @@ class Outcome:
     jobs: list[JobSpec] = field(default_factory=list)
 
 
+def trained_point(job: Job, result: dict, stage: str, lineage: dict, desc: dict | None = None,
+                  **fields) -> PointSpec:
+    """The point of a finished training job (`train` kinds and `random_train`)."""
+    values = dict(key=f"{job.key}/point", val_error=result.get("val_error"),
+                  test_error=result.get("test_error"), params=result["params"],
+                  macs=result["macs"], activation_bytes=result["activation_bytes"],
+                  desc=desc or job.spec["desc"], lineage=lineage, stage=stage,
+                  budget=result["epochs"], checkpoint=result["checkpoint"])
+    return PointSpec(**{**values, **fields})
+
+
 class Algorithm:
     name = "base"
 
@@ -51,6 +62,10 @@ ALGOS = {
     "petridish": "petri.algos.petridish:Petridish",
     "eval": "petri.algos.evaluate:Evaluate",
     "random": "petri.algos.random_search:RandomSearch",
+    "darts": "petri.algos.darts:Darts",
+    "darts2": "petri.algos.darts:Darts2",
+    "pc-darts": "petri.algos.darts:PCDarts",
+    "mood": "petri.algos.mood:Mood",
 }
 
 

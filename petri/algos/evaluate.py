@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from petri.algos.base import Algorithm, Outcome
+from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.config import from_mapping
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.errors import ConfigError
 from petri.space.desc import ModelDesc
 from petri.store.gallery import read_models
-from petri.store.records import Job, JobSpec, PointSpec
+from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
 
@@ -76,13 +76,10 @@ class Evaluate(Algorithm):
         gid = job.spec["gallery_id"]
         source = self.models[gid][0] if gid in self.models else None
         no_val = self.data.get("val_size", 1) == 0
-        return Outcome(points=[PointSpec(
-            key=f"{job.key}/point", val_error=None if no_val else result["val_error"],
-            test_error=result["test_error"], params=result["params"], macs=result["macs"],
-            activation_bytes=result["activation_bytes"], desc=job.spec["desc"],
-            lineage={"gallery": self.e.gallery, "gallery_id": gid,
-                     "search_val_error": source.val_error if source else None},
-            stage="eval", budget=result["epochs"], checkpoint=result["checkpoint"])])
+        return Outcome(points=[trained_point(
+            job, result, "eval", {"gallery": self.e.gallery, "gallery_id": gid,
+                                  "search_val_error": source.val_error if source else None},
+            val_error=None if no_val else result["val_error"])])
 
     def stop_reason(self, view: RunView) -> str | None:
         return "every gallery model evaluated" if view.job_count() else None

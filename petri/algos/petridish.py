@@ -14,14 +14,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from petri.algos.base import Algorithm, Outcome
+from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.config import from_mapping
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.errors import ConfigError
 from petri.hull import COST_METRICS, eps_band, hypervolume, pareto_front, sampling_weights
 from petri.space.sample import random_desc
-from petri.store.records import Job, JobSpec, Point, PointSpec
+from petri.store.records import Job, JobSpec, Point
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
 
@@ -266,11 +266,8 @@ class Petridish(Algorithm):
             stage, parent = "grown", job.spec["parent"]
             lineage = {"search_index": job.spec["index"], "picks": job.spec["picks"]}
             budget = result["epochs"] + job.spec.get("search_epochs", 0)
-        return Outcome(points=[PointSpec(
-            key=f"{job.key}/point", val_error=result["val_error"], params=result["params"],
-            macs=result["macs"], activation_bytes=result["activation_bytes"],
-            desc=job.spec["desc"], parent=parent, lineage=lineage, stage=stage, budget=budget,
-            checkpoint=result["checkpoint"])])
+        return Outcome(points=[trained_point(job, result, stage, lineage, parent=parent,
+                                             budget=budget)])
 
     def stop_reason(self, view: RunView) -> str | None:
         seeds, searches = self._read(view)

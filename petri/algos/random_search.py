@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from petri.algos.base import Algorithm, Outcome
+from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.algos.petridish import HullCfg, ParetoCfg
 from petri.config import from_mapping
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
 from petri.hull import COST_METRICS
-from petri.store.records import Job, JobSpec, PointSpec
+from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
 
@@ -59,11 +59,8 @@ class RandomSearch(Algorithm):
                 for i in range(self.r.samples)]
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
-        return Outcome(points=[PointSpec(
-            key=f"{job.key}/point", val_error=result["val_error"], params=result["params"],
-            macs=result["macs"], activation_bytes=result["activation_bytes"],
-            desc=result["desc"], lineage={"sample": job.spec["index"]}, stage="random",
-            budget=result["epochs"], checkpoint=result["checkpoint"])])
+        return Outcome(points=[trained_point(job, result, "random",
+                                             {"sample": job.spec["index"]}, result["desc"])])
 
     def stop_reason(self, view: RunView) -> str | None:
         return f"all {self.r.samples} samples proposed" if view.job_count() else None

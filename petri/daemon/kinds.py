@@ -14,6 +14,7 @@ KINDS: dict[str, str] = {
     "eval_train": "petri.daemon.train_job:run",
     "search": "petri.daemon.search_job:run",
     "random_train": "petri.daemon.random_job:run",
+    "darts_search": "petri.daemon.darts_job:run",
 }
 
 

@@ -19,7 +19,7 @@ MIN_BATCH = 8
 
 
 def fit(make_model: Callable, splits, cfg, ctx: JobContext, min_batch: int = MIN_BATCH,
-        with_test: bool = False):
+        with_test: bool = False, hook=None):
     """Train `make_model()` with OOM batch halving; returns (model, TrainResult, batch size)."""
     import torch
 
@@ -33,7 +33,7 @@ def fit(make_model: Callable, splits, cfg, ctx: JobContext, min_batch: int = MIN
             result = loop.train(model, splits, dataclasses.replace(cfg, batch_size=batch),
                                 torch.device(ctx.device), ckpt_path=ctx.checkpoint_path,
                                 on_progress=lambda p: ctx.progress(**p.to_dict()),
-                                should_stop=ctx.should_stop, with_test=with_test)
+                                should_stop=ctx.should_stop, with_test=with_test, hook=hook)
             return model, result, batch
         except loop.TrainingInterrupted as e:
             raise JobStopped(str(e)) from None

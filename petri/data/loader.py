@@ -32,6 +32,7 @@ class DeviceData:
         self.x = x.to(device)
         self.y = y.to(device)
         self.info = info
+        self.cfg = cfg
         self.device = device
         self.train = train
         self.crop = cfg.crop and train and info.crop_pad > 0
@@ -45,6 +46,11 @@ class DeviceData:
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def split(self, n: int) -> tuple["DeviceData", "DeviceData"]:
+        """The first `n` images and the rest, as two sets on the same device."""
+        return (DeviceData(self.x[:n], self.y[:n], self.info, self.cfg, self.device, self.train),
+                DeviceData(self.x[n:], self.y[n:], self.info, self.cfg, self.device, self.train))
 
     def steps_per_epoch(self, batch_size: int) -> int:
         return max(1, len(self) // batch_size)  # drop_last, so every step has a full batch

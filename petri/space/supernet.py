@@ -8,6 +8,10 @@ regulariser ever touches them (`arch_parameters()` vs `parameters()`); they are 
 PC-DARTS (`partial=K`): each edge runs its ops on the first C/K channels only, passes the
 rest through (max-pooled when the edge reduces), concatenates and shuffles channels in K
 groups; node inputs are weighted by softmax(β) over the node's incoming edges.
+
+MOOD (`regularise`): the weight step minimises (1-ν)·CE + ν·R(θ), R the L1 or L2 (no ½)
+norm of every network weight — never α or β — through the training loop's `ce_weight` and
+`extra_loss` hooks.
 """
 from __future__ import annotations
 
@@ -109,6 +113,29 @@ class SearchNetwork(nn.Module):
                        for k in ("normal", "reduce")}
         self.betas = ({k: (1e-3 * torch.randn(shape[0], generator=g)).requires_grad_()
                        for k in ("normal", "reduce")} if partial else None)
+        self.reg_kind: str | None = None
+        self.nu = 0.0
+
+    # ---- MOOD's complexity regulariser --------------------------------------------------------
+    def regularise(self, kind: str | None, nu: float) -> None:
+        if kind not in (None, "l1", "l2"):
+            raise ValueError(f"unknown regulariser {kind!r}; choose l1 or l2")
+        if not 0.0 <= nu < 1.0:
+            raise ValueError(f"the regularisation weight nu must be in [0, 1), got {nu}")
+        self.reg_kind, self.nu = kind, (nu if kind else 0.0)
+
+    def regulariser(self, kind: str | None = None) -> torch.Tensor:
+        """R(θ): Σ|θ| (l1) or Σθ² (l2) over the network weights."""
+        kind = kind or self.reg_kind or "l1"
+        terms = [p.abs().sum() if kind == "l1" else p.pow(2).sum() for p in self.parameters()]
+        return torch.stack(terms).sum()
+
+    @property
+    def ce_weight(self) -> float:
+        return 1.0 - self.nu
+
+    def extra_loss(self) -> torch.Tensor | None:
+        return self.nu * self.regulariser() if self.reg_kind and self.nu else None
 
     # ---- architecture weights, kept out of parameters() ------------------------------------
     def arch_parameters(self) -> list[torch.Tensor]:

@@ -85,3 +85,55 @@ class Architect:
             for p, d in zip(params, v):
                 p.add_(eps * d)
         return [(a - b) / (2 * eps) for a, b in zip(plus, minus)]
+
+
+class ArchHook:
+    """The architecture update before every weight step, as a `loop.StepHook`.
+
+    Validation batches come from a persistent stream over `data` (the architecture's part of
+    the training set): batch k is batch k mod (steps per epoch) of pass k // (steps per
+    epoch), so the stream restarts when exhausted, never rebuilds an iterator per step
+    (DARTS' `next(iter(valid_queue))`), and resumes from one saved counter. During the first
+    `warmup_epochs` (PC-DARTS) only the weights train, and no validation batch is drawn.
+    """
+
+    def __init__(self, data, seed: int, lr: float = 3e-4,
+                 betas: tuple[float, float] = (0.5, 0.999), weight_decay: float = 1e-3,
+                 second_order: bool = False, warmup_epochs: int = 0, amp: bool = False,
+                 channels_last: bool = False):
+        self.data, self.seed = data, seed
+        self.opt_args = {"lr": lr, "betas": tuple(betas), "weight_decay": weight_decay,
+                         "second_order": second_order}
+        self.warmup_epochs = warmup_epochs
+        # bf16 would swamp the finite-difference Hessian-vector product, so second order
+        # always runs its architecture step in float32.
+        self.amp = amp and not second_order and data.device.type == "cuda"
+        self.channels_last = channels_last
+        self.steps = 0
+        self.last_loss: float | None = None
+        self.architect: Architect | None = None
+
+    def attach(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        self.architect = Architect(model, optimizer, **self.opt_args)
+        self.steps = 0  # a fresh model (or a retry at a smaller batch) starts the stream anew
+
+    def before_step(self, epoch: int, step: int, x, y, lr: float) -> None:
+        if epoch < self.warmup_epochs:
+            return
+        per_pass = self.data.steps_per_epoch(x.shape[0])
+        xv, yv = self.data.batch(self.seed, self.steps // per_pass, self.steps % per_pass,
+                                 x.shape[0])
+        if self.channels_last:
+            xv = xv.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(xv.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            self.last_loss = self.architect.step(x, y, xv, yv, lr)
+        self.steps += 1
+
+    def state_dict(self) -> dict:
+        return {"arch": self.architect.model.arch_state(), "opt": self.architect.opt.state_dict(),
+                "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.architect.model.load_arch_state(state["arch"])
+        self.architect.opt.load_state_dict(state["opt"])
+        self.steps = int(state["steps"])

@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import torch
 from torch import nn
@@ -44,6 +44,23 @@ class TrainResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class StepHook(Protocol):
+    """Work done before every weight step, with state that checkpoints with the run.
+
+    DARTS' architecture update is one: it needs the weight optimiser (second order replays
+    its momentum), the training batch and the current learning rate.
+    """
+
+    def attach(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None: ...
+
+    def before_step(self, epoch: int, step: int, x: torch.Tensor, y: torch.Tensor,
+                    lr: float) -> None: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 def _step_seed(seed: int, epoch: int, step: int) -> int:
@@ -95,7 +112,8 @@ def configure_device(device: torch.device, cfg: TrainCfg) -> None:
 
 def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device | str = "cpu",
           ckpt_path: str | Path | None = None, on_progress: ProgressHook | None = None,
-          should_stop: Callable[[], bool] | None = None, with_test: bool = False) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None, with_test: bool = False,
+          hook: StepHook | None = None) -> TrainResult:
     """Train `model` on `splits.train`, resuming from `ckpt_path` if it holds a checkpoint.
 
     Raises `TrainingInterrupted` (after checkpointing) when `should_stop()` turns true, and
@@ -109,11 +127,15 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
     if channels_last:
         model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
-    # A model may split its parameters into groups (e.g. no weight decay on Petridish's α)
-    # and add a regulariser to the loss; plain networks have neither hook.
+    # A model may split its parameters into groups (e.g. no weight decay on Petridish's α),
+    # add a regulariser to the loss and weigh the cross-entropy against it (MOOD's
+    # (1-ν)·CE + ν·R); plain networks have none of these hooks.
     groups = model.param_groups(cfg.weight_decay) if hasattr(model, "param_groups") else params
     extra_loss = getattr(model, "extra_loss", None)
+    ce_weight = float(getattr(model, "ce_weight", 1.0))
     opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if hook is not None:
+        hook.attach(model, opt)
     steps_per_epoch = splits.train.steps_per_epoch(cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_factor(cfg, total_steps))
@@ -130,6 +152,8 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
             torch.set_rng_state(state["rng_cpu"].cpu())
             if cuda and state.get("rng_cuda") is not None:
                 torch.cuda.set_rng_state(state["rng_cuda"].cpu())
+            if hook is not None:
+                hook.load_state_dict(state["hook"])
             start_epoch, start_step = state["epoch"], state["step"]
             loss_sum = state.get("loss_sum", 0.0)
 
@@ -144,6 +168,7 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
             "loss_sum": loss_sum if step else 0.0,
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state() if cuda else None,
+            "hook": hook.state_dict() if hook is not None else None,
         }, ckpt_path)
 
     model.train()
@@ -161,8 +186,10 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
             x, y = splits.train.batch(cfg.seed, epoch, step, cfg.batch_size)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
+            if hook is not None:
+                hook.before_step(epoch, step, x, y, sched.get_last_lr()[0])
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and cuda):
-                loss = _forward_loss(model, x, y, criterion, cfg.aux_weight)
+                loss = ce_weight * _forward_loss(model, x, y, criterion, cfg.aux_weight)
                 if extra_loss is not None:
                     penalty = extra_loss()
                     if penalty is not None:

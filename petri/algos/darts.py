@@ -1,0 +1,150 @@
+"""DARTS (first and second order) and PC-DARTS: differentiable search on the daemon.
+
+Jobs: `darts.searches` independent `darts_search` jobs (seeds seed, seed+1, ...), each
+training a supernet and deriving one genotype; then a `train` of every distinct derived
+network with the run's `trainer` recipe. Each trained network is a point, so the searches
+land in the same store, view, export and comparison as Petridish (DARTS' selection protocol
+is four searches, keep the best on validation: `searches: 4`).
+
+Sections: `supernet` (the search network), `arch` (the architecture optimiser), `derived`
+(the macro of the network a genotype becomes), `search` (trainer overrides for the
+supernet's weights), `trainer` (the derived networks' training), `darts` (how many
+searches). The variants differ only in their defaults: `darts2` unrolls the architecture
+step (second order); `pc-darts` searches on 1/K of the channels with edge normalisation,
+warm-up epochs and Adam at 6e-4.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from petri.algos.base import Algorithm, Outcome, trained_point
+from petri.config import from_mapping
+from petri.data.config import DataCfg
+from petri.errors import ConfigError
+from petri.store.records import Job, JobSpec
+from petri.store.view import RunView
+from petri.train.config import TrainCfg
+
+
+@dataclass(frozen=True)
+class SupernetCfg:
+    channels: int = 16
+    cells: int = 8
+    nodes: int = 4
+    stem_multiplier: int = 3
+    partial: int | None = None  # PC-DARTS' K: ops see 1/K of the channels
+
+
+@dataclass(frozen=True)
+class ArchCfg:
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 1e-3
+    second_order: bool = False
+    warmup_epochs: int = 0  # epochs of weight training before α/β start to move
+    train_portion: float = 0.5  # of the training split for the weights; the rest trains α
+
+
+@dataclass(frozen=True)
+class DerivedCfg:
+    """The network a genotype becomes (DARTS' CIFAR evaluation network by default)."""
+
+    channels: int = 36
+    cells: int = 20
+    reductions: int = 2
+    stem_multiplier: int = 3
+    auxiliary: bool = False
+
+
+@dataclass(frozen=True)
+class DartsCfg:
+    searches: int = 1
+
+
+# DARTS' published search recipe for the supernet's weights (the `search` section's base).
+SEARCH_TRAINER = {"epochs": 50, "batch_size": 64, "lr": 0.025, "lr_min": 0.001,
+                  "weight_decay": 3e-4, "grad_clip": 5.0}
+
+
+class Darts(Algorithm):
+    name = "darts"
+    defaults: dict = {}  # per variant: section -> field -> value, under the config's own
+
+    def __init__(self, cfg: dict):
+        super().__init__(cfg)
+        self.supernet = self._section(SupernetCfg, "supernet")
+        self.arch = self._section(ArchCfg, "arch")
+        self.derived = self._section(DerivedCfg, "derived")
+        self.darts = self._section(DartsCfg, "darts")
+        if self.darts.searches < 1:
+            raise ConfigError("darts.searches must be at least 1")
+        if not 0.0 < self.arch.train_portion < 1.0:
+            raise ConfigError("arch.train_portion must be between 0 and 1 (exclusive)")
+        if self.supernet.partial and self.supernet.channels % self.supernet.partial:
+            raise ConfigError(f"supernet.channels ({self.supernet.channels}) must be a multiple "
+                              f"of supernet.partial ({self.supernet.partial})")
+        self.data = DataCfg.from_dict(cfg.get("data")).to_dict()
+        base = dict(cfg.get("trainer") or {})
+        self.trainer = TrainCfg.from_dict(base).to_dict()
+        self.search_trainer = TrainCfg.from_dict(
+            {**base, **SEARCH_TRAINER, **self.defaults.get("search", {}),
+             **(cfg.get("search") or {})}).to_dict()
+
+    def _section(self, cls, name: str):
+        return from_mapping(cls, {**self.defaults.get(name, {}), **(self.cfg.get(name) or {})},
+                            name)
+
+    def search_spec(self, index: int, regulariser: dict | None = None,
+                    trainer: dict | None = None) -> dict:
+        trainer = {**self.search_trainer, **(trainer or {})}
+        trainer["seed"] = self.search_trainer["seed"] + self.seed + index
+        return {"supernet": asdict(self.supernet), "arch": asdict(self.arch),
+                "derived": {**asdict(self.derived), "name": f"{self.name}-{index}"},
+                "regulariser": regulariser or {"kind": None, "nu": 0.0},
+                # DARTS searches without cutout whatever the derived networks train with.
+                "data": {**self.data, "cutout": 0}, "trainer": trainer, "index": index}
+
+    def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
+        if view.job_count():
+            return []
+        return [JobSpec("darts_search", self.search_spec(i), f"{self.name}/{i}")
+                for i in range(self.darts.searches)]
+
+    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+        if job.kind == "darts_search":
+            return Outcome(jobs=self._train_derived(job, result, view))
+        return Outcome(points=[trained_point(job, result, self.name, job.spec["lineage"])])
+
+    def _train_derived(self, job: Job, result: dict, view: RunView) -> list[JobSpec]:
+        """A `train` job for the derived network, unless an earlier search found the same."""
+        cells = _cells(result["desc"])
+        if any(_cells(t.spec["desc"]) == cells for t in view.jobs(kind="train")):
+            return []
+        lineage = {"search": job.key, "search_seed": job.spec["trainer"]["seed"],
+                   "supernet_val_error": result["val_error"]}
+        if job.spec["regulariser"]["kind"]:
+            lineage |= {"nu": job.spec["regulariser"]["nu"],
+                        "regulariser": job.spec["regulariser"]["kind"]}
+        return [JobSpec("train", {"desc": result["desc"], "data": self.data,
+                                  "trainer": self.trainer, "lineage": lineage},
+                        f"{job.key}/train")]
+
+    def stop_reason(self, view: RunView) -> str | None:
+        return f"all {self.darts.searches} searches proposed" if view.job_count() else None
+
+
+def _cells(desc: dict) -> tuple:
+    """What makes two derived networks the same: their cells (the macro is shared)."""
+    return json.dumps([desc["normal"], desc["reduce"]], sort_keys=True)
+
+
+class Darts2(Darts):
+    name = "darts2"
+    defaults = {"arch": {"second_order": True}}
+
+
+class PCDarts(Darts):
+    name = "pc-darts"
+    defaults = {"supernet": {"partial": 4}, "arch": {"lr": 6e-4, "warmup_epochs": 15},
+                "search": {"batch_size": 256, "lr": 0.1, "lr_min": 0.0}}

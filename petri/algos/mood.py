@@ -1,0 +1,141 @@
+"""MOOD: a frontier from PC-DARTS searches under a sweep of complexity-regularisation weights.
+
+Search ν trains the supernet's weights on (1-ν)·CE + ν·R(θ), R the L1 or L2 norm of the
+weights (α/β untouched), and ends at one objective pair f = (R, CE): R of the final weights
+and the supernet's cross-entropy on the validation split (the reference logged one noisy
+minibatch instead). Which ν to try next is MOOD's adaptive weighted-sum rule: among the
+adjacent pairs of the non-dominated searches (sorted by CE) not yet split, the pair farthest
+apart — each objective divided by its largest value on the front — gets the weight normal to
+its segment, ν = ΔCE / (ΔCE − ΔR); the sweep ends when no unsplit pair is farther apart than
+`delta`.
+
+To use several slots, the sweep runs in rounds: round 0 is `mood.initial` (0.2 and 0, as in
+the reference); each later round splits up to `mood.parallel` of the farthest pairs, and
+starts once every search of the round before has finished, so the sweep is the same whatever
+order searches finish in. Every distinct derived genotype is trained with the same recipe
+and becomes a point.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from petri.algos.darts import PCDarts
+from petri.config import from_mapping
+from petri.errors import ConfigError
+from petri.store.records import Job, JobSpec
+from petri.store.view import RunView
+
+
+@dataclass(frozen=True)
+class MoodCfg:
+    regulariser: str = "l1"  # l1 | l2
+    weight_decay: float = 3e-4  # the search's fixed L2 (0 for the pure L1 / L2 fronts)
+    initial: tuple[float, ...] = (0.2, 0.0)
+    delta: float = 0.15  # stop when no unsplit front pair is farther apart (normalised)
+    parallel: int = 2  # pairs split per round
+    max_searches: int = 20
+
+
+@dataclass(frozen=True)
+class Search:
+    nu: float
+    reg: float
+    ce: float
+
+
+def front(searches: list[Search]) -> list[Search]:
+    """Searches no other beats in both R and CE, sorted by CE (then R)."""
+    keep = [s for s in searches
+            if not any(o.reg <= s.reg and o.ce <= s.ce and (o.reg, o.ce) != (s.reg, s.ce)
+                       for o in searches)]
+    unique = {(s.reg, s.ce): s for s in sorted(keep, key=lambda s: s.nu)}
+    return sorted(unique.values(), key=lambda s: (s.ce, s.reg))
+
+
+def split_weight(a: Search, b: Search) -> float:
+    """ν with ν·ΔR + (1-ν)·ΔCE = 0: the weighted sum that rates a and b equal."""
+    d_reg, d_ce = b.reg - a.reg, b.ce - a.ce
+    return d_ce / (d_ce - d_reg) if d_ce != d_reg else math.nan
+
+
+def next_weights(searches: list[Search], split: set[tuple[float, float]], delta: float,
+                 limit: int) -> list[tuple[float, tuple[float, float]]]:
+    """(ν, pair split) for up to `limit` unsplit front pairs farther apart than `delta`."""
+    f = front(searches)
+    if len(f) < 2 or limit < 1:
+        return []
+    top_reg = max(abs(s.reg) for s in f) or 1.0
+    top_ce = max(abs(s.ce) for s in f) or 1.0
+    tried = {s.nu for s in searches}
+    gaps = []
+    for a, b in zip(f, f[1:]):
+        pair = (a.nu, b.nu)
+        if pair in split:
+            continue
+        dist = math.hypot((b.reg - a.reg) / top_reg, (b.ce - a.ce) / top_ce)
+        nu = split_weight(a, b)
+        if dist > delta and 0.0 < nu < 1.0 and nu not in tried:
+            gaps.append((dist, nu, pair))
+    gaps.sort(key=lambda g: (-g[0], g[1]))
+    out, seen = [], set()
+    for _, nu, pair in gaps:
+        if nu not in seen:
+            out.append((nu, pair))
+            seen.add(nu)
+    return out[:limit]
+
+
+class Mood(PCDarts):
+    name = "mood"
+
+    def __init__(self, cfg: dict):
+        super().__init__(cfg)
+        self.m = from_mapping(MoodCfg, self.cfg.get("mood"), "mood")
+        if self.m.regulariser not in ("l1", "l2"):
+            raise ConfigError(f"mood.regulariser {self.m.regulariser!r} is unknown; "
+                              f"choose l1 or l2")
+        if not self.m.initial or any(not 0.0 <= nu < 1.0 for nu in self.m.initial):
+            raise ConfigError("mood.initial must list weights in [0, 1)")
+        if self.m.parallel < 1 or self.m.max_searches < len(self.m.initial):
+            raise ConfigError("mood.parallel must be >= 1 and mood.max_searches at least the "
+                              "number of initial weights")
+        if self.data.get("val_size", 0) == 0:
+            raise ConfigError("mood places searches by their validation cross-entropy; set "
+                              "data.val_size above 0")
+
+    def _search(self, n: int, rnd: int, nu: float, pair=None) -> JobSpec:
+        spec = self.search_spec(n, {"kind": self.m.regulariser, "nu": nu},
+                                {"weight_decay": self.m.weight_decay})
+        spec |= {"round": rnd, "pair": list(pair) if pair else None}
+        # Every search starts from the same seed, as in the reference: ν alone differs.
+        spec["trainer"]["seed"] = self.search_trainer["seed"] + self.seed
+        return JobSpec("darts_search", spec, f"mood/{n}")
+
+    def _plan(self, view: RunView) -> tuple[list[Job], list[tuple[float, tuple]]]:
+        """The search jobs so far, and the next round's (ν, pair) once this one is done."""
+        jobs = view.jobs(kind="darts_search")
+        if any(j.state in ("queued", "running") for j in jobs):
+            return jobs, []
+        done = [Search(j.spec["regulariser"]["nu"], j.result["reg"], j.result["val_loss"])
+                for j in jobs if j.state == "done"]
+        split = {tuple(j.spec["pair"]) for j in jobs if j.spec.get("pair")}
+        room = self.m.max_searches - len(jobs)
+        return jobs, next_weights(done, split, self.m.delta, min(self.m.parallel, room))
+
+    def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
+        if not view.job_count():
+            return [self._search(i, 0, nu) for i, nu in enumerate(self.m.initial)]
+        jobs, plan = self._plan(view)
+        rnd = 1 + max((j.spec["round"] for j in jobs), default=0)
+        return [self._search(len(jobs) + i, rnd, nu, pair) for i, (nu, pair) in enumerate(plan)]
+
+    def stop_reason(self, view: RunView) -> str | None:
+        if not view.job_count():
+            return None
+        jobs, plan = self._plan(view)
+        if plan or any(j.state in ("queued", "running") for j in jobs):
+            return None
+        if len(jobs) >= self.m.max_searches:
+            return f"mood.max_searches ({self.m.max_searches}) reached"
+        return f"front filled: no unsplit pair farther apart than delta {self.m.delta:g}"

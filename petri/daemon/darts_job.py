@@ -1,0 +1,70 @@
+"""`darts_search`: one DARTS / PC-DARTS / MOOD supernet search, ending in a derived genotype.
+
+Spec: {"supernet": {channels, cells, nodes, stem_multiplier, partial}, "arch": {lr, betas,
+weight_decay, second_order, warmup_epochs, train_portion}, "regulariser": {"kind": null | "l1"
+| "l2", "nu"}, "derived": macro fields of the derived ModelDesc, "data": DataCfg fields,
+"trainer": TrainCfg fields of the weights' optimiser}.
+
+The training split is cut in two: the first `train_portion` trains the weights, the rest the
+architecture. Resumable like any training job (the checkpoint holds α/β and their Adam state
+too). The result carries the derived desc, softmax(α) per edge, and the two objectives MOOD
+places a search by: R(θ) of the final weights and the supernet's validation cross-entropy.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from petri.daemon.context import JobContext, JobFailed
+
+
+def run(spec: dict, ctx: JobContext) -> dict:
+    import torch
+
+    from petri.daemon.train_job import MIN_BATCH, fit
+    from petri.data.config import DataCfg
+    from petri.data.loader import make_splits
+    from petri.space.supernet import SearchNetwork
+    from petri.train.bilevel import ArchHook
+    from petri.train.config import TrainCfg
+
+    cfg = TrainCfg.from_dict(spec.get("trainer", {}))
+    net, arch = spec["supernet"], spec["arch"]
+    reg = spec.get("regulariser") or {}
+    device = torch.device(ctx.device)
+    splits = make_splits(DataCfg(**spec.get("data", {})), device)
+    n_weights = int(len(splits.train) * float(arch.get("train_portion", 0.5)))
+    w_data, a_data = splits.train.split(n_weights)
+    if min(len(w_data), len(a_data)) < cfg.batch_size:
+        raise JobFailed(f"the training split ({len(splits.train)} images) leaves fewer than one "
+                        f"batch of {cfg.batch_size} for the weights or the architecture; use "
+                        f"more data or a smaller batch", "deterministic")
+    info = splits.info
+    hook = ArchHook(a_data, cfg.seed, lr=arch.get("lr", 3e-4),
+                    betas=tuple(arch.get("betas", (0.5, 0.999))),
+                    weight_decay=arch.get("weight_decay", 1e-3),
+                    second_order=bool(arch.get("second_order", False)),
+                    warmup_epochs=int(arch.get("warmup_epochs", 0)), amp=cfg.amp,
+                    channels_last=cfg.channels_last and device.type == "cuda")
+
+    def make_model():
+        model = SearchNetwork(channels=net["channels"], cells=net["cells"],
+                              num_classes=info.num_classes, in_channels=info.shape[0],
+                              steps=net["nodes"], stem_multiplier=net["stem_multiplier"],
+                              partial=net.get("partial"), seed=cfg.seed)
+        model.regularise(reg.get("kind"), float(reg.get("nu", 0.0)))
+        return model
+
+    model, result, batch = fit(make_model, dataclasses.replace(splits, train=w_data), cfg, ctx,
+                               int(spec.get("min_batch_size", MIN_BATCH)), hook=hook)
+    model.to("cpu")
+    desc = model.genotype(in_channels=info.shape[0], num_classes=info.num_classes,
+                          **spec.get("derived", {}))
+    with torch.no_grad():
+        r_value = float(model.regulariser())
+        alphas = {k: torch.softmax(a.float(), -1).tolist() for k, a in model.alphas.items()}
+    return {"desc": desc.to_dict(), "val_error": result.val_error, "val_loss": result.val_loss,
+            "train_loss": result.train_loss, "reg": r_value, "reg_kind": model.reg_kind or "l1",
+            "nu": model.nu, "alphas": alphas, "arch_steps": hook.steps,
+            "epochs": result.epochs, "steps": result.steps, "wall_s": result.wall_s,
+            "images_per_s": result.images_per_s, "batch_size": batch,
+            "checkpoint": ctx.relative(ctx.checkpoint_path)}
