@@ -16,7 +16,8 @@ COMMANDS = {
     "cost": ("petri.cli.cost:cost", "Params, MACs and activation memory of an architecture."),
     "train": ("petri.cli.train:train", "Train one architecture with a progress bar."),
     "start": ("petri.cli.daemon:start", "Start a daemon on a run directory."),
-    "run": ("petri.cli.daemon:run", "Run a search (petridish, random) on a daemon."),
+    "run": ("petri.cli.daemon:run", "Run a search (petridish, darts, darts2, pc-darts, mood, "
+                                    "random) on a daemon."),
     "resume": ("petri.cli.daemon:resume", "Restart the daemon of an existing run directory."),
     "stop": ("petri.cli.daemon:stop", "Stop a run's daemon (workers checkpoint first)."),
     "status": ("petri.cli.status:status", "Jobs, workers, failures and the frontier of a run."),
@@ -26,6 +27,8 @@ COMMANDS = {
     "eval": ("petri.cli.evaluate:evaluate", "Train a gallery's models longer; test accuracy."),
     "compare": ("petri.cli.compare:compare", "Hypervolume, bootstrap CIs and the verdict vs "
                                              "random over runs."),
+    "ensemble": ("petri.cli.ensemble:ensemble", "MOOD's weighted ensemble of a run's frontier, "
+                                                "scored on the test set."),
     "plot": ("petri.cli.plot:plot", "Plot frontiers of runs to PNG/SVG/PDF (matplotlib)."),
     "daemon": ("petri.cli.daemon:daemon_main", "Run the daemon process (used by start)."),
 }

@@ -22,13 +22,12 @@ def select_points(points, metric: str, eps: float | None, log_cost: bool = True)
     return sorted((p for p in points if p.id in ids), key=lambda p: (p.cost(metric), p.id))
 
 
-def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
-           metric: str | None = None, on_model: Callable | None = None) -> list[GalleryModel]:
-    """Write the selected points of `run_dir` with their weights to the gallery `out`."""
+def selected_points(run_dir: str | Path, eps: float | None = None,
+                    metric: str | None = None) -> tuple[list, dict, str]:
+    """(the chosen points of `run_dir`, job specs by id, the cost metric they were chosen by)."""
     from petri.status import configured_hull
     from petri.store.db import connect
     from petri.store.view import RunView
-    from petri.train import checkpoint
 
     run_dir = Path(run_dir)
     hull = configured_hull(run_dir)
@@ -46,21 +45,37 @@ def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
         conn.close()
     chosen = select_points(points, metric, eps, hull["log"])
     if not chosen:
-        raise StoreError(f"{run_dir} has no trained point with a checkpoint to export yet; "
-                         f"wait for the first jobs to finish (`petri status {run_dir}`)")
+        raise StoreError(f"{run_dir} has no trained point with a checkpoint yet; wait for "
+                         f"the first jobs to finish (`petri status {run_dir}`)")
+    return chosen, specs, metric
+
+
+def point_weights(run_dir: Path, point) -> dict:
+    """The state dict a point's checkpoint holds."""
+    from petri.train import checkpoint
+
+    state = checkpoint.load(run_dir / point.checkpoint)
+    if state is None:
+        raise StoreError(f"the checkpoint of point {point.id} ({run_dir / point.checkpoint}) "
+                         f"is missing or unreadable; pick other points with --eps")
+    return state["model"]
+
+
+def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
+           metric: str | None = None, on_model: Callable | None = None) -> list[GalleryModel]:
+    """Write the selected points of `run_dir` with their weights to the gallery `out`."""
+    run_dir = Path(run_dir)
+    chosen, specs, metric = selected_points(run_dir, eps, metric)
     models = []
     for p in chosen:
-        state = checkpoint.load(run_dir / p.checkpoint)
-        if state is None:
-            raise StoreError(f"the checkpoint of point {p.id} ({run_dir / p.checkpoint}) is "
-                             f"missing or unreadable; export with --eps to pick other points")
+        state = point_weights(run_dir, p)
         spec = specs.get(p.job_id, {})
         models.append(GalleryModel(
             id=p.id, key=p.key, desc=p.desc, val_error=p.val_error, test_error=p.test_error,
             params=p.params, macs=p.macs, activation_bytes=p.activation_bytes, parent=p.parent,
             stage=p.stage or "", lineage=p.lineage, trainer=spec.get("trainer", {}),
             data=spec.get("data", {}),
-            weights={k: v.detach().cpu().numpy() for k, v in state["model"].items()}))
+            weights={k: v.detach().cpu().numpy() for k, v in state.items()}))
     config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""
     meta = {"source": str(run_dir.resolve()), "cost_metric": metric,
             "selection": "frontier" if eps is None else f"eps band {eps:g}", "config": config}

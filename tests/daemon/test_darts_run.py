@@ -119,3 +119,16 @@ def test_status_and_compare_show_the_runs(runs):
     assert res.returncode == 0, res.stderr
     table = json.loads(res.stdout)
     assert len(table["runs"]) == 4
+
+
+@needs_fashion
+def test_ensemble_of_the_mood_frontier_on_the_test_set(runs):
+    _, done = runs
+    res = run_petri("ensemble", done["mood"], "--json")
+    assert res.returncode == 0, res.stderr
+    result = json.loads(res.stdout)
+    assert sorted(m["id"] for m in result["members"]) == sorted(snapshot(done["mood"])["frontier"])
+    assert 0 <= result["test_error"] <= 1 and 0 <= result["uniform_test_error"] <= 1
+    assert all(0 <= m["weight"] <= 1 for m in result["members"])
+    res = run_petri("ensemble", done["mood"], "--per-class")
+    assert res.returncode == 0 and "weighted ensemble test error" in res.stdout
