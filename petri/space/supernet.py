@@ -41,7 +41,11 @@ class MixedOp(nn.Module):
         if not self.partial:
             return sum(w * op(x) for w, op in zip(weights, self.ops))
         k = x.shape[1] // self.partial
-        active, rest = x[:, :k], x[:, k:]
+        # A channel slice of an NHWC tensor is contiguous in neither layout; copying it once
+        # here spares each of the eight ops its own conversion.
+        layout = (torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
+                  else torch.contiguous_format)
+        active, rest = x[:, :k].contiguous(memory_format=layout), x[:, k:]
         y = sum(w * op(active) for w, op in zip(weights, self.ops))
         if self.bypass_pool is not None:
             rest = self.bypass_pool(rest)
@@ -115,6 +119,9 @@ class SearchNetwork(nn.Module):
                        for k in ("normal", "reduce")} if partial else None)
         self.reg_kind: str | None = None
         self.nu = 0.0
+        # The weight step needs no gradient for α/β; the bilevel hook turns it off there and
+        # on for its own step, which saves a reduction per op and edge in every backward.
+        self.arch_grad = True
 
     # ---- MOOD's complexity regulariser --------------------------------------------------------
     def regularise(self, kind: str | None, nu: float) -> None:
@@ -167,6 +174,8 @@ class SearchNetwork(nn.Module):
         if not self.betas:
             return None
         beta, parts, start = self.betas[kind], [], 0
+        if not self.arch_grad:
+            beta = beta.detach()
         for j in range(self.steps):
             parts.append(torch.softmax(beta[start:start + j + 2], dim=-1))
             start += j + 2
@@ -174,7 +183,8 @@ class SearchNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s0 = s1 = self.stem(x)
-        weights = {k: torch.softmax(a, dim=-1) for k, a in self.alphas.items()}
+        weights = {k: torch.softmax(a if self.arch_grad else a.detach(), dim=-1)
+                   for k, a in self.alphas.items()}
         edges = {k: self.edge_weights(k) for k in ("normal", "reduce")}
         for i, cell in enumerate(self.layers):
             kind = "reduce" if cell.reduction else "normal"

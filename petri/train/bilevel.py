@@ -115,6 +115,7 @@ class ArchHook:
 
     def attach(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
         self.architect = Architect(model, optimizer, **self.opt_args)
+        model.arch_grad = False  # on only inside `before_step`
         self.steps = 0  # a fresh model (or a retry at a smaller batch) starts the stream anew
 
     def before_step(self, epoch: int, step: int, x, y, lr: float) -> None:
@@ -125,8 +126,13 @@ class ArchHook:
                                  x.shape[0])
         if self.channels_last:
             xv = xv.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(xv.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            self.last_loss = self.architect.step(x, y, xv, yv, lr)
+        model = self.architect.model
+        model.arch_grad = True
+        try:
+            with torch.autocast(xv.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                self.last_loss = self.architect.step(x, y, xv, yv, lr)
+        finally:
+            model.arch_grad = False
         self.steps += 1
 
     def state_dict(self) -> dict:
