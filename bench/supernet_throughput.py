@@ -2,18 +2,18 @@
 32×32×3, first order (an architecture step on a validation batch, then a weight step).
 
     python bench/supernet_throughput.py [--device cpu|cuda] [--steps N] [--runs R]
-        [--threads T] [--nchw]
+        [--threads T] [--layout auto|nhwc|nchw] [--variants darts pc-darts]
 
 It times petri's own training loop (`petri.train.loop.train` with the `ArchHook`) on random
 uint8 images held on the device, so augmentation, the persistent validation stream, clipping
 and SGD/Adam are all inside the figure; one untimed warm-up run comes first. Images/s counts
-weight-step images, as the reference scripts do. Peak memory: CUDA's max allocated, or the
-process's peak RSS on CPU.
+weight-step images, as the reference scripts do. `--layout auto` is what a `darts_search` job
+uses: NHWC on CUDA, and on CPU for DARTS but not PC-DARTS. Peak memory: CUDA's max allocated,
+or on CPU the process's peak RSS so far (run one variant per process for each one's own).
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import platform
 import resource
 import statistics
@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads on CPU")
-    ap.add_argument("--nchw", action="store_true", help="keep NCHW (no channels_last)")
+    ap.add_argument("--layout", choices=("auto", "nhwc", "nchw"), default="auto")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = ap.parse_args()
     device = torch.device(args.device)
@@ -77,15 +77,17 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     print(f"torch {torch.__version__}, {device} ({name or platform.machine()}), "
-          f"{torch.get_num_threads()} threads, {'NCHW' if args.nchw else 'channels_last'}")
+          f"{torch.get_num_threads()} threads, layout {args.layout}")
     for variant in args.variants:
+        nhwc = args.layout == "nhwc" or (args.layout == "auto" and (
+            device.type == "cuda" or VARIANTS[variant] is None))
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        measure(variant, device, 2, not args.nchw)  # warm-up: allocator, oneDNN/cuDNN plans
-        rates = [measure(variant, device, args.steps, not args.nchw) for _ in range(args.runs)]
+        measure(variant, device, 2, nhwc)  # warm-up: allocator, oneDNN/cuDNN plans
+        rates = [measure(variant, device, args.steps, nhwc) for _ in range(args.runs)]
         sd = statistics.stdev(rates) if len(rates) > 1 else 0.0
-        print(f"{variant:9s} {statistics.mean(rates):8.1f} ± {sd:.1f} img/s  "
-              f"peak memory {peak_memory_mb(device):.0f} MB")
+        print(f"{variant:9s} {'NHWC' if nhwc else 'NCHW'} {statistics.mean(rates):8.1f} ± "
+              f"{sd:.1f} img/s  peak memory {peak_memory_mb(device):.0f} MB")
 
 
 if __name__ == "__main__":

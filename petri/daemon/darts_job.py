@@ -52,9 +52,9 @@ def run(spec: dict, ctx: JobContext) -> dict:
                               steps=net["nodes"], stem_multiplier=net["stem_multiplier"],
                               partial=net.get("partial"), seed=cfg.seed)
         model.regularise(reg.get("kind"), float(reg.get("nu", 0.0)))
-        if cfg.channels_last and device.type == "cpu":
-            # The training loop turns NHWC on for CUDA only; a supernet's many depthwise
-            # convs and pools run about twice as fast in it on CPU too (bench/supernet_*).
+        if cfg.channels_last and device.type == "cpu" and not net.get("partial"):
+            # The training loop turns NHWC on for CUDA only; on CPU it speeds the DARTS
+            # supernet up 1.8x but slows PC-DARTS' narrow slices down (BENCHMARKS.md).
             model = model.to(memory_format=torch.channels_last)
         return model
 
