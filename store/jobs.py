@@ -6,13 +6,12 @@ and only while the job is running, so a stale or repeated delivery changes nothi
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 
 from petri.store.db import transaction
 from petri.store.points import insert_points
-from petri.store.records import Job, JobSpec, PointSpec
+from petri.store.records import Job, JobSpec, PointSpec, dumps
 
 
 def now() -> float:
@@ -30,7 +29,7 @@ def _insert_jobs(conn: sqlite3.Connection, specs: list[JobSpec], max_attempts: i
         cur = conn.execute(
             "INSERT OR IGNORE INTO jobs (kind, spec, key, priority, max_attempts, created) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (s.kind, json.dumps(s.spec, sort_keys=True), s.key, s.priority, max_attempts, now()))
+            (s.kind, dumps(s.spec, sort_keys=True), s.key, s.priority, max_attempts, now()))
         n += cur.rowcount
     return n
 
@@ -93,7 +92,7 @@ def complete(conn: sqlite3.Connection, job_id: int, lease: int, result: dict,
         if job is None:
             return False
         conn.execute("UPDATE jobs SET state = 'done', finished = ?, result = ?, fail_class = NULL, "
-                     "error = NULL WHERE id = ?", (now(), json.dumps(result), job_id))
+                     "error = NULL WHERE id = ?", (now(), dumps(result), job_id))
         _end_attempt(conn, job, "ok", None)
         insert_points(conn, job_id, points)
         _insert_jobs(conn, follow_ups, max_attempts)

@@ -1,11 +1,10 @@
 """Hull points: every trained model with its cost, validation error and lineage."""
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 
-from petri.store.records import Point, PointSpec
+from petri.store.records import Point, PointSpec, dumps
 
 
 def insert_points(conn: sqlite3.Connection, job_id: int, points: list[PointSpec]) -> list[int]:
@@ -16,8 +15,8 @@ def insert_points(conn: sqlite3.Connection, job_id: int, points: list[PointSpec]
             "INSERT OR IGNORE INTO points (key, job_id, desc, params, macs, activation_bytes, "
             "val_error, test_error, parent, lineage, stage, budget, checkpoint, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (p.key, job_id, json.dumps(p.desc) if p.desc is not None else None, p.params, p.macs,
-             p.activation_bytes, p.val_error, p.test_error, p.parent, json.dumps(p.lineage),
+            (p.key, job_id, dumps(p.desc) if p.desc is not None else None, p.params, p.macs,
+             p.activation_bytes, p.val_error, p.test_error, p.parent, dumps(p.lineage),
              p.stage, p.budget, p.checkpoint, time.time()))
         if cur.rowcount:
             ids.append(cur.lastrowid)

@@ -2,7 +2,22 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
+
+
+def dumps(value, **kw) -> str:
+    """JSON that SQLite's json functions accept: Python writes NaN and ±inf bare, which makes
+    the whole document malformed to `json_extract`; they are stored as null."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+    return json.dumps(clean(value), allow_nan=False, **kw)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,7 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
     start_epoch, start_step, loss_sum = 0, 0, 0.0
+    resumed_loss = float("nan")
     ckpt_path = Path(ckpt_path) if ckpt_path else None
     if ckpt_path is not None:
         state = checkpoint.load(ckpt_path, map_location=device)
@@ -156,6 +157,9 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
                 hook.load_state_dict(state["hook"])
             start_epoch, start_step = state["epoch"], state["step"]
             loss_sum = state.get("loss_sum", 0.0)
+            # A run resumed after its last step (killed during the final evaluation) trains
+            # no step here, so the last epoch's loss comes from the checkpoint.
+            resumed_loss = state.get("train_loss", float("nan"))
 
     def save(epoch: int, step: int) -> None:
         if ckpt_path is None:
@@ -165,7 +169,7 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
         checkpoint.save({
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(), "epoch": epoch, "step": step,
-            "loss_sum": loss_sum if step else 0.0,
+            "loss_sum": loss_sum if step else 0.0, "train_loss": train_loss,
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state() if cuda else None,
             "hook": hook.state_dict() if hook is not None else None,
@@ -174,7 +178,7 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
     model.train()
     t_start = time.perf_counter()
     last_ckpt = last_report = t_start
-    done_here, train_loss = 0, float("nan")
+    done_here, train_loss = 0, resumed_loss
     for epoch in range(start_epoch, cfg.epochs):
         if hasattr(model, "drop_path_prob"):
             model.drop_path_prob = cfg.drop_path * epoch / cfg.epochs

@@ -131,3 +131,16 @@ def test_a_version_1_store_is_migrated_keeping_its_points(tmp_path):
         insert_points(conn, None, [PointSpec(key="e", val_error=None, test_error=0.1)])
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_non_finite_floats_are_stored_as_null_so_sql_json_still_reads(conn):
+    from petri.store.view import RunView
+
+    jobs.enqueue(conn, [JobSpec("sleep_train", {}, "a")])
+    job = jobs.claim(conn, "w0", "cpu")
+    result = {"wall_s": 2.5, "train_loss": float("nan"), "nested": [float("inf"), 1.0]}
+    assert jobs.complete(conn, job.id, job.lease, result, [], [])
+    view = RunView(conn)
+    assert view.compute_spent() == 2.5  # json_extract over the row would fail on bare NaN
+    assert view.jobs(state="done")[0].result == {"wall_s": 2.5, "train_loss": None,
+                                                 "nested": [None, 1.0]}

@@ -72,3 +72,20 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_weights(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+@needs_fashion
+def test_a_run_resumed_after_its_last_step_keeps_its_training_loss(tmp_path):
+    from petri.data.config import DataCfg
+    from petri.data.loader import make_splits
+    from petri.space.build import build_model
+    from petri.space.genotypes import genotype
+    from petri.train.config import TrainCfg
+    from petri.train.loop import train
+
+    splits = make_splits(DataCfg(subset=64, val_subset=32))
+    cfg = TrainCfg(epochs=1, batch_size=32)
+    desc = genotype("DARTS_V2", channels=4, cells=1, reductions=0, in_channels=1)
+    first = train(build_model(desc), splits, cfg, ckpt_path=tmp_path / "c.pt")
+    again = train(build_model(desc), splits, cfg, ckpt_path=tmp_path / "c.pt")
+    assert again.train_loss == first.train_loss and first.train_loss == first.train_loss
