@@ -22,6 +22,9 @@ from petri.space.desc import PRIMITIVES, CellDesc, EdgeDesc, ModelDesc, NodeDesc
 from petri.space.ops import FactorizedReduce, ReLUConvBN, create_op
 
 
+_SOME = tuple(i for i, p in enumerate(PRIMITIVES) if p != "none")
+
+
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     n, c, h, w = x.shape
     return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
@@ -37,16 +40,21 @@ class MixedOp(nn.Module):
                                  for p in PRIMITIVES)
         self.bypass_pool = nn.MaxPool2d(2, 2) if partial and stride == 2 else None
 
+    def _mix(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        # `none` adds w·0: skipping it changes no value and no gradient (its α still gets
+        # its share through the softmax), and saves two kernels per edge each way.
+        return sum(weights[i] * self.ops[i](x) for i in _SOME)
+
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         if not self.partial:
-            return sum(w * op(x) for w, op in zip(weights, self.ops))
+            return self._mix(x, weights)
         k = x.shape[1] // self.partial
         # A channel slice of an NHWC tensor is contiguous in neither layout; copying it once
         # here spares each of the eight ops its own conversion.
         layout = (torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
                   else torch.contiguous_format)
         active, rest = x[:, :k].contiguous(memory_format=layout), x[:, k:]
-        y = sum(w * op(active) for w, op in zip(weights, self.ops))
+        y = self._mix(active, weights)
         if self.bypass_pool is not None:
             rest = self.bypass_pool(rest)
         return channel_shuffle(torch.cat([y, rest], dim=1), self.partial)

@@ -141,3 +141,19 @@ def test_a_first_order_step_moves_alpha_not_the_weights():
     Architect(net, w_opt, lr=0.01).step(x, y, x, y, xi=0.1)
     assert all(torch.equal(a, b) for a, b in zip(before_w, net.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(before_a, net.arch_parameters()))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_mixed_op_equals_the_full_weighted_sum_including_none(stride):
+    from petri.space.supernet import MixedOp
+
+    torch.manual_seed(0)
+    op = MixedOp(4, stride, None)
+    x = torch.randn(2, 4, 8, 8)
+    w = torch.softmax(torch.randn(len(PRIMITIVES)), 0).requires_grad_()
+    full = sum(wi * o(x) for wi, o in zip(w, op.ops))  # the textbook definition
+    g_full = torch.autograd.grad(full.sum(), w)[0]
+    out = op(x, w)
+    g = torch.autograd.grad(out.sum(), w)[0]
+    assert torch.equal(out, full) and torch.equal(g, g_full)
+    assert g[PRIMITIVES.index("none")] == 0
