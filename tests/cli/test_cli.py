@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from petri.cli.main import COMMANDS
-from tests.conftest import needs_fashion, run_petri
+from tests.conftest import ROOT, needs_fashion, run_petri
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -77,3 +77,16 @@ def test_train_prints_validation_and_test_accuracy():
     val = float(res.stdout.split("validation accuracy:")[1].split("%")[0])
     test = float(res.stdout.split("test accuracy:")[1].split("%")[0])
     assert 40 < val <= 100 and 40 < test <= 100  # chance is 10%; two short epochs reach ~55%
+
+
+def test_run_and_ensemble_errors_are_one_line(tmp_path):
+    res = run_petri("run", "darts", "--config", ROOT / "configs" / "petridish_toy.yaml",
+                    "--run-dir", tmp_path / "a")
+    assert res.returncode == 1 and "not a darts config" in res.stderr
+    res = run_petri("run", "mood", "--config", ROOT / "configs" / "mood_toy.yaml",
+                    "--run-dir", tmp_path / "b", "--set", "mood.regulariser=l3")
+    assert res.returncode == 1 and "choose l1 or l2" in res.stderr
+    assert not (tmp_path / "b").exists()  # nothing created for a config that cannot run
+    res = run_petri("ensemble", tmp_path)
+    assert res.returncode == 1 and "no petri run" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
