@@ -3,7 +3,7 @@
 # Usage: bench/compare_toy.sh [SEEDS...]   (default 0 1 2; about 12 min per seed on 2 cores)
 # Runs land in runs/compare/; finished runs are skipped, interrupted ones resume.
 set -euo pipefail
-seeds=("${@:-0 1 2}")
+seeds=("$@")
 [[ $# -eq 0 ]] && seeds=(0 1 2)
 out=runs/compare
 mkdir -p "$out"

@@ -97,8 +97,8 @@ class Darts(Algorithm):
 
     def search_spec(self, index: int, regulariser: dict | None = None,
                     trainer: dict | None = None) -> dict:
-        trainer = {**self.search_trainer, **(trainer or {})}
-        trainer["seed"] = self.search_trainer["seed"] + self.seed + index
+        trainer = {**self.search_trainer, "seed": self.search_trainer["seed"] + self.seed + index,
+                   **(trainer or {})}
         return {"supernet": asdict(self.supernet), "arch": asdict(self.arch),
                 "derived": {**asdict(self.derived), "name": f"{self.name}-{index}"},
                 "regulariser": regulariser or {"kind": None, "nu": 0.0},

@@ -105,11 +105,11 @@ class Mood(PCDarts):
                               "data.val_size above 0")
 
     def _search(self, n: int, rnd: int, nu: float, pair=None) -> JobSpec:
-        spec = self.search_spec(n, {"kind": self.m.regulariser, "nu": nu},
-                                {"weight_decay": self.m.weight_decay})
-        spec |= {"round": rnd, "pair": list(pair) if pair else None}
         # Every search starts from the same seed, as in the reference: ν alone differs.
-        spec["trainer"]["seed"] = self.search_trainer["seed"] + self.seed
+        spec = self.search_spec(n, {"kind": self.m.regulariser, "nu": nu},
+                                {"weight_decay": self.m.weight_decay,
+                                 "seed": self.search_trainer["seed"] + self.seed})
+        spec |= {"round": rnd, "pair": list(pair) if pair else None}
         return JobSpec("darts_search", spec, f"mood/{n}")
 
     def _plan(self, view: RunView) -> tuple[list[Job], list[tuple[float, tuple]]]:

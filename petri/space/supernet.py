@@ -22,7 +22,7 @@ from petri.space.desc import PRIMITIVES, CellDesc, EdgeDesc, ModelDesc, NodeDesc
 from petri.space.ops import FactorizedReduce, ReLUConvBN, create_op
 
 
-_SOME = tuple(i for i, p in enumerate(PRIMITIVES) if p != "none")
+_WEIGHTED_OPS = tuple(i for i, p in enumerate(PRIMITIVES) if p != "none")
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -43,7 +43,7 @@ class MixedOp(nn.Module):
     def _mix(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         # `none` adds w·0: skipping it changes no value and no gradient (its α still gets
         # its share through the softmax), and saves two kernels per edge each way.
-        return sum(weights[i] * self.ops[i](x) for i in _SOME)
+        return sum(weights[i] * self.ops[i](x) for i in _WEIGHTED_OPS)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         if not self.partial:
@@ -139,10 +139,10 @@ class SearchNetwork(nn.Module):
             raise ValueError(f"the regularisation weight nu must be in [0, 1), got {nu}")
         self.reg_kind, self.nu = kind, (nu if kind else 0.0)
 
-    def regulariser(self, kind: str | None = None) -> torch.Tensor:
-        """R(θ): Σ|θ| (l1) or Σθ² (l2) over the network weights."""
-        kind = kind or self.reg_kind or "l1"
-        terms = [p.abs().sum() if kind == "l1" else p.pow(2).sum() for p in self.parameters()]
+    def regulariser(self) -> torch.Tensor:
+        """R(θ): Σθ² when regularising with l2, else Σ|θ|, over the network weights."""
+        l2 = self.reg_kind == "l2"
+        terms = [p.pow(2).sum() if l2 else p.abs().sum() for p in self.parameters()]
         return torch.stack(terms).sum()
 
     @property

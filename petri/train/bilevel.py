@@ -110,7 +110,6 @@ class ArchHook:
         self.amp = amp and not second_order and data.device.type == "cuda"
         self.channels_last = channels_last
         self.steps = 0
-        self.last_loss: float | None = None
         self.architect: Architect | None = None
 
     def attach(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -130,7 +129,7 @@ class ArchHook:
         model.arch_grad = True
         try:
             with torch.autocast(xv.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                self.last_loss = self.architect.step(x, y, xv, yv, lr)
+                self.architect.step(x, y, xv, yv, lr)
         finally:
             model.arch_grad = False
         self.steps += 1

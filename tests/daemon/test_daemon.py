@@ -32,6 +32,14 @@ def start(run_dir, *sets):
     return wait_for(lambda: daemon_alive(run_dir), 30, "daemon pid")
 
 
+def kill_daemon_and_resume(run_dir) -> None:
+    """SIGKILL the run's daemon, wait until it is gone, then `petri resume` the run."""
+    os.kill(daemon_alive(run_dir), signal.SIGKILL)
+    wait_for(lambda: daemon_alive(run_dir) is None, 10, "daemon gone")
+    res = run_petri("resume", run_dir, timeout=60)
+    assert res.returncode == 0, res.stderr
+
+
 def wait_done(run_dir, timeout=120):
     wait_for(lambda: snapshot(run_dir)["done"] and not daemon_alive(run_dir), timeout, "run done")
     return snapshot(run_dir)
@@ -52,18 +60,15 @@ def db_rows(run_dir, sql):
 def test_kill9_daemon_twice_then_resume_completes_exactly_once(tmp_path):
     run = tmp_path / "run"
     jobs_n, steps, every = 6, 60, 5
-    pid = start(run, f"smoke.jobs={jobs_n}", f"smoke.steps={steps}",
-                f"smoke.checkpoint_every={every}", "smoke.step_time=0.03")
+    start(run, f"smoke.jobs={jobs_n}", f"smoke.steps={steps}",
+          f"smoke.checkpoint_every={every}", "smoke.step_time=0.03")
     killed_jobs = 0
     for _ in range(2):
         wait_for(lambda: any(w["step"] and w["step"] >= 3 for w in snapshot(run)["workers"]),
                  60, "a job in progress")
         killed_jobs += snapshot(run)["jobs"]["running"]
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: daemon_alive(run) is None, 10, "daemon gone")
-        res = run_petri("resume", run, timeout=60)
-        assert res.returncode == 0, res.stderr
-        pid = wait_for(lambda: daemon_alive(run), 30, "daemon back")
+        kill_daemon_and_resume(run)
+        wait_for(lambda: daemon_alive(run), 30, "daemon back")
     snap = wait_done(run)
     assert snap["jobs"] == {"queued": 0, "running": 0, "done": jobs_n, "failed": 0}
     keys = [k for (k,) in db_rows(run, "SELECT key FROM points")]

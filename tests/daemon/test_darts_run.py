@@ -1,15 +1,12 @@
 """DARTS, DARTS second order, PC-DARTS and MOOD end to end from `petri run` on their toy
 configs (shrunk with --set), with real workers, a real SIGKILL and `petri resume`."""
 import json
-import os
-import signal
 
 import pytest
 
-from petri.daemon.pidfile import daemon_alive
 from petri.status import snapshot
 from tests.conftest import needs_fashion, run_petri
-from tests.daemon.test_daemon import wait_done, wait_for
+from tests.daemon.test_daemon import kill_daemon_and_resume, wait_done, wait_for
 
 # The toy configs at test size: 64 images for the weights, 64 for α, 4-channel supernets.
 SHRINK = ["data.subset=128", "data.val_subset=256", "supernet.channels=4", "supernet.nodes=2",
@@ -102,10 +99,7 @@ def test_kill9_during_a_search_and_resume_gives_the_same_points(runs):
     for n_done in (0, 1):  # once in the first round, once after a search has finished
         wait_for(lambda: snapshot(killed)["jobs"]["done"] >= n_done and
                  snapshot(killed)["jobs"]["running"] > 0, 300, f"{n_done} jobs done")
-        os.kill(daemon_alive(killed), signal.SIGKILL)
-        wait_for(lambda: daemon_alive(killed) is None, 10, "daemon gone")
-        res = run_petri("resume", killed, timeout=60)
-        assert res.returncode == 0, res.stderr
+        kill_daemon_and_resume(killed)
     wait_done(killed, timeout=600)
     assert outcome(killed) == outcome(done["mood"])
 

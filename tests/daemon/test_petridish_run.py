@@ -1,16 +1,13 @@
 """A whole tiny Petridish search on real Fashion-MNIST, with real workers and a real SIGKILL:
 reproducible, resumable, exportable to a gallery, loadable and evaluable."""
-import os
-import signal
 
 import pytest
 import torch
 import yaml
 
-from petri.daemon.pidfile import daemon_alive
 from petri.status import snapshot
 from tests.conftest import needs_fashion, run_petri
-from tests.daemon.test_daemon import wait_done, wait_for
+from tests.daemon.test_daemon import kill_daemon_and_resume, wait_done, wait_for
 
 TINY = {
     "algo": "petridish", "seed": 0,
@@ -51,10 +48,7 @@ def searched(tmp_path_factory):
     for n_done in (1, 4):
         wait_for(lambda: len(snapshot(killed)["points"]) >= n_done and
                  snapshot(killed)["jobs"]["running"] > 0, 300, f"{n_done} points")
-        os.kill(daemon_alive(killed), signal.SIGKILL)
-        wait_for(lambda: daemon_alive(killed) is None, 10, "daemon gone")
-        res = run_petri("resume", killed, timeout=60)
-        assert res.returncode == 0, res.stderr
+        kill_daemon_and_resume(killed)
     wait_done(killed, timeout=300)
     return tmp, clean, killed
 
