@@ -33,6 +33,7 @@ setup(
         "h5py>=3.8",
         "nvidia-ml-py>=12",
         "pyyaml>=6",
+        "plotext>=5.2",
     ],
     extras_require={
         # fvcore is the independent MAC counter the cost tests compare against; pexpect drives
