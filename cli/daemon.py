@@ -15,13 +15,13 @@ from petri.errors import PetriError
 
 
 def launch(run_dir: Path, foreground: bool) -> None:
-    from petri.daemon.pidfile import daemon_alive
+    from petri.daemon.pidfile import already_running, daemon_alive, lock_held, pid_file
 
-    pid = daemon_alive(run_dir)
-    if pid:
-        raise PetriError(f"a daemon (pid {pid}) is already running on {run_dir}; "
-                         f"watch it with `petri status {run_dir}` or stop it with "
-                         f"`petri stop {run_dir}`")
+    if daemon_alive(run_dir) is not None:
+        raise PetriError(already_running(run_dir))
+    if not os.access(run_dir, os.W_OK):
+        raise PetriError(f"run dir {run_dir} is not writable; the daemon must write its store, "
+                         f"log and checkpoints there: fix its permissions or copy the run")
     if foreground:
         from petri.daemon.daemon import Daemon
 
@@ -30,22 +30,42 @@ def launch(run_dir: Path, foreground: bool) -> None:
         click.echo(f"daemon on {run_dir} exited")
         return
     log_path = run_dir / "daemon.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "petri.cli.main", "daemon", str(run_dir)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True)
-    deadline = time.time() + 30
+    try:
+        with open(log_path, "ab") as log:
+            offset = log.tell()
+            proc = subprocess.Popen([sys.executable, "-m", "petri.cli.main", "daemon",
+                                     str(run_dir)], stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=log, start_new_session=True)
+    except OSError as e:
+        raise PetriError(f"cannot start a daemon on {run_dir}: {e.strerror} ({log_path})") from None
+    # "started" only once the daemon has opened and checked the store and built the search:
+    # it writes its pid file after that, and a daemon that fails start-up exits instead.
+    deadline = time.time() + STARTUP_TIMEOUT_S
     while time.time() < deadline:
-        if daemon_alive(run_dir) == proc.pid:
+        if pid_file(run_dir) == proc.pid and lock_held(run_dir):
             click.echo(f"daemon started (pid {proc.pid}) on {run_dir}; log: {log_path}\n"
                        f"  petri status {run_dir}    petri stop {run_dir}")
             return
         if proc.poll() is not None:
-            tail = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
-            raise PetriError(f"the daemon exited at start: {tail[-1] if tail else 'no output'} "
-                             f"(see {log_path})")
+            if lock_held(run_dir):  # another `petri start` won the race for the lock
+                raise PetriError(already_running(run_dir))
+            raise PetriError(f"the daemon could not start: {_failure(log_path, offset)} "
+                             f"(log: {log_path})")
         time.sleep(0.05)
-    raise PetriError(f"the daemon did not come up within 30 s; see {log_path}")
+    raise PetriError(f"the daemon did not finish starting within {STARTUP_TIMEOUT_S} s; see "
+                     f"{log_path}")
+
+
+STARTUP_TIMEOUT_S = 120
+
+
+def _failure(log_path: Path, offset: int) -> str:
+    """The daemon's own error line from what it wrote to the log this time."""
+    with open(log_path, "rb") as f:
+        f.seek(offset)
+        lines = [ln.strip() for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    return (errors or lines or ["it wrote nothing"])[-1].removeprefix("error: ")
 
 
 @click.command()
@@ -67,7 +87,13 @@ def start(config, run_dir, foreground, live, sets):
     if (run_dir / "config.yaml").exists():
         click.echo(f"{run_dir} already holds a run: resuming it with its saved config")
     else:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise PetriError(f"cannot create run dir {run_dir}: {e.strerror}; choose a "
+                             f"writable place with --run-dir") from None
+        if not os.access(run_dir, os.W_OK):
+            raise PetriError(f"run dir {run_dir} is not writable; choose another with --run-dir")
         connect(run_dir, create=True).close()  # fail now on a bad run dir, not in the daemon
         save_config(cfg, run_dir)
     launch(run_dir, foreground)
@@ -137,25 +163,32 @@ def resume(run_dir, foreground, live):
               help="Seconds to wait for a clean stop.")
 def stop(run_dir, now, timeout):
     """Stop RUN_DIR's daemon: workers checkpoint, jobs go back to the queue, nothing is lost."""
-    from petri.daemon.pidfile import daemon_alive
+    from petri.daemon.pidfile import daemon_alive, wait_gone
+    from petri.store.db import DB_NAME
 
     run_dir = Path(run_dir)
+    if not (run_dir / DB_NAME).exists():
+        raise PetriError(f"{run_dir} is not a petri run dir (no {DB_NAME}); pass the directory "
+                         f"that `petri start --run-dir` created")
     pid = daemon_alive(run_dir)
     if pid is None:
         click.echo(f"no daemon is running on {run_dir}")
         return
+    if pid == 0:
+        raise PetriError(f"a daemon holds {run_dir}'s lock but its pid cannot be read; find it "
+                         f"with `fuser {run_dir / 'daemon.lock'}` and stop it by hand")
     if now:
         _kill_workers(run_dir)
         os.kill(pid, signal.SIGKILL)
+        # Return only once the kernel has dropped its lock, so `resume` right after works.
+        if not wait_gone(run_dir, 30):
+            raise PetriError(f"daemon {pid} was killed but still holds its lock after 30 s")
         click.echo(f"killed daemon {pid}; `petri resume {run_dir}` continues from checkpoints")
         return
     os.kill(pid, signal.SIGTERM)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if daemon_alive(run_dir) is None:
-            click.echo(f"daemon {pid} stopped; `petri resume {run_dir}` continues the run")
-            return
-        time.sleep(0.1)
+    if wait_gone(run_dir, timeout):
+        click.echo(f"daemon {pid} stopped; `petri resume {run_dir}` continues the run")
+        return
     raise PetriError(f"daemon {pid} did not stop within {timeout:.0f} s; use `petri stop --now`")
 
 

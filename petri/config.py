@@ -4,7 +4,10 @@ The resolved config is saved in the run dir (`config.yaml`) and is what a resume
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import math
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -13,44 +16,154 @@ from petri.errors import ConfigError
 
 TOP_LEVEL = {"algo", "seed", "daemon", "smoke", "petridish", "seed_train", "search", "post_train",
              "data", "trainer", "pareto", "hull", "eval", "darts", "mood", "random", "name",
-             "cost", "supernet", "arch", "derived"}
+             "cost", "supernet", "arch", "derived", "compare"}
+
+
+def setting(default, *, ge=None, gt=None, le=None, lt=None, choices=None):
+    """A config field with its allowed range, checked by `from_mapping` at load time."""
+    bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
+    return field(default=default, metadata={k: v for k, v in bounds.items() if v is not None})
 
 
 def from_mapping(cls, d: dict | None, section: str):
-    """Build the dataclass `cls` from `d`, naming unknown keys and the known ones."""
+    """Build the dataclass `cls` from `d`, checking every key's name, type and range.
+
+    A wrong value is one `ConfigError` naming `section.key`, what it expects and what it got,
+    so a bad `--set` fails at the command line, not later inside a worker.
+    """
     d = d or {}
     if not isinstance(d, dict):
-        raise ConfigError(f"{section} must be a mapping, got {type(d).__name__}")
-    known = {f.name for f in fields(cls)}
-    bad = sorted(set(d) - known)
+        raise ConfigError(f"{section} must be a mapping of settings, got {_show(d)}")
+    known = {f.name: f for f in fields(cls)}
+    bad = sorted(set(d) - set(known))
     if bad:
-        raise ConfigError(f"unknown {section} setting(s) {', '.join(bad)}; known: "
+        raise ConfigError(f"unknown {section} setting(s) {', '.join(map(str, bad))}; known: "
                           f"{', '.join(sorted(known))}")
-    return cls(**d)
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, raw in d.items():
+        key = f"{section}.{name}" if section else name
+        value = check_type(raw, hints[name], key)
+        check_range(value, known[name].metadata, key)
+        values[name] = value
+    return cls(**values)
+
+
+def _show(value) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _type_name(tp) -> str:
+    if tp is type(None):
+        return "null"
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp)))
+
+
+def check_type(value, tp, key: str):
+    """`value` as type `tp` (YAML's own types; integral floats count as integers)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return check_type(value, arg, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{key} must be {_type_name(tp)}, got {_show(value)}")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif tp is float:
+        # YAML 1.1 reads `1e-3` as a string; accept what Python reads as a number.
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{key} must be a finite number, got {value!r}")
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    elif origin in (tuple, list):
+        if isinstance(value, (list, tuple)):
+            if origin is tuple and args and args[-1] is not Ellipsis:
+                if len(value) != len(args):
+                    raise ConfigError(f"{key} must be a list of {len(args)} values, "
+                                      f"got {_show(value)}")
+                item_types = args
+            else:
+                item_types = (args[0] if args else typing.Any,) * len(value)
+            items = [check_type(v, t, f"{key}[{i}]")
+                     for i, (v, t) in enumerate(zip(value, item_types))]
+            return tuple(items) if origin is tuple else items
+    elif tp is typing.Any:
+        return value
+    elif tp in (dict, list) or origin is dict:
+        if isinstance(value, origin or tp):
+            return value
+    else:
+        return value
+    raise ConfigError(f"{key} must be {_type_name(tp)}, got {_show(value)}")
+
+
+def check_range(value, bounds, key: str) -> None:
+    if value is None or not bounds:
+        return
+    if "choices" in bounds and value not in bounds["choices"]:
+        raise ConfigError(f"{key} must be one of {', '.join(map(str, bounds['choices']))}, "
+                          f"got {value!r}")
+    for name, ok, word in (("ge", lambda v, b: v >= b, "at least"),
+                           ("gt", lambda v, b: v > b, "greater than"),
+                           ("le", lambda v, b: v <= b, "at most"),
+                           ("lt", lambda v, b: v < b, "less than")):
+        if name in bounds:
+            for v in (value if isinstance(value, (tuple, list)) else (value,)):
+                if not ok(v, bounds[name]):
+                    raise ConfigError(f"{key} must be {word} {bounds[name]}, got {v!r}")
+
+
+@dataclass(frozen=True)
+class RunCfg:
+    """The top-level scalars of a run config; the sections are checked by their owners."""
+
+    algo: str
+    seed: int = setting(0, ge=0)
+    name: str | None = None
 
 
 @dataclass(frozen=True)
 class DaemonCfg:
-    cpu_slots: int = 1
-    slots_per_gpu: int = 1
+    cpu_slots: int = setting(1, ge=1, le=1024)
+    slots_per_gpu: int = setting(1, ge=1, le=64)
     use_gpus: bool = True
-    min_free_mb: int = 1024  # a GPU with less free memory gets no slot
+    min_free_mb: int = setting(1024, ge=0)  # a GPU with less free memory gets no slot
     allow_shared_gpus: bool = False  # run on GPUs that foreign processes use
-    max_attempts: int = 3
-    backoff_s: float = 2.0  # first retry delay; doubles each attempt
-    progress_every_s: float = 2.0
-    hang_grace_s: float = 120.0  # progress older than this means the job hangs
-    first_progress_grace_s: float = 600.0  # before the first report (imports, data load)
-    stop_grace_s: float = 60.0  # how long `petri stop` waits for workers to checkpoint
-    poll_s: float = 0.02
+    max_attempts: int = setting(3, ge=1)
+    backoff_s: float = setting(2.0, ge=0)  # first retry delay; doubles each attempt
+    progress_every_s: float = setting(2.0, gt=0)
+    # Progress older than this means the job hangs; below a second every job would look hung.
+    hang_grace_s: float = setting(120.0, ge=1)
+    first_progress_grace_s: float = setting(600.0, ge=1)  # before the first report (imports, data load)
+    stop_grace_s: float = setting(60.0, ge=0)  # how long `petri stop` waits for workers to checkpoint
+    poll_s: float = setting(0.02, ge=0.001)  # 0 would busy-loop the daemon
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DaemonCfg":
-        cfg = from_mapping(cls, d, "daemon")
-        if cfg.cpu_slots < 1 or cfg.slots_per_gpu < 1 or cfg.max_attempts < 1:
-            raise ConfigError("daemon.cpu_slots, daemon.slots_per_gpu and daemon.max_attempts "
-                              "must be at least 1")
-        return cfg
+        return from_mapping(cls, d, "daemon")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,32 +189,58 @@ def apply_override(cfg: dict, assignment: str) -> None:
         raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {e}") from None
 
 
+def read_yaml(path: Path, what: str = "config file") -> dict:
+    """A YAML mapping from `path`; any problem is one line `FILE:LINE:COL: problem`."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a text file (byte {e.object[e.start]:#04x} at offset "
+                          f"{e.start}); pass a YAML {what}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the {what}: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: {e.problem or e.context} (the {what} is not valid YAML)") \
+            from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the {what} must hold a mapping of sections at the top "
+                          f"level, got {type(data).__name__}")
+    return data
+
+
 def load_config(path: str | Path, overrides: tuple[str, ...] = ()) -> dict:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist; see configs/ for examples")
-    try:
-        cfg = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {p} is not valid YAML: {e}") from None
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"config file {p} must hold a mapping at the top level")
+    cfg = read_yaml(p)
     for o in overrides:
         apply_override(cfg, o)
-    return validate(cfg, str(p))
+    return validate(cfg, f"{p} with --set" if overrides else str(p))
 
 
 def validate(cfg: dict, where: str = "config") -> dict:
-    unknown = sorted(set(cfg) - TOP_LEVEL)
-    if unknown:
-        raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; known: "
-                          f"{', '.join(sorted(TOP_LEVEL))}")
-    if "algo" not in cfg:
-        raise ConfigError(f"{where}: missing `algo` (for example `algo: petridish`)")
-    DaemonCfg.from_dict(cfg.get("daemon"))
-    from petri.algos.base import create_algo
+    """Check every section a run uses: names, types, ranges, and the algorithm's own rules."""
+    try:
+        unknown = sorted(map(str, set(cfg) - TOP_LEVEL))
+        if unknown:
+            raise ConfigError(f"unknown section(s) {', '.join(unknown)}; known: "
+                              f"{', '.join(sorted(TOP_LEVEL))}")
+        if "algo" not in cfg:
+            raise ConfigError("missing `algo` (for example `algo: petridish`)")
+        from_mapping(RunCfg, {k: cfg[k] for k in ("algo", "seed", "name") if k in cfg}, "")
+        DaemonCfg.from_dict(cfg.get("daemon"))
+        from petri.algos.base import create_algo
 
-    create_algo(cfg)  # the algorithm checks its own sections now, not in the detached daemon
+        create_algo(cfg)  # the algorithm checks its own sections now, not in the detached daemon
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
     return cfg
 
 
@@ -116,4 +255,4 @@ def read_run_config(run_dir: Path) -> dict:
     p = run_dir / "config.yaml"
     if not p.is_file():
         raise ConfigError(f"{run_dir} has no config.yaml; is it a petri run dir?")
-    return validate(yaml.safe_load(p.read_text()) or {}, str(p))
+    return validate(read_yaml(p, "run's saved config"), str(p))

@@ -49,7 +49,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
                         "progress_age_s": round(time.time() - prog["t"], 1) if "t" in prog else None})
     return {
         "run_dir": str(run_dir),
-        "daemon": {"state": "running" if pid else "stopped", "pid": pid,
+        "daemon": {"state": "running" if pid is not None else "stopped", "pid": pid,
                    "last_state": meta.get("daemon_state"), "slots": meta.get("slots")},
         "jobs": counts,
         "workers": workers,

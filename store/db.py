@@ -79,7 +79,12 @@ def _schema_sql() -> str:
 
 
 def connect(run_dir: str | Path, readonly: bool = False, create: bool = False) -> sqlite3.Connection:
-    """Open RUN/petri.db. Writers get WAL and a checked (or created) schema."""
+    """Open RUN/petri.db. Writers get WAL and a checked schema.
+
+    `create` is for a new run only (`petri start` on a new run dir): it may write the schema
+    into a missing or empty file. Everywhere else a file without petri's schema is refused, so
+    a zero-byte or foreign DB is never silently turned into a fresh run.
+    """
     run_dir = Path(run_dir)
     path = run_dir / DB_NAME
     if not path.exists():
@@ -98,30 +103,40 @@ def connect(run_dir: str | Path, readonly: bool = False, create: bool = False) -
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 10000")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as e:
         raise StoreError(f"{path} is not a readable petri database ({e}); it was left untouched: "
                          f"restore it from a backup or start a new run dir") from None
+    # Checked before any PRAGMA that writes, so a refused file keeps every byte it had.
     if version > SCHEMA_VERSION:
         conn.close()
         raise StoreError(f"{path} was written by a newer petri (schema {version}, this petri "
                          f"reads {SCHEMA_VERSION}); upgrade petri to open it")
-    if not readonly:
-        _ensure_schema(conn, path, version)
-    elif version == 0:
+    if version == 0 and not create:
+        foreign = _has_tables(conn)
         conn.close()
-        raise StoreError(f"{path} holds no petri schema; is this a petri run dir?")
+        if foreign:
+            raise StoreError(f"{path} is an SQLite file that petri did not create; it was left "
+                             f"untouched: choose another run dir")
+        raise StoreError(f"{path} holds no petri schema ({path.stat().st_size} bytes); it was "
+                         f"left untouched: restore it (and petri.db-wal) from a backup, or start "
+                         f"a new run dir")
+    if not readonly:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise StoreError(f"{path} cannot be opened for writing ({e}); it was left "
+                             f"untouched: check the run dir's permissions and free space") from None
+        _ensure_schema(conn, path, version)
     return conn
 
 
 def _ensure_schema(conn: sqlite3.Connection, path: Path, version: int) -> None:
     try:
         if version == 0:
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables:
+            if _has_tables(conn):
                 raise StoreError(f"{path} is an SQLite file that petri did not create; it was "
                                  f"left untouched: choose another run dir")
             with transaction(conn):
@@ -143,12 +158,36 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path, version: int) -> None:
                          f"backup or start a new run dir") from None
 
 
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+
+
 def _exec_script(conn: sqlite3.Connection, script: str) -> None:
     # executescript would COMMIT the surrounding transaction; run statement by statement instead.
     for stmt in script.split(";"):
         if stmt.strip() and not all(line.strip().startswith("--") or not line.strip()
                                     for line in stmt.splitlines()):
             conn.execute(stmt)
+
+
+def _where(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return row[2] if row else "the run database"
+
+
+def _store_error(conn: sqlite3.Connection, e: sqlite3.DatabaseError) -> StoreError:
+    path = _where(conn)
+    if "full" in str(e):
+        return StoreError(f"the disk holding {path} is full; nothing committed was lost: free "
+                          f"space there, then `petri resume {Path(path).parent}`")
+    return StoreError(f"writing {path} failed ({e}); nothing committed was lost")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite rolls back by itself after some errors (a full disk); a second ROLLBACK would
+    # raise "cannot rollback - no transaction is active" over the real error.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 @contextmanager
@@ -160,12 +199,15 @@ def transaction(conn: sqlite3.Connection):
         raise StoreError(f"cannot lock the run database: {e}") from None
     try:
         yield conn
+    except sqlite3.DatabaseError as e:
+        _rollback(conn)
+        raise _store_error(conn, e) from None
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
     else:
         try:
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as e:
-            conn.execute("ROLLBACK")
-            raise StoreError(f"commit failed: {e}") from None
+            _rollback(conn)
+            raise _store_error(conn, e) from None

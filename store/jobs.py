@@ -64,6 +64,10 @@ def get(conn: sqlite3.Connection, job_id: int) -> Job | None:
     return Job.from_row(row) if row else None
 
 
+def ids(conn: sqlite3.Connection) -> set[int]:
+    return {r[0] for r in conn.execute("SELECT id FROM jobs")}
+
+
 def running(conn: sqlite3.Connection) -> list[Job]:
     return [Job.from_row(r) for r in conn.execute("SELECT * FROM jobs WHERE state = 'running'")]
 

@@ -154,7 +154,7 @@ def test_mood_stops_at_max_searches_or_when_the_front_is_filled(tmp_path):
 
 
 @pytest.mark.parametrize("mood,match", [
-    ({"regulariser": "l3"}, "l1 or l2"), ({"initial": [1.5]}, r"\[0, 1\)"),
+    ({"regulariser": "l3"}, "one of l1, l2"), ({"initial": [1.5]}, "less than 1"),
     ({"max_searches": 1}, "max_searches")])
 def test_mood_bad_settings(mood, match):
     with pytest.raises(ConfigError, match=match):

@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
-from petri.config import from_mapping
+from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
 from petri.store.records import Job, JobSpec
@@ -29,37 +29,38 @@ from petri.train.config import TrainCfg
 
 @dataclass(frozen=True)
 class SupernetCfg:
-    channels: int = 16
-    cells: int = 8
-    nodes: int = 4
-    stem_multiplier: int = 3
-    partial: int | None = None  # PC-DARTS' K: ops see 1/K of the channels
+    channels: int = setting(16, ge=1, le=1024)
+    cells: int = setting(8, ge=3, le=64)  # two of them are the reductions
+    nodes: int = setting(4, ge=1, le=16)
+    stem_multiplier: int = setting(3, ge=1, le=16)
+    partial: int | None = setting(None, ge=1)  # PC-DARTS' K: ops see 1/K of the channels
 
 
 @dataclass(frozen=True)
 class ArchCfg:
-    lr: float = 3e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    weight_decay: float = 1e-3
+    lr: float = setting(3e-4, gt=0)
+    betas: tuple[float, float] = setting((0.5, 0.999), ge=0, lt=1)
+    weight_decay: float = setting(1e-3, ge=0)
     second_order: bool = False
-    warmup_epochs: int = 0  # epochs of weight training before α/β start to move
-    train_portion: float = 0.5  # of the training split for the weights; the rest trains α
+    warmup_epochs: int = setting(0, ge=0)  # epochs of weight training before α/β start to move
+    # Of the training split for the weights; the rest trains α.
+    train_portion: float = setting(0.5, gt=0, lt=1)
 
 
 @dataclass(frozen=True)
 class DerivedCfg:
     """The network a genotype becomes (DARTS' CIFAR evaluation network by default)."""
 
-    channels: int = 36
-    cells: int = 20
-    reductions: int = 2
-    stem_multiplier: int = 3
+    channels: int = setting(36, ge=1, le=1024)
+    cells: int = setting(20, ge=1, le=128)
+    reductions: int = setting(2, ge=0, le=8)
+    stem_multiplier: int = setting(3, ge=1, le=16)
     auxiliary: bool = False
 
 
 @dataclass(frozen=True)
 class DartsCfg:
-    searches: int = 1
+    searches: int = setting(1, ge=1, le=1000)
 
 
 # DARTS' published search recipe for the supernet's weights (the `search` section's base).
@@ -77,10 +78,6 @@ class Darts(Algorithm):
         self.arch = self._section(ArchCfg, "arch")
         self.derived = self._section(DerivedCfg, "derived")
         self.darts = self._section(DartsCfg, "darts")
-        if self.darts.searches < 1:
-            raise ConfigError("darts.searches must be at least 1")
-        if not 0.0 < self.arch.train_portion < 1.0:
-            raise ConfigError("arch.train_portion must be between 0 and 1 (exclusive)")
         if self.supernet.partial and self.supernet.channels % self.supernet.partial:
             raise ConfigError(f"supernet.channels ({self.supernet.channels}) must be a multiple "
                               f"of supernet.partial ({self.supernet.partial})")

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
-from petri.config import from_mapping
+from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.errors import ConfigError
@@ -25,10 +25,11 @@ from petri.train.config import TrainCfg
 @dataclass(frozen=True)
 class EvalCfg:
     gallery: str = ""  # set by `petri eval GALLERY`
-    ids: list | None = None  # gallery model ids to evaluate (None: all)
-    channels: int | None = None  # first-cell channels (None: as searched)
-    cell_scale: float = 1.0  # cells = min(ceil(cells * cell_scale), max_cells)
-    max_cells: int = 20
+    ids: list[int] | None = None  # gallery model ids to evaluate (None: all)
+    channels: int | None = setting(None, ge=1, le=1024)  # first-cell channels (None: as searched)
+    # cells = min(ceil(cells * cell_scale), max_cells)
+    cell_scale: float = setting(1.0, gt=0, le=100)
+    max_cells: int = setting(20, ge=1, le=128)
     auxiliary: bool = False
 
 

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 
 from petri.algos.darts import PCDarts
-from petri.config import from_mapping
+from petri.config import from_mapping, setting
 from petri.errors import ConfigError
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
@@ -29,12 +29,14 @@ from petri.store.view import RunView
 
 @dataclass(frozen=True)
 class MoodCfg:
-    regulariser: str = "l1"  # l1 | l2
-    weight_decay: float = 3e-4  # the search's fixed L2 (0 for the pure L1 / L2 fronts)
-    initial: tuple[float, ...] = (0.2, 0.0)
-    delta: float = 0.15  # stop when no unsplit front pair is farther apart (normalised)
-    parallel: int = 2  # pairs split per round
-    max_searches: int = 20
+    regulariser: str = setting("l1", choices=("l1", "l2"))
+    # The search's fixed L2 (0 for the pure L1 / L2 fronts).
+    weight_decay: float = setting(3e-4, ge=0)
+    initial: tuple[float, ...] = setting((0.2, 0.0), ge=0, lt=1)  # the first ν values
+    # Stop when no unsplit front pair is farther apart (normalised).
+    delta: float = setting(0.15, gt=0)
+    parallel: int = setting(2, ge=1)  # pairs split per round
+    max_searches: int = setting(20, ge=1, le=10_000)
 
 
 @dataclass(frozen=True)
@@ -92,14 +94,10 @@ class Mood(PCDarts):
     def __init__(self, cfg: dict):
         super().__init__(cfg)
         self.m = from_mapping(MoodCfg, self.cfg.get("mood"), "mood")
-        if self.m.regulariser not in ("l1", "l2"):
-            raise ConfigError(f"mood.regulariser {self.m.regulariser!r} is unknown; "
-                              f"choose l1 or l2")
-        if not self.m.initial or any(not 0.0 <= nu < 1.0 for nu in self.m.initial):
-            raise ConfigError("mood.initial must list weights in [0, 1)")
-        if self.m.parallel < 1 or self.m.max_searches < len(self.m.initial):
-            raise ConfigError("mood.parallel must be >= 1 and mood.max_searches at least the "
-                              "number of initial weights")
+        if not self.m.initial:
+            raise ConfigError("mood.initial must list at least one weight in [0, 1)")
+        if self.m.max_searches < len(self.m.initial):
+            raise ConfigError("mood.max_searches must be at least the number of initial weights")
         if self.data.get("val_size", 0) == 0:
             raise ConfigError("mood places searches by their validation cross-entropy; set "
                               "data.val_size above 0")

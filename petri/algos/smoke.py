@@ -1,20 +1,37 @@
 """`smoke`: a batch of `sleep_train` jobs, each becoming one point. Exercises the daemon."""
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 from petri.algos.base import Algorithm, Outcome
+from petri.config import from_mapping, setting
 from petri.store.records import Job, JobSpec, PointSpec
 from petri.store.view import RunView
+
+
+@dataclass(frozen=True)
+class SmokeCfg:
+    jobs: int = setting(4, ge=1, le=100_000)
+    steps: int = setting(10, ge=1)
+    step_time: float = setting(0.01, ge=0)
+    checkpoint_every: int = setting(5, ge=1)
+    # Failure switches for the daemon's tests: exit, stop reporting, or raise at this step.
+    crash_at: int | None = None
+    hang_at: int | None = None
+    raise_at: int | None = None
 
 
 class Smoke(Algorithm):
     name = "smoke"
 
+    def __init__(self, cfg: dict):
+        super().__init__(cfg)
+        self.smoke = from_mapping(SmokeCfg, cfg.get("smoke"), "smoke")
+
     def _specs(self) -> list[JobSpec]:
-        c = self.cfg.get("smoke") or {}
-        keep = ("steps", "step_time", "checkpoint_every", "crash_at", "hang_at", "raise_at")
-        return [JobSpec("sleep_train", {"index": i, "seed": self.seed,
-                                        **{k: c[k] for k in keep if k in c}}, f"smoke/{i}")
-                for i in range(int(c.get("jobs", 4)))]
+        settings = {k: v for k, v in asdict(self.smoke).items() if k != "jobs"}
+        return [JobSpec("sleep_train", {"index": i, "seed": self.seed, **settings}, f"smoke/{i}")
+                for i in range(self.smoke.jobs)]
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         return self._specs() if view.job_count() == 0 else []
@@ -26,6 +43,6 @@ class Smoke(Algorithm):
 
     def is_done(self, view: RunView) -> bool:
         c = view.counts()
-        return sum(c.values()) >= int((self.cfg.get("smoke") or {}).get("jobs", 4)) \
+        return sum(c.values()) >= self.smoke.jobs \
             and not c["queued"] \
             and not c["running"]

@@ -14,13 +14,11 @@ import signal
 import time
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from petri.algos.base import create_algo
 from petri.config import DaemonCfg, read_run_config
 from petri.daemon.context import PROGRESS, RESULT
 from petri.daemon.executor import Event, LocalExecutor
-from petri.daemon.pidfile import PID, daemon_alive, kill_if_same, write_pid
+from petri.daemon.pidfile import PID, RunLock, already_running, kill_if_same, write_pid
 from petri.daemon.slots import plan_slots, query_gpus
 from petri.errors import StoreError
 from petri.io import read_json
@@ -29,7 +27,6 @@ from petri.store.db import connect, transaction
 from petri.store.view import RunView
 
 log = logging.getLogger("petri.daemon")
-LOCK = "daemon.lock"
 
 
 def job_dir(run_dir: Path, job_id: int) -> Path:
@@ -54,21 +51,19 @@ class Daemon:
 
     # ---- life cycle -------------------------------------------------------------------
     def run(self) -> int:
-        lock = FileLock(str(self.run_dir / LOCK))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            pid = daemon_alive(self.run_dir)
-            raise StoreError(f"a daemon (pid {pid or 'unknown'}) is already running on "
-                             f"{self.run_dir}; stop it with `petri stop {self.run_dir}`") from None
+        lock = RunLock(self.run_dir)
+        if not lock.acquire():
+            raise StoreError(already_running(self.run_dir))
         try:
             return self._run_locked()
         finally:
             lock.release()
 
     def _run_locked(self) -> int:
-        write_pid(self.run_dir)
-        self.conn = connect(self.run_dir, create=True)
+        # Only `petri start` on a new run dir creates a schema; here a DB without one (zero
+        # bytes, a deleted WAL) is refused rather than silently restarted from job 1.
+        self.conn = connect(self.run_dir)
+        self.check_job_dirs()
         self.view = RunView(self.conn)
         self.algo = create_algo(self.cfg)
         gpus = query_gpus(self.nvml) if self.dcfg.use_gpus else None
@@ -80,6 +75,7 @@ class Daemon:
         with transaction(self.conn):
             jobs.log_event(self.conn, "daemon", f"daemon {os.getpid()} started: {line}")
         self.recover()
+        write_pid(self.run_dir)  # only now may `petri start` report that the daemon started
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self.log_file = open(self.run_dir / "workers.log", "ab")
@@ -146,6 +142,21 @@ class Daemon:
         (self.run_dir / PID).unlink(missing_ok=True)
 
     # ---- restart ------------------------------------------------------------------------
+    def check_job_dirs(self) -> None:
+        """Refuse a store that is older than the job directories beside it.
+
+        A job dir exists only for a job the store once committed, so an unknown one means the
+        DB lost commits (replaced, or its WAL deleted after a crash); continuing would resume
+        new jobs from the checkpoints of different ones.
+        """
+        known = jobs.ids(self.conn)
+        for d in sorted((self.run_dir / "jobs").glob("*")):
+            if d.is_dir() and (not d.name.isdigit() or int(d.name) not in known):
+                raise StoreError(f"{d} belongs to no job in {self.run_dir / 'petri.db'}: the "
+                                 f"database has lost commits (replaced, or its -wal file "
+                                 f"deleted); it was left untouched: restore petri.db and "
+                                 f"petri.db-wal from a backup or start a new run dir")
+
     def recover(self) -> None:
         """Reconcile rows left running by a daemon that died."""
         for job in jobs.running(self.conn):

@@ -24,9 +24,8 @@ def fake_error(seed: int, index: int) -> tuple[float, int]:
 
 
 def run(spec: dict, ctx: JobContext) -> dict:
-    steps = int(spec.get("steps", 10))
-    step_time = float(spec.get("step_time", 0.01))
-    every = max(1, int(spec.get("checkpoint_every", 5)))
+    # The spec is a validated SmokeCfg (petri/algos/smoke.py), which holds the defaults.
+    steps, step_time, every = spec["steps"], spec["step_time"], spec["checkpoint_every"]
     ckpt = ctx.job_dir / "checkpoint.json"
     state = read_json(ckpt, {"step": 0})
     step = int(state["step"])

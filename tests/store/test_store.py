@@ -144,3 +144,26 @@ def test_non_finite_floats_are_stored_as_null_so_sql_json_still_reads(conn):
     assert view.compute_spent() == 2.5  # json_extract over the row would fail on bare NaN
     assert view.jobs(state="done")[0].result == {"wall_s": 2.5, "train_loss": None,
                                                  "nested": [None, 1.0]}
+
+
+def test_a_zero_byte_store_is_refused_and_left_as_it_was(tmp_path):
+    # Recreating a schema here would restart the run from job 1 over old job dirs.
+    path = tmp_path / db.DB_NAME
+    path.write_bytes(b"")
+    with pytest.raises(StoreError, match="holds no petri schema"):
+        db.connect(tmp_path)
+    assert path.read_bytes() == b""
+    assert not (tmp_path / "petri.db-wal").exists()
+
+
+def test_a_full_disk_is_one_store_error_and_loses_nothing(conn):
+    jobs.enqueue(conn, [JobSpec("k", {}, "before")])
+    # SQLite reports a database that reached max_page_count exactly like a full disk.
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    big = [JobSpec("k", {"pad": "x" * 20000}, f"big{i}") for i in range(50)]
+    with pytest.raises(StoreError, match="disk holding .* is full") as info:
+        jobs.enqueue(conn, big)
+    assert "rollback" not in str(info.value)
+    assert not conn.in_transaction
+    assert [r[0] for r in conn.execute("SELECT key FROM jobs")] == ["before"]
