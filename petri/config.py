@@ -237,6 +237,10 @@ def validate(cfg: dict, where: str = "config") -> dict:
         from_mapping(RunCfg, {k: cfg[k] for k in ("algo", "seed", "name") if k in cfg}, "")
         DaemonCfg.from_dict(cfg.get("daemon"))
         from petri.algos.base import create_algo
+        from petri.train.config import TrainCfg
+
+        # On its own too: stage sections may override every key a bad value sits under.
+        TrainCfg.from_dict(cfg.get("trainer") or {})
 
         create_algo(cfg)  # the algorithm checks its own sections now, not in the detached daemon
     except ConfigError as e:

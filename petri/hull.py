@@ -6,11 +6,31 @@ The hull is taken with cost on a log axis by default, as costs span orders of ma
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
+
+from petri.config import setting
 
 Pt = tuple[int, float, float]  # (id, cost, error)
 # The names a config may give a cost axis, and the point field each one reads.
 COST_METRICS = {"macs": "macs", "params": "params", "memory": "activation_bytes"}
+
+
+@dataclass(frozen=True)
+class HullCfg:
+    """The `hull` section: which cost, which axis, how wide the parent band is."""
+
+    cost: str = setting("macs", choices=tuple(COST_METRICS))  # memory: peak activation bytes
+    axis: str = setting("log", choices=("log", "linear"))
+    eps: float = setting(0.025, ge=0)  # parents come from error <= hull(cost) * (1 + eps)
+
+    @property
+    def metric(self) -> str:
+        return COST_METRICS[self.cost]
+
+    @property
+    def log(self) -> bool:
+        return self.axis == "log"
 
 
 def pareto_front(points: Sequence[Pt]) -> list[int]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from petri.daemon.context import PROGRESS
 from petri.daemon.daemon import job_dir
 from petri.daemon.pidfile import daemon_alive
-from petri.hull import COST_METRICS, eps_band, lower_hull, pareto_front
+from petri.hull import HullCfg, eps_band, lower_hull, pareto_front
 from petri.io import read_json
 from petri.store.db import connect
 from petri.store.view import RunView
@@ -58,7 +58,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         "cost_metric": metric,
         # Rows a dead daemon left running are not computing: count them only while it lives.
         "compute_s": spent + (sum(time.time() - j.started for j in running if j.started)
-                              if pid else 0.0),
+                              if pid is not None else 0.0),
         "points": points,
         "frontier": pareto_front(priced),
         "hull": lower_hull(priced, hull["log"]),
@@ -71,17 +71,16 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
 
 
 def configured_hull(run_dir: Path) -> dict:
-    """The run's hull settings (cost metric, log axis, eps), defaults where unset."""
-    import yaml
+    """The run's hull settings (cost metric, log axis, eps); defaults where the saved config
+    cannot be read, so `status` still shows a run whose config file broke."""
+    from petri.config import from_mapping, read_yaml
+    from petri.errors import ConfigError
 
     try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        cfg = {}
-    hull = cfg.get("hull") or {}
-    cost = str(hull.get("cost", "macs"))
-    return {"metric": COST_METRICS.get(cost, cost),
-            "log": hull.get("axis", "log") != "linear", "eps": float(hull.get("eps", 0.025))}
+        hull = from_mapping(HullCfg, read_yaml(run_dir / "config.yaml").get("hull"), "hull")
+    except ConfigError:
+        hull = HullCfg()
+    return {"metric": hull.metric, "log": hull.log, "eps": hull.eps}
 
 
 def _last_line(text: str | None) -> str:
