@@ -42,6 +42,7 @@ def jobs_table(snap: dict, title: str | None = None):
 def render(snap: dict):
     """The snapshot as rich renderables (no I/O here: the live view reuses this)."""
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
 
     d = snap["daemon"]
@@ -54,6 +55,11 @@ def render(snap: dict):
     if d.get("slots"):
         head.add_row("slots", d["slots"])
     parts = [head]
+    if d["state"] != "running" and (d.get("error") or d.get("crashed")) and not snap["done"]:
+        why = f"the daemon died: {d['error']}" if d.get("error") else \
+            "the daemon died without stopping (killed, or the machine went down)"
+        parts.append(f"[red]{escape(why)}[/]\n`petri resume {escape(snap['run_dir'])}` "
+                     f"continues from the last checkpoints once the cause is fixed")
     if snap["workers"]:
         parts.append(jobs_table(snap, title="running jobs"))
     if snap["failures"]:

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from petri.daemon.context import PROGRESS
-from petri.daemon.daemon import job_dir
+from petri.daemon.daemon import job_dir, last_fatal
 from petri.daemon.pidfile import daemon_alive
 from petri.hull import HullCfg, eps_band, lower_hull, pareto_front
 from petri.io import read_json
@@ -50,7 +50,10 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
     return {
         "run_dir": str(run_dir),
         "daemon": {"state": "running" if pid is not None else "stopped", "pid": pid,
-                   "last_state": meta.get("daemon_state"), "slots": meta.get("slots")},
+                   "last_state": meta.get("daemon_state"), "slots": meta.get("slots"),
+                   # A dead daemon whose last word was "running" crashed or was killed.
+                   "crashed": pid is None and meta.get("daemon_state") == "running",
+                   "error": last_fatal(run_dir) if pid is None else None},
         "jobs": counts,
         "workers": workers,
         "failures": [{"job_id": j.id, "kind": j.kind, "attempts": j.attempts,

@@ -6,6 +6,7 @@ lock up front instead of failing on a lock upgrade.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from importlib import resources
@@ -96,7 +97,10 @@ def connect(run_dir: str | Path, readonly: bool = False, create: bool = False) -
         check_local_disk(run_dir)
     try:
         if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+            # On read-only media nobody can change the file, and SQLite cannot create the WAL
+            # index a reader needs: open it immutable there.
+            flags = "mode=ro" if os.access(run_dir, os.W_OK) else "mode=ro&immutable=1"
+            conn = sqlite3.connect(f"file:{path}?{flags}", uri=True, isolation_level=None,
                                    timeout=10.0, check_same_thread=False)
         else:
             conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)

@@ -20,17 +20,55 @@ from petri.daemon.context import PROGRESS, RESULT
 from petri.daemon.executor import Event, LocalExecutor
 from petri.daemon.pidfile import PID, RunLock, already_running, kill_if_same, write_pid
 from petri.daemon.slots import plan_slots, query_gpus
-from petri.errors import StoreError
-from petri.io import read_json
+from petri.errors import PetriError, StoreError
+from petri.io import read_json, remove_stale_temp_files
 from petri.store import jobs
 from petri.store.db import connect, transaction
 from petri.store.view import RunView
 
 log = logging.getLogger("petri.daemon")
+FATAL = "daemon.error"  # the reason the last daemon died, for `petri status`
+FATAL_BYTES = 4096
 
 
 def job_dir(run_dir: Path, job_id: int) -> Path:
     return run_dir / "jobs" / f"{job_id:06d}"
+
+
+def last_fatal(run_dir: Path) -> str | None:
+    """Why the run's last daemon died on an error (None if it did not)."""
+    try:
+        text = (Path(run_dir) / FATAL).read_bytes().rstrip(b"\0").decode(errors="replace")
+    except OSError:
+        return None
+    return text.strip() or None
+
+
+class FatalRecord:
+    """A file the daemon fills with zeros when it starts and overwrites in place if it dies.
+
+    Overwriting blocks that are already allocated needs no free space, so even a daemon killed
+    by a full disk leaves its reason where `petri status` finds it.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.f = open(Path(run_dir) / FATAL, "wb+")
+        self._write(b"")
+
+    def _write(self, data: bytes) -> None:
+        self.f.seek(0)
+        self.f.write(data[:FATAL_BYTES].ljust(FATAL_BYTES, b"\0"))
+        self.f.flush()
+        os.fsync(self.f.fileno())
+
+    def record(self, message: str) -> None:
+        try:
+            self._write(" ".join(message.split()).encode())
+        except OSError:
+            pass  # the reason still reaches daemon.log through the exit message
+
+    def close(self) -> None:
+        self.f.close()
 
 
 def set_meta(conn, **values) -> None:
@@ -54,9 +92,14 @@ class Daemon:
         lock = RunLock(self.run_dir)
         if not lock.acquire():
             raise StoreError(already_running(self.run_dir))
+        fatal = FatalRecord(self.run_dir)
         try:
             return self._run_locked()
+        except Exception as e:
+            fatal.record(str(e) if isinstance(e, PetriError) else f"{type(e).__name__}: {e}")
+            raise
         finally:
+            fatal.close()
             lock.release()
 
     def _run_locked(self) -> int:
@@ -75,6 +118,7 @@ class Daemon:
         with transaction(self.conn):
             jobs.log_event(self.conn, "daemon", f"daemon {os.getpid()} started: {line}")
         self.recover()
+        remove_stale_temp_files(self.run_dir)
         write_pid(self.run_dir)  # only now may `petri start` report that the daemon started
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
