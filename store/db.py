@@ -137,6 +137,15 @@ def connect(run_dir: str | Path, readonly: bool = False, create: bool = False) -
     return conn
 
 
+def connect_memory() -> sqlite3.Connection:
+    """An in-memory store with petri's schema (tests, planning without a run dir)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    _ensure_schema(conn, Path(":memory:"), 0)
+    return conn
+
+
 def _ensure_schema(conn: sqlite3.Connection, path: Path, version: int) -> None:
     try:
         if version == 0:

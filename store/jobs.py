@@ -64,6 +64,18 @@ def get(conn: sqlite3.Connection, job_id: int) -> Job | None:
     return Job.from_row(row) if row else None
 
 
+def has_ready(conn: sqlite3.Connection, at: float) -> bool:
+    return conn.execute("SELECT 1 FROM jobs WHERE state = 'queued' AND not_before <= ? LIMIT 1",
+                        (at,)).fetchone() is not None
+
+
+def set_meta(conn: sqlite3.Connection, values: dict) -> None:
+    """Inside the caller's transaction."""
+    for k, v in values.items():
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                     "DO UPDATE SET value = excluded.value", (k, str(v)))
+
+
 def ids(conn: sqlite3.Connection) -> set[int]:
     return {r[0] for r in conn.execute("SELECT id FROM jobs")}
 

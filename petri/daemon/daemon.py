@@ -22,9 +22,7 @@ from petri.daemon.pidfile import PID, RunLock, already_running, kill_if_same, wr
 from petri.daemon.slots import plan_slots, query_gpus
 from petri.errors import PetriError, StoreError
 from petri.io import read_json, remove_stale_temp_files
-from petri.store import jobs
-from petri.store.db import connect, transaction
-from petri.store.view import RunView
+from petri.store.store import RunStore
 
 log = logging.getLogger("petri.daemon")
 FATAL = "daemon.error"  # the reason the last daemon died, for `petri status`
@@ -71,13 +69,6 @@ class FatalRecord:
         self.f.close()
 
 
-def set_meta(conn, **values) -> None:
-    with transaction(conn):
-        for k, v in values.items():
-            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
-                         "DO UPDATE SET value = excluded.value", (k, str(v)))
-
-
 class Daemon:
     def __init__(self, run_dir: Path, nvml=None):
         self.run_dir = Path(run_dir)
@@ -105,18 +96,17 @@ class Daemon:
     def _run_locked(self) -> int:
         # Only `petri start` on a new run dir creates a schema; here a DB without one (zero
         # bytes, a deleted WAL) is refused rather than silently restarted from job 1.
-        self.conn = connect(self.run_dir)
+        self.store = RunStore.open(self.run_dir)
         self.check_job_dirs()
-        self.view = RunView(self.conn)
+        self.view = self.store.view
         self.algo = create_algo(self.cfg)
         gpus = query_gpus(self.nvml) if self.dcfg.use_gpus else None
         self.slots, line = plan_slots(gpus, self.dcfg.cpu_slots, self.dcfg.slots_per_gpu,
                                       self.dcfg.min_free_mb, self.dcfg.allow_shared_gpus)
         log.info(line)
-        set_meta(self.conn, daemon_pid=os.getpid(), daemon_state="running", slots=line,
-                 started=time.time())
-        with transaction(self.conn):
-            jobs.log_event(self.conn, "daemon", f"daemon {os.getpid()} started: {line}")
+        self.store.set_meta(daemon_pid=os.getpid(), daemon_state="running", slots=line,
+                            started=time.time())
+        self.store.log_event("daemon", f"daemon {os.getpid()} started: {line}")
         self.recover()
         remove_stale_temp_files(self.run_dir)
         write_pid(self.run_dir)  # only now may `petri start` report that the daemon started
@@ -151,8 +141,7 @@ class Daemon:
         return any(h.job is not None for h in self.executor.handles)
 
     def _ready_jobs(self) -> bool:
-        return self.conn.execute("SELECT 1 FROM jobs WHERE state = 'queued' AND not_before <= ? "
-                                 "LIMIT 1", (time.time(),)).fetchone() is not None
+        return self.store.has_ready()
 
     def shutdown(self, done: bool) -> None:
         if not done:
@@ -176,13 +165,11 @@ class Daemon:
         if done:
             reason = self.algo.stop_reason(self.view)
             if reason:
-                with transaction(self.conn):
-                    jobs.log_event(self.conn, "search", f"search done: {reason}")
-        set_meta(self.conn, daemon_state=state, done=int(done), stopped_at=time.time())
-        with transaction(self.conn):
-            jobs.log_event(self.conn, "daemon", f"daemon {os.getpid()} {state}")
+                self.store.log_event("search", f"search done: {reason}")
+        self.store.set_meta(daemon_state=state, done=int(done), stopped_at=time.time())
+        self.store.log_event("daemon", f"daemon {os.getpid()} {state}")
         self.log_file.close()
-        self.conn.close()
+        self.store.close()
         (self.run_dir / PID).unlink(missing_ok=True)
 
     # ---- restart ------------------------------------------------------------------------
@@ -193,7 +180,7 @@ class Daemon:
         DB lost commits (replaced, or its WAL deleted after a crash); continuing would resume
         new jobs from the checkpoints of different ones.
         """
-        known = jobs.ids(self.conn)
+        known = self.store.ids()
         for d in sorted((self.run_dir / "jobs").glob("*")):
             if d.is_dir() and (not d.name.isdigit() or int(d.name) not in known):
                 raise StoreError(f"{d} belongs to no job in {self.run_dir / 'petri.db'}: the "
@@ -203,14 +190,14 @@ class Daemon:
 
     def recover(self) -> None:
         """Reconcile rows left running by a daemon that died."""
-        for job in jobs.running(self.conn):
+        for job in self.store.running():
             d = job_dir(self.run_dir, job.id)
             record = read_json(d / RESULT)
             if record and record.get("lease") == job.lease:
                 self.ingest(job.id, job.lease, record)
                 continue
             kill_if_same(job.pid, job.pid_start)  # an orphaned worker must not write on
-            jobs.release(self.conn, job.id, job.lease, "daemon restarted; resuming from checkpoint")
+            self.store.release(job.id, job.lease, "daemon restarted; resuming from checkpoint")
 
     # ---- events ------------------------------------------------------------------------
     def handle(self, ev: Event, respawn: bool = True) -> None:
@@ -232,7 +219,7 @@ class Daemon:
                 if record and record.get("lease") == h.job["lease"]:
                     self.ingest(h.job["job_id"], h.job["lease"], record)
                 else:
-                    state = jobs.fail(self.conn, h.job["job_id"], h.job["lease"], "infra", why,
+                    state = self.store.fail(h.job["job_id"], h.job["lease"], "infra", why,
                                       self.dcfg.backoff_s)
                     log.warning("job %s lost (%s) -> %s", h.job["job_id"], why, state)
                 h.job = None
@@ -242,14 +229,14 @@ class Daemon:
     def ingest(self, job_id: int, lease: int, record: dict) -> None:
         status = record.get("status")
         if status == "ok":
-            job = jobs.get(self.conn, job_id)
+            job = self.store.get(job_id)
             outcome = self.algo.on_result(job, record["result"], self.view)
-            jobs.complete(self.conn, job_id, lease, record["result"], outcome.points,
+            self.store.complete(job_id, lease, record["result"], outcome.points,
                           outcome.jobs, self.dcfg.max_attempts)
         elif status == "stopped":
-            jobs.release(self.conn, job_id, lease, record.get("error", "stopped"))
+            self.store.release(job_id, lease, record.get("error", "stopped"))
         else:
-            jobs.fail(self.conn, job_id, lease, record.get("fail_class", "deterministic"),
+            self.store.fail(job_id, lease, record.get("fail_class", "deterministic"),
                       record.get("error", "unknown error"), self.dcfg.backoff_s)
 
     # ---- liveness ------------------------------------------------------------------------
@@ -275,9 +262,9 @@ class Daemon:
         if not self._ready_jobs():
             specs = self.algo.propose(self.view, len(idle))
             if specs:
-                jobs.enqueue(self.conn, specs, self.dcfg.max_attempts)
+                self.store.enqueue(specs, self.dcfg.max_attempts)
         for h in idle:
-            job = jobs.claim(self.conn, h.slot.name, h.slot.device, h.pid, h.pid_start)
+            job = self.store.claim(h.slot.name, h.slot.device, h.pid, h.pid_start)
             if job is None:
                 break
             d = job_dir(self.run_dir, job.id)

@@ -1,0 +1,110 @@
+"""The RunStore contract (store/store.py's docstring), checked on a file and in memory."""
+import dataclasses
+import time
+
+import pytest
+
+from petri.errors import StoreError
+from petri.store.records import JobSpec, PointSpec
+from petri.store.store import RunStore
+
+
+@pytest.fixture(params=["file", "memory"])
+def store(request, tmp_path):
+    s = RunStore.open(tmp_path, create=True) if request.param == "file" else RunStore.memory()
+    yield s
+    s.close()
+
+
+def specs(*keys, kind="k", priority=0):
+    return [JobSpec(kind, {"key": k}, k, priority) for k in keys]
+
+
+def test_enqueue_is_idempotent_by_key(store):
+    assert store.enqueue(specs("a", "b")) == 2
+    assert store.enqueue(specs("b", "c")) == 1
+    assert store.view.job_count() == 3
+
+
+def test_claim_takes_priority_then_id_bumps_lease_and_counts_the_attempt(store):
+    store.enqueue(specs("low") + specs("high", priority=5) + specs("low2"))
+    first = store.claim("w0", "cpu")
+    assert first.key == "high" and first.lease == 1 and first.attempts == 1
+    assert store.claim("w1", "cpu").key == "low"
+    assert store.claim("w2", "cpu").key == "low2"
+    assert store.claim("w3", "cpu") is None and not store.has_ready()
+
+
+def test_complete_lands_points_and_follow_ups_once_and_fences_stale_leases(store):
+    store.enqueue(specs("a"))
+    job = store.claim("w", "cpu")
+    pts = [PointSpec("a/point", 0.2, macs=5)]
+    assert not store.complete(job.id, job.lease + 1, {}, pts, specs("b"))  # stale lease
+    assert store.view.points() == [] and store.view.job_count() == 1
+    assert store.complete(job.id, job.lease, {"r": 1}, pts, specs("b"))
+    assert not store.complete(job.id, job.lease, {"r": 1}, pts, specs("b"))  # repeated
+    assert [p.key for p in store.view.points()] == ["a/point"]
+    assert store.view.job_count() == 2 and store.get(job.id).state == "done"
+
+
+def test_fail_retries_infra_with_backoff_and_fails_deterministic_at_once(store):
+    store.enqueue(specs("a"), max_attempts=2)
+    a = store.claim("w", "cpu")
+    assert store.fail(a.id, a.lease, "infra", "lost", backoff_s=60) == "queued"
+    assert not store.has_ready(time.time()) and store.has_ready(time.time() + 61)
+    store.enqueue(specs("b"), max_attempts=2)
+    b = store.claim("w", "cpu")
+    assert b.key == "b"
+    assert store.fail(b.id, b.lease, "deterministic", "bad desc") == "failed"
+    assert store.fail(b.id, b.lease, "deterministic", "again") is None  # not running any more
+
+
+def test_infra_failures_stop_at_max_attempts(store):
+    store.enqueue(specs("a"), max_attempts=2)
+    for expected in ("queued", "failed"):
+        assert store.has_ready(time.time() + 10)
+        job = store.claim("w", "cpu") or _claim_after_backoff(store)
+        assert store.fail(job.id, job.lease, "infra", "lost", backoff_s=5) == expected
+    assert store.get(job.id).attempts == 2 and not store.has_ready(time.time() + 1e6)
+
+
+def _claim_after_backoff(store):
+    # The backoff is the store's clock's business; a test does not sleep through it.
+    store.conn.execute("UPDATE jobs SET not_before = 0")
+    return store.claim("w", "cpu")
+
+
+def test_release_requeues_without_spending_the_attempt(store):
+    store.enqueue(specs("a"))
+    job = store.claim("w", "cpu")
+    assert store.release(job.id, job.lease, "stopping")
+    again = store.claim("w", "cpu")
+    assert again.attempts == 1 and again.lease == 2
+    assert not store.release(job.id, job.lease, "stale")  # the old lease is fenced
+
+
+def test_records_are_frozen_copies(store):
+    store.enqueue(specs("a"))
+    job = store.claim("w", "cpu")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.state = "done"
+    job.spec["key"] = "changed"
+    assert store.get(job.id).spec == {"key": "a"}
+
+
+def test_meta_and_events(store):
+    store.set_meta(daemon_state="running", slots=2)
+    store.set_meta(daemon_state="stopped")
+    assert store.view.meta() == {"daemon_state": "stopped", "slots": "2"}
+    store.log_event("daemon", "hello")
+    assert [e["message"] for e in store.view.events()] == ["hello"]
+
+
+def test_a_failed_write_is_one_store_error_and_lands_nothing(store):
+    store.enqueue(specs("a"))
+    job = store.claim("w", "cpu")
+    bad = [PointSpec("p", 0.1, parent=999_999)]  # violates the points.parent foreign key
+    with pytest.raises(StoreError):
+        store.complete(job.id, job.lease, {}, bad, specs("follow"))
+    assert store.get(job.id).state == "running" and store.view.job_count() == 1
+    assert store.view.points() == []
