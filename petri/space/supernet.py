@@ -169,12 +169,14 @@ class SearchNetwork(nn.Module):
                 v.copy_(state[f"beta_{k}"])
 
     def _apply(self, fn, *args, **kwargs):
-        # .to()/.cuda() move the architecture weights too, keeping them leaf tensors.
+        # .to()/.cuda() move the architecture weights too, in place, as nn.Module does for
+        # parameters: an optimiser built before the move must keep updating the same tensors.
         out = super()._apply(fn, *args, **kwargs)
         with torch.no_grad():
-            for d in (self.alphas, self.betas or {}):
-                for k in d:
-                    d[k] = fn(d[k]).detach().requires_grad_()
+            for t in self.arch_parameters():
+                t.data = fn(t.data)
+                if t.grad is not None:
+                    t.grad.data = fn(t.grad.data)
         return out
 
     def edge_weights(self, kind: str) -> torch.Tensor | None:

@@ -53,3 +53,27 @@ def test_drop_path_changes_training_output_only():
     a = model(x)
     torch.manual_seed(1)
     assert not torch.allclose(a, model(x))
+
+
+@pytest.mark.parametrize("stem,size,pool_stride,bn768", [("cifar", 8, 3, True),
+                                                         ("imagenet", 7, 2, False)])
+def test_auxiliary_head_is_the_published_one(stem, size, pool_stride, bn768):
+    # CIFAR: AvgPool(5, stride 3) of the 8x8 map, BN after the 768-channel conv; ImageNet:
+    # AvgPool(5, stride 2) of the 7x7 map and no such BN (1,536 parameters fewer).
+    import torch.nn as nn
+
+    model = build_model(genotype("DARTS_V2", network=stem, channels=8, auxiliary=True,
+                                 num_classes=10))
+    head = model.aux_head
+    assert head.pool.stride == pool_stride and head.pool.kernel_size == 5
+    assert any(isinstance(m, nn.BatchNorm2d) and m.num_features == 768
+               for m in head.features) == bn768
+    seen = {}
+
+    def record(module, inputs, output):
+        seen["shape"] = output.shape[-2:]
+
+    head.pool.register_forward_hook(record)
+    c = head.features[0].in_channels
+    assert head(torch.randn(2, c, size, size)).shape == (2, 10)
+    assert tuple(seen["shape"]) == (2, 2)  # the published pooling ran, not the fallback

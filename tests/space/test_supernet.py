@@ -157,3 +157,18 @@ def test_mixed_op_equals_the_full_weighted_sum_including_none(stride):
     g = torch.autograd.grad(out.sum(), w)[0]
     assert torch.equal(out, full) and torch.equal(g, g_full)
     assert g[PRIMITIVES.index("none")] == 0
+
+
+def test_arch_weights_survive_a_device_or_dtype_move():
+    # An optimiser built before `.to()` must keep updating the model's α/β.
+    net = SearchNetwork(channels=4, cells=3, num_classes=3, in_channels=1, steps=2, partial=2)
+    before = net.arch_parameters()
+    opt = torch.optim.SGD(before, lr=1.0)
+    net.to(torch.float64)
+    after = net.arch_parameters()
+    assert all(a is b for a, b in zip(before, after)) and after[0].dtype == torch.float64
+    loss = net(torch.randn(2, 1, 8, 8, dtype=torch.float64)).sum()
+    loss.backward()
+    snapshot = [t.detach().clone() for t in after]
+    opt.step()
+    assert any(not torch.equal(s, t) for s, t in zip(snapshot, net.arch_parameters()))
