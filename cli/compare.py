@@ -1,8 +1,10 @@
-"""`petri compare RUN [RUN ...]`: frontier hypervolume with bootstrap intervals, best error
-under cost budgets, compute spent, and the verdict against random search."""
+"""`petri compare RUN [RUN ...]`: frontier hypervolume in a fixed frame, the budget of each
+arm, best error under cost budgets, and an exact test of every algorithm against random.
+How to read its output: README, "Baselines and comparison"; the rules: petri/compare.py."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -14,61 +16,86 @@ def _err(v) -> str:
     return "-" if v is None else f"{100 * v:.2f}%"
 
 
-@click.command()
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--budget", "budgets", multiple=True, type=float,
-              help="A cost budget (in the runs' hull.cost unit) for 'best error at cost <= "
-                   "budget' (repeatable; default: the quartiles of the cost frame).")
-@click.option("--by", type=click.Choice(["algo", "seed"]), default="algo", show_default=True,
-              help="algo: one row per algorithm over its seeds; seed: every run too.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
-def compare(run_dirs, budgets, by, as_json):
-    """Compare runs of several algorithms and seeds on the same frame."""
-    from rich.console import Console
-    from rich.table import Table
+frame_option = click.option(
+    "--frame", default=None, metavar="COST_MIN:COST_MAX",
+    help="Hypervolume frame on the runs' hull.cost axis, declared before the runs (default: "
+         "the runs' compare.frame, else their common support).")
 
-    from petri.compare import compare as run_compare, frame_of
+
+def load(run_dirs, frame: str | None):
+    """(runs, configs, frame) of `run_dirs`, checked to share one cost metric."""
+    from petri.compare import choose_frame, load_run, parse_frame
     from petri.config import read_run_config
-    from petri.status import snapshot
 
-    snaps = [snapshot(d) for d in run_dirs]
-    metrics = {s["cost_metric"] for s in snaps}
+    runs = [load_run(d) for d in run_dirs]
+    metrics = {r["cost_metric"] for r in runs}
     if len(metrics) > 1:
         raise click.UsageError(f"the runs use different cost metrics ({', '.join(metrics)}); "
                                f"compare runs with the same hull.cost")
     cfgs = [read_run_config(Path(d)) for d in run_dirs]
+    return runs, cfgs, choose_frame(runs, cfgs, parse_frame(frame) if frame else None)
+
+
+@click.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@frame_option
+@click.option("--budget", "budgets", multiple=True, type=float,
+              help="A cost budget (in the runs' hull.cost unit) for 'best error at cost <= "
+                   "budget' (repeatable; default: the quartiles of the frame).")
+@click.option("--by", type=click.Choice(["algo", "seed"]), default="algo", show_default=True,
+              help="algo: one row per algorithm over its seeds; seed: every run too.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result, curves "
+                                                      "included.")
+def compare(run_dirs, frame, budgets, by, as_json):
+    """Compare runs of several algorithms and seeds on the same frame."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from petri.compare import compare as run_compare
+
+    runs, cfgs, fr = load(run_dirs, frame)
     if not budgets:
-        f = frame_of(snaps)
-        lo, hi = f["min_cost"], f["ref_cost"]
+        lo, hi = fr.min_cost, fr.max_cost
         budgets = [lo * (hi / lo) ** q for q in (0.25, 0.5, 0.75, 1.0)]
-    out = run_compare(snaps, cfgs, list(budgets))
+    out = run_compare(runs, cfgs, list(budgets), fr)
     if as_json:
         click.echo(json.dumps(out, indent=1, default=str))
         return
     console = Console()
-    fr = out["frame"]
-    console.print(f"hypervolume frame: cost ({metrics.pop()}, log axis) from "
-                  f"{fmt_cost(fr['min_cost'])} to {fmt_cost(fr['ref_cost'])}, error 0 to "
-                  f"{fr['ref_error']:g}; normalised by the frame's area; 95% intervals from "
-                  f"{out['bootstrap']} bootstrap resamples of the runs")
-    t = Table(title="by algorithm")
-    for col in ("algo", "runs", "hypervolume", "95% CI", "compute",
-                *(f"best err ≤{fmt_cost(b)}" for b in budgets)):
+    if not console.is_terminal:  # a file or pipe has no width to fit; wrapped tables misread
+        console.width = 160
+    console.print(
+        f"hypervolume frame ({fr.source}): cost ({runs[0]['cost_metric']}, log axis) from "
+        f"{fmt_cost(fr.min_cost)} to {fmt_cost(fr.max_cost)}, reference point "
+        f"({fmt_cost(fr.ref_cost)}, error {fr.ref_error:g}); cheaper points count at the left "
+        f"edge, dearer ones are left out; normalised by the frame's area")
+    t = Table(title="by algorithm (means per run)")
+    for col in ("algo", "runs", "hypervolume (mean ± sd)", "image-epochs", "per point",
+                "epochs/point", "compute"):
         t.add_column(col)
     for g in out["groups"]:
-        lo, hi = g["hv_ci"]
-        t.add_row(g["algo"], str(g["runs"]), f"{g['hv_mean']:.4f}", f"[{lo:.4f}, {hi:.4f}]",
-                  f"{g['compute_s'] / 60:.1f} min", *(_err(g["best_error"][b]) for b in budgets))
+        sd = "" if math.isnan(g["hv_sd"]) else f" ± {g['hv_sd']:.4f}"
+        epochs = "-" if g["epochs_per_point"] is None else f"{g['epochs_per_point']:.1f}"
+        t.add_row(g["algo"], str(g["runs"]), f"{g['hv_mean']:.4f}{sd}",
+                  fmt_cost(g["image_epochs"]), fmt_cost(g["image_epochs_per_point"]), epochs,
+                  f"{g['compute_s'] / 60:.1f} min")
+    console.print(t)
+    t = Table(title="best validation error at cost ≤ budget (mean per run)")
+    for col in ("algo", *(f"≤{fmt_cost(b)}" for b in budgets)):
+        t.add_column(col)
+    for g in out["groups"]:
+        t.add_row(g["algo"], *(_err(g["best_error"][b]) for b in budgets))
     console.print(t)
     for g in out["groups"]:
         if g["verdict"]:
             console.print(f"[bold]{g['algo']}[/]: {g['verdict']}")
     if by == "seed":
         t = Table(title="by run")
-        for col in ("run", "algo", "seed", "points", "frontier", "hypervolume", "compute"):
+        for col in ("run", "algo", "seed", "points", "in frame", "frontier", "hypervolume",
+                    "image-epochs", "compute"):
             t.add_column(col)
         for r in out["runs"]:
             t.add_row(r["run_dir"], r["algo"], str(r["seed"]), str(r["points"]),
-                      str(r["frontier"]), f"{r['hypervolume']:.4f}",
-                      f"{r['compute_s'] / 60:.1f} min")
+                      str(r["in_frame"]), str(r["frontier"]), f"{r['hypervolume']:.4f}",
+                      fmt_cost(r["image_epochs"]), f"{r['compute_s'] / 60:.1f} min")
         console.print(t)

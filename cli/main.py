@@ -21,15 +21,17 @@ COMMANDS = {
     "resume": ("petri.cli.daemon:resume", "Restart the daemon of an existing run directory."),
     "stop": ("petri.cli.daemon:stop", "Stop a run's daemon (workers checkpoint first)."),
     "status": ("petri.cli.status:status", "Jobs, workers, failures and the frontier of a run."),
+    "ls": ("petri.cli.ls:ls", "The runs under a directory: state, algorithm, points, compute."),
     "watch": ("petri.cli.live:watch_cmd", "A live full-screen view of a run (Ctrl-C quits)."),
     "export": ("petri.cli.gallery:export", "Write a run's frontier models to an HDF5 gallery."),
     "gallery": ("petri.cli.gallery:gallery", "Inspect an HDF5 gallery (`petri gallery show`)."),
     "eval": ("petri.cli.evaluate:evaluate", "Train a gallery's models longer; test accuracy."),
-    "compare": ("petri.cli.compare:compare", "Hypervolume, bootstrap CIs and the verdict vs "
-                                             "random over runs."),
+    "compare": ("petri.cli.compare:compare", "Hypervolume in a fixed frame, budgets and an "
+                                             "exact test against random over runs."),
     "ensemble": ("petri.cli.ensemble:ensemble", "MOOD's weighted ensemble of a run's frontier, "
                                                 "scored on the test set."),
-    "plot": ("petri.cli.plot:plot", "Plot frontiers of runs to PNG/SVG/PDF (matplotlib)."),
+    "plot": ("petri.cli.plot:plot", "Plot frontiers (or --hv-curve) of runs to PNG/SVG/PDF."),
+    "data": ("petri.cli.data:data", "Import your own images or arrays once (.petri); show one."),
     "daemon": ("petri.cli.daemon:daemon_main", "Run the daemon process (used by start)."),
 }
 
@@ -70,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as e:
+        # One line like every other error, instead of click's usage block around it.
+        hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx else ""
+        click.secho(f"error: {' '.join(e.format_message().split())}{hint}", fg="red", err=True)
+        return e.exit_code
     except click.ClickException as e:
         e.show()
         return e.exit_code

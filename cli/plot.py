@@ -1,29 +1,66 @@
 """`petri plot RUN [RUN ...] -o frontier.png`: a publication-quality frontier figure.
 
 Every point, the lower convex hull as a line, the Pareto frontier highlighted, optional
-lineage arrows (parent to child), several runs overlaid in distinct colours. matplotlib is
-an optional extra (`pip install petri[plot]`); it is imported only here.
+lineage arrows (parent to child), several runs overlaid in distinct colours. With
+`--hv-curve`, hypervolume against compute spent instead: one thin line per run and the mean
+per algorithm, in the frame `petri compare` uses. matplotlib is an optional extra
+(`pip install petri[plot]`); it is imported only here.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
+from petri.cli.compare import frame_option
+from petri.cli.status import fmt_cost
 from petri.errors import PetriError
 
 UNITS = {"macs": "multiply-accumulates (MACs)", "params": "parameters",
          "activation_bytes": "peak activation memory (bytes)"}
 
 
-def draw(snaps: list[dict], labels: list[str], out: Path, lineage: bool = False) -> None:
+def check_output(out: Path) -> None:
+    """Fail before any work when the figure could not be written."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if out.suffix.lower().lstrip(".") not in formats:
+        raise PetriError(f"cannot write {out}: unknown figure format "
+                         f"{out.suffix or '(no extension)'}; use .png, .svg or .pdf (or "
+                         f"{', '.join('.' + f for f in sorted(formats))})")
+    folder = out.parent
+    if not folder.is_dir():
+        raise PetriError(f"cannot write {out}: {folder} is not an existing directory")
+    if not os.access(folder, os.W_OK):
+        raise PetriError(f"cannot write {out}: directory {folder} is not writable")
+
+
+def _axes():
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never needs a display
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    return plt, fig, ax, plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def _save(plt, fig, ax, out: Path) -> None:
+    ax.grid(True, which="both", linewidth=0.3, alpha=0.5)
+    ax.legend(fontsize="small", frameon=False)
+    fig.tight_layout()
+    try:
+        fig.savefig(out)
+    except OSError as e:  # a full disk or a folder that vanished after the checks
+        raise PetriError(f"cannot write {out}: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)
+
+
+def draw(snaps: list[dict], labels: list[str], out: Path, lineage: bool = False) -> None:
+    plt, fig, ax, colours = _axes()
     for k, (snap, label) in enumerate(zip(snaps, labels)):
         c = colours[k % len(colours)]
         pts = {p["id"]: p for p in snap["points"] if p["cost"] and p["error"] is not None}
@@ -50,11 +87,25 @@ def draw(snaps: list[dict], labels: list[str], out: Path, lineage: bool = False)
         ax.set_xscale("log")
     ax.set_xlabel(UNITS.get(metric, metric) + (" (log scale)" if snaps[0]["log_cost"] else ""))
     ax.set_ylabel("validation error (%)")
-    ax.grid(True, which="both", linewidth=0.3, alpha=0.5)
-    ax.legend(fontsize="small", frameon=False)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    _save(plt, fig, ax, out)
+
+
+def draw_hv_curves(result: dict, metric: str, out: Path) -> None:
+    """`petri compare`'s curves: each run's steps (thin) and each algorithm's mean (thick)."""
+    plt, fig, ax, colours = _axes()
+    for k, g in enumerate(result["groups"]):
+        c = colours[k % len(colours)]
+        for r in (r for r in result["runs"] if r["algo"] == g["algo"]):
+            ax.step([s / 60 for s, _, _ in r["curve"]], [h for _, _, h in r["curve"]],
+                    where="post", color=c, alpha=0.3, linewidth=0.7)
+        ax.step([x / 60 for x, _ in g["curve"]], [h for _, h in g["curve"]], where="post",
+                color=c, linewidth=1.8, label=f"{g['algo']} (mean of {g['runs']} runs)")
+    fr = result["frame"]
+    ax.set_title(f"frame: {UNITS.get(metric, metric)} {fmt_cost(fr['min_cost'])} to "
+                 f"{fmt_cost(fr['max_cost'])} ({fr['source']})", fontsize="small")
+    ax.set_xlabel("compute spent (minutes of job training time)")
+    ax.set_ylabel("hypervolume (normalised)")
+    _save(plt, fig, ax, out)
 
 
 @click.command()
@@ -65,14 +116,32 @@ def draw(snaps: list[dict], labels: list[str], out: Path, lineage: bool = False)
 @click.option("--cost", type=click.Choice(sorted(UNITS)), default=None,
               help="Cost axis (default: the first run's hull.cost).")
 @click.option("--lineage", is_flag=True, help="Draw an arrow from each parent to its child.")
-def plot(run_dirs, output, cost, lineage):
+@click.option("--hv-curve", is_flag=True,
+              help="Plot hypervolume against compute spent, per algorithm, instead of the "
+                   "frontiers (the frame and scores of `petri compare`).")
+@frame_option
+def plot(run_dirs, output, cost, lineage, hv_curve, frame):
     """Plot the frontier of one or more runs (overlaid) to a PNG/SVG/PDF file."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise PetriError("`petri plot` needs matplotlib: pip install 'petri[plot]'") from None
-    from petri.status import snapshot
+    if hv_curve and (cost or lineage):
+        raise click.UsageError("--cost and --lineage draw frontiers; --hv-curve uses the "
+                               "runs' hull.cost")
+    if frame and not hv_curve:
+        raise click.UsageError("--frame applies to --hv-curve only")
+    out = Path(output)
+    check_output(out)
+    if hv_curve:
+        from petri.cli.compare import load
+        from petri.compare import compare
 
-    snaps = [snapshot(d, cost_metric=cost) for d in run_dirs]
-    draw(snaps, [Path(d).name for d in run_dirs], Path(output), lineage)
+        runs, cfgs, fr = load(run_dirs, frame)
+        draw_hv_curves(compare(runs, cfgs, [], fr), runs[0]["cost_metric"], out)
+    else:
+        from petri.status import snapshot
+
+        snaps = [snapshot(d, cost_metric=cost) for d in run_dirs]
+        draw(snaps, [Path(d).name for d in run_dirs], out, lineage)
     click.echo(f"wrote {output}")

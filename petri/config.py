@@ -241,6 +241,9 @@ def validate(cfg: dict, where: str = "config") -> dict:
 
         # On its own too: stage sections may override every key a bad value sits under.
         TrainCfg.from_dict(cfg.get("trainer") or {})
+        from petri.compare import CompareCfg
+
+        CompareCfg.from_dict(cfg.get("compare"))  # a bad frame fails at `petri run`, not later
 
         create_algo(cfg)  # the algorithm checks its own sections now, not in the detached daemon
     except ConfigError as e:

@@ -45,3 +45,21 @@ def test_every_run_algo_has_a_toy_config():
     for algo in RUN_ALGOS:
         cfg = load_config(ROOT / "configs" / f"{algo.replace('-', '_')}_toy.yaml")
         assert cfg["algo"] == algo
+
+
+def test_toy_petridish_and_random_plan_the_same_training_budget():
+    """The budget policy in petridish_toy.yaml: equal image-epochs per run, and each random
+    model trained as long as a first child's weights (seed + post-train epochs)."""
+    from petri.algos.petridish import Petridish
+
+    pd = load_config(ROOT / "configs" / "petridish_toy.yaml")
+    rnd = load_config(ROOT / "configs" / "random_toy.yaml")
+    algo = Petridish(pd)
+    images, search_images = pd["data"]["subset"], pd["petridish"]["search_subset"]
+    children = pd["petridish"]["max_points"] - len(algo.seeds)
+    petridish = len(algo.seeds) * pd["seed_train"]["epochs"] * images + children * (
+        pd["search"]["epochs"] * search_images + pd["post_train"]["epochs"] * images)
+    random_ = rnd["random"]["samples"] * rnd["trainer"]["epochs"] * rnd["data"]["subset"]
+    assert abs(random_ / petridish - 1) < 0.05, (petridish, random_)
+    assert rnd["trainer"]["epochs"] == pd["seed_train"]["epochs"] + pd["post_train"]["epochs"]
+    assert pd["compare"] == rnd["compare"]

@@ -146,3 +146,37 @@ def test_parents_come_from_the_eps_band_and_are_spread(tmp_path):
 def test_bad_settings_are_named(section, value, words):
     with pytest.raises(PetriError, match=words):
         Petridish(cfg(**{section: value}))
+
+
+def test_every_seed_draws_its_own_cells_reproducibly_from_the_run_seed():
+    seeds = seed_descs(PetridishCfg(), ParetoCfg(), "cifar10", 0)
+    for n in (1, 3):
+        same_n = [d for k, d in seeds.items() if k.endswith(f"n{n}")]
+        assert len({(d.normal, d.reduce) for d in same_n}) == len(same_n) == 12
+    assert seed_descs(PetridishCfg(), ParetoCfg(), "cifar10", 0) == seeds
+    other = seed_descs(PetridishCfg(), ParetoCfg(), "cifar10", 1)
+    assert all(other[k].normal != seeds[k].normal for k in seeds if k.endswith("n3"))
+
+
+def test_trainer_seeds_follow_the_run_seed_and_the_job_key(tmp_path):
+    def seeds(run_seed, where):
+        _, view, _ = drive(tmp_path / where, cfg(seed=run_seed))
+        return {j.key: j.spec["trainer"]["seed"] for j in view.jobs()}
+
+    a, again, b = seeds(3, "a"), seeds(3, "again"), seeds(4, "b")
+    assert a == again
+    assert len(set(a.values())) == len(a)  # every job its own noise
+    common = set(a) & set(b)
+    assert {"seed/r1c3n1", "search/0", "post/0"} <= common
+    assert all(a[k] != b[k] for k in common)
+
+
+@pytest.mark.parametrize("select", ["alpha", "random"])
+def test_the_select_rule_reaches_every_search_job(tmp_path, select):
+    _, view, _ = drive(tmp_path, cfg(petridish={"select": select}))
+    assert {j.spec["grow"]["select"] for j in view.jobs(kind="search")} == {select}
+
+
+def test_an_unknown_select_rule_is_named():
+    with pytest.raises(PetriError, match="petridish.select"):
+        Petridish(cfg(petridish={"select": "best"}))

@@ -7,6 +7,7 @@ store (`RunView`), so it keeps no state of its own that matters.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 from dataclasses import dataclass, field
 
@@ -32,12 +33,25 @@ def trained_point(job: Job, result: dict, stage: str, lineage: dict, desc: dict 
     return PointSpec(**{**values, **fields})
 
 
+def job_seed(run_seed: int, key: str, salt: int = 0) -> int:
+    """The trainer seed of job `key` in a run seeded `run_seed` (`salt`: the config's
+    `trainer.seed`). Two run seeds give every job other weights and batches, so seeds vary
+    training noise as well as architectures; a resumed run derives the same ones. 23 bits,
+    because the data loader multiplies a seed by ~1e12 into a 64-bit generator seed."""
+    digest = hashlib.sha256(f"{run_seed}/{salt}/{key}".encode()).digest()
+    return int.from_bytes(digest[:3], "big") >> 1
+
+
 class Algorithm:
     name = "base"
 
     def __init__(self, cfg: dict):
         self.cfg = cfg  # the whole run config; each algorithm reads its own sections
         self.seed = int(cfg.get("seed", 0))
+
+    def trainer_for(self, trainer: dict, key: str) -> dict:
+        """`trainer` (TrainCfg fields) with the seed of job `key`."""
+        return {**trainer, "seed": job_seed(self.seed, key, trainer["seed"])}
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         """Jobs to enqueue now; keys make repeated proposals harmless."""

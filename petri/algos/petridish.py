@@ -6,8 +6,9 @@ a point.
 
 Reproducible under any number of workers: search job n sees a fixed pool, the seeds plus the
 children of search jobs 0 .. n-parallel, and waits until that pool is complete. Its parent is
-then drawn with a generator seeded by (run seed, n). Which worker finishes first never changes
-what is searched, so the same config and seed give the same points.
+then drawn with a generator seeded by (run seed, n), and every job's trainer seed comes from
+(run seed, job key). Which worker finishes first never changes what is searched, so the same
+config and seed give the same points.
 """
 from __future__ import annotations
 
@@ -15,61 +16,40 @@ import random
 from dataclasses import dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
-from petri.config import from_mapping
+from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
-from petri.errors import ConfigError
-from petri.hull import COST_METRICS, eps_band, hypervolume, pareto_front, sampling_weights
-from petri.space.sample import random_desc
+from petri.hull import HullCfg, eps_band, hypervolume, pareto_front, sampling_weights
+from petri.space.sample import ParetoCfg, random_desc
 from petri.store.records import Job, JobSpec, Point
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
 
 STAGES = ("seed_train", "search", "post_train")
-
-
-@dataclass(frozen=True)
-class ParetoCfg:
-    """The macro ranges the seed models enumerate (inclusive)."""
-
-    min_reductions: int = 1
-    max_reductions: int = 3
-    min_cells: int = 3
-    max_cells: int = 8
-    min_nodes: int = 1
-    max_nodes: int = 3
-
-
-@dataclass(frozen=True)
-class HullCfg:
-    cost: str = "macs"  # macs | params | memory (peak activation bytes)
-    axis: str = "log"  # log | linear
-    eps: float = 0.025  # parents come from error <= hull(cost) * (1 + eps)
-
-    @property
-    def metric(self) -> str:
-        return COST_METRICS[self.cost]
-
-    @property
-    def log(self) -> bool:
-        return self.axis == "log"
+SELECT_RULES = ("alpha", "random")  # how a search picks its k candidates (search_job)
 
 
 @dataclass(frozen=True)
 class PetridishCfg:
-    channels: int = 16  # of the first cell; doubled at every reduction
-    stem_multiplier: int = 3
-    edges_per_node: int = 2  # of the random seed cells
-    k: int = 3  # candidates merged per growth step and cell type
-    l1: float = 1e-3  # L1 on the candidates' α
+    channels: int = setting(16, ge=1, le=1024)  # of the first cell; doubled at every reduction
+    stem_multiplier: int = setting(3, ge=1, le=16)
+    edges_per_node: int = setting(2, ge=1, le=16)  # of the random seed cells
+    k: int = setting(3, ge=1, le=64)  # candidates merged per growth step and cell type
+    # How the k are chosen: "alpha", the top k by |α| (Petridish); "random", k uniformly at
+    # random (seeded by the search job): the control that tells whether α selection helps.
+    select: str = setting("alpha", choices=SELECT_RULES)
+    l1: float = setting(1e-3, ge=0)  # L1 on the candidates' α
     grow_existing: bool = False  # also offer candidates to existing nodes
-    search_subset: int | None = None  # training images of the candidate search (None: all)
-    parallel: int = 2  # search jobs in flight beyond the pool they were sampled from
-    max_points: int = 100  # seeds + grown children
-    max_cost: float | None = None  # stop once a frontier point costs more
-    budget_epochs: float | None = None  # training epochs over all jobs
-    budget_hours: float | None = None  # device-hours of finished jobs (not reproducible)
-    patience: int | None = None  # stop when the last N children add no hypervolume
+    # Training images of the candidate search (None: all).
+    search_subset: int | None = setting(None, ge=1)
+    parallel: int = setting(2, ge=1)  # search jobs in flight beyond the pool they were sampled from
+    max_points: int = setting(100, ge=1, le=1_000_000)  # seeds + grown children
+    max_cost: float | None = setting(None, gt=0)  # stop once a frontier point costs more
+    budget_epochs: float | None = setting(None, gt=0)  # training epochs over all jobs
+    # Device-hours of finished jobs (not reproducible).
+    budget_hours: float | None = setting(None, gt=0)
+    # Stop when the last N children add no hypervolume.
+    patience: int | None = setting(None, ge=1)
 
 
 def run_settings(cfg: dict) -> tuple[PetridishCfg, ParetoCfg, HullCfg, dict, dict]:
@@ -77,17 +57,7 @@ def run_settings(cfg: dict) -> tuple[PetridishCfg, ParetoCfg, HullCfg, dict, dic
     p = from_mapping(PetridishCfg, cfg.get("petridish"), "petridish")
     pareto = from_mapping(ParetoCfg, cfg.get("pareto"), "pareto")
     hull = from_mapping(HullCfg, cfg.get("hull"), "hull")
-    if hull.cost not in COST_METRICS:
-        raise ConfigError(f"hull.cost {hull.cost!r} is unknown; choose one of "
-                          f"{', '.join(COST_METRICS)}")
-    if hull.axis not in ("log", "linear"):
-        raise ConfigError(f"hull.axis {hull.axis!r} is unknown; choose log or linear")
-    if p.k < 1 or p.parallel < 1 or p.max_points < 1:
-        raise ConfigError("petridish.k, petridish.parallel and petridish.max_points must be >= 1")
-    if not pareto.min_reductions <= pareto.max_reductions or \
-            not pareto.min_cells <= pareto.max_cells or \
-            not 1 <= pareto.min_nodes <= pareto.max_nodes:
-        raise ConfigError("pareto: every min_* must be at most its max_* (and min_nodes >= 1)")
+    pareto.macros()  # the ranges are sane and bounded before any seed is built
     data = DataCfg.from_dict(cfg.get("data")).to_dict()
     base = dict(cfg.get("trainer") or {})
     trainers = {}
@@ -98,25 +68,19 @@ def run_settings(cfg: dict) -> tuple[PetridishCfg, ParetoCfg, HullCfg, dict, dic
 
 
 def seed_descs(cfg: PetridishCfg, pareto: ParetoCfg, dataset: str, seed: int) -> dict:
-    """Seed models by key `r{reductions}c{cells}n{nodes}`, deterministic from `seed`.
-
-    A model needs at least 2·reductions+1 cells (a normal cell before, between and after the
-    reductions). Models with the same node count share their cells, so seeds differ only in
-    their macro structure.
+    """Seed models by key `r{reductions}c{cells}n{nodes}`, one per macro of the `pareto`
+    ranges, deterministic from `seed`. Every seed draws its own cells: shared cells made a
+    whole run ride on one draw per node count.
     """
     info = dataset_info(dataset)
     out = {}
-    for r in range(pareto.min_reductions, pareto.max_reductions + 1):
-        for c in range(max(pareto.min_cells, 2 * r + 1), pareto.max_cells + 1):
-            for n in range(pareto.min_nodes, pareto.max_nodes + 1):
-                rng = random.Random(f"{seed}/seed-cells/{n}")
-                out[f"r{r}c{c}n{n}"] = random_desc(
-                    rng, n, cfg.edges_per_node, channels=cfg.channels, cells=c, reductions=r,
-                    in_channels=info.shape[0], num_classes=info.num_classes,
-                    stem_multiplier=cfg.stem_multiplier, name=f"seed-r{r}c{c}n{n}")
-    if not out:
-        raise ConfigError("pareto: the ranges give no seed model (cells must be at least "
-                          "2*reductions+1)")
+    for r, c, n in pareto.macros():
+        key = f"r{r}c{c}n{n}"
+        out[key] = random_desc(
+            random.Random(f"{seed}/seed-cells/{key}"), n, cfg.edges_per_node,
+            channels=cfg.channels, cells=c, reductions=r,
+            in_channels=info.shape[0], num_classes=info.num_classes,
+            stem_multiplier=cfg.stem_multiplier, name=f"seed-{key}")
     return out
 
 
@@ -210,9 +174,10 @@ class Petridish(Algorithm):
     # ---- the Algorithm interface --------------------------------------------------------
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         if view.job_count() == 0:
-            return [JobSpec("seed_train", {"desc": d.to_dict(), "data": self.data,
-                                           "trainer": self.trainers["seed_train"]}, f"seed/{k}")
-                    for k, d in self.seeds.items()]
+            return [JobSpec("seed_train", {
+                "desc": d.to_dict(), "data": self.data,
+                "trainer": self.trainer_for(self.trainers["seed_train"], f"seed/{k}")},
+                f"seed/{k}") for k, d in self.seeds.items()]
         seeds, searches = self._read(view)
         # Parents of every earlier search, those proposed in this call included, so a search's
         # sampling counts never depend on whether it was proposed with others or alone.
@@ -240,21 +205,21 @@ class Petridish(Algorithm):
         weights = sampling_weights([(i, costs[i], sampled.get(i, 0)) for i in band])
         parent_id = random.Random(f"{self.seed}/parent/{n}").choices(band, weights)[0]
         parent = next(pt for pt in pool if pt.id == parent_id)
-        trainer = {**self.trainers["search"], "seed": self.trainers["search"]["seed"] + n}
+        trainer = self.trainer_for(self.trainers["search"], f"search/{n}")
         data = self.data
         if self.p.search_subset is not None:  # candidates train ~5x slower than their parent
             data = {**data, "subset": self.p.search_subset}
         return JobSpec("search", {
             "index": n, "parent": parent.id, "parent_desc": parent.desc,
             "parent_checkpoint": parent.checkpoint, "data": data, "trainer": trainer,
-            "grow": {"k": self.p.k, "l1": self.p.l1, "grow_existing": self.p.grow_existing},
+            "grow": {"k": self.p.k, "l1": self.p.l1, "grow_existing": self.p.grow_existing,
+                     "select": self.p.select},
         }, f"search/{n}")
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
         if job.kind == "search":
             n = job.spec["index"]
-            trainer = {**self.trainers["post_train"],
-                       "seed": self.trainers["post_train"]["seed"] + n}
+            trainer = self.trainer_for(self.trainers["post_train"], f"post/{n}")
             return Outcome(jobs=[JobSpec("post_train", {
                 "desc": result["child_desc"], "init": result["init"], "data": self.data,
                 "trainer": trainer, "parent": job.spec["parent"], "index": n,

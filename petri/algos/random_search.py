@@ -2,18 +2,19 @@
 space as Petridish's seeds and children (macro ranges of `pareto`, nodes up to
 `random.max_nodes`), optionally only those inside a cost range, each trained once with the
 same recipe; every one becomes a point, so the frontier, `export` and `compare` treat it like
-any search. Job i draws its architecture from (run seed, i), so runs are reproducible.
+any search. Job i draws its architecture from (run seed, i) and its trainer seed from
+(run seed, its key), so runs are reproducible and seeds differ in both.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
-from petri.algos.petridish import HullCfg, ParetoCfg
-from petri.config import from_mapping
+from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
-from petri.hull import COST_METRICS
+from petri.hull import HullCfg
+from petri.space.sample import ParetoCfg
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
@@ -21,13 +22,15 @@ from petri.train.config import TrainCfg
 
 @dataclass(frozen=True)
 class RandomCfg:
-    samples: int = 20  # architectures to train
-    channels: int = 16
-    stem_multiplier: int = 3
-    edges_per_node: int = 2
-    max_nodes: int | None = None  # nodes per cell drawn from min_nodes..this (None: pareto's)
-    min_cost: float | None = None  # keep only architectures in [min_cost, max_cost]
-    max_cost: float | None = None  # of the run's hull.cost metric
+    samples: int = setting(20, ge=1, le=1_000_000)  # architectures to train
+    channels: int = setting(16, ge=1, le=1024)
+    stem_multiplier: int = setting(3, ge=1, le=16)
+    edges_per_node: int = setting(2, ge=1, le=16)
+    # Nodes per cell drawn from min_nodes..this (None: pareto's).
+    max_nodes: int | None = setting(None, ge=1, le=16)
+    # Keep only architectures in [min_cost, max_cost] of the run's hull.cost metric.
+    min_cost: float | None = setting(None, ge=0)
+    max_cost: float | None = setting(None, gt=0)
 
 
 class RandomSearch(Algorithm):
@@ -38,24 +41,25 @@ class RandomSearch(Algorithm):
         self.r = from_mapping(RandomCfg, cfg.get("random"), "random")
         self.pareto = from_mapping(ParetoCfg, cfg.get("pareto"), "pareto")
         hull = from_mapping(HullCfg, cfg.get("hull"), "hull")
-        if hull.cost not in COST_METRICS:
-            raise ConfigError(f"hull.cost {hull.cost!r} is unknown; choose one of "
-                              f"{', '.join(COST_METRICS)}")
-        if self.r.samples < 1:
-            raise ConfigError("random.samples must be at least 1")
+        self.pareto.macros()  # the ranges are sane and bounded
         self.metric = hull.metric
         self.data = DataCfg.from_dict(cfg.get("data")).to_dict()
         self.trainer = TrainCfg.from_dict(cfg.get("trainer") or {}).to_dict()
+        # Spelled out, not a merge of the two sections: both have max_nodes, and a merge let
+        # pareto's (the seeds' node count) silently replace random's.
+        nodes = self.pareto.max_nodes if self.r.max_nodes is None else self.r.max_nodes
+        if nodes < self.pareto.min_nodes:
+            raise ConfigError(f"random.max_nodes ({nodes}) is below pareto.min_nodes "
+                              f"({self.pareto.min_nodes})")
+        self.sampler = {**asdict(self.pareto), **asdict(self.r), "max_nodes": nodes,
+                        "metric": self.metric, "seed": self.seed}
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         if view.job_count():
             return []
-        sampler = {**asdict(self.r), **asdict(self.pareto), "metric": self.metric,
-                   "seed": self.seed}
-        if sampler["max_nodes"] is None:
-            sampler["max_nodes"] = self.pareto.max_nodes
-        return [JobSpec("random_train", {"index": i, "sampler": sampler, "data": self.data,
-                                         "trainer": self.trainer}, f"random/{i}")
+        return [JobSpec("random_train", {"index": i, "sampler": self.sampler, "data": self.data,
+                                         "trainer": self.trainer_for(self.trainer, f"random/{i}")},
+                        f"random/{i}")
                 for i in range(self.r.samples)]
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:

@@ -1,13 +1,17 @@
 """`search`: Petridish's candidate search on one parent, ending in a warm-started child.
 
 Spec: {"parent_desc": ModelDesc dict, "parent_checkpoint": run-relative path, "data": DataCfg
-fields, "trainer": TrainCfg fields of the search phase, "grow": {"k", "l1", "grow_existing"}}.
-The candidates train beside the frozen parent (resumable like any training job); then the
-top-k are merged into the child desc, and the child's warm-start weights are written to
+fields, "trainer": TrainCfg fields of the search phase, "grow": {"k", "l1", "grow_existing",
+"select"}}. The candidates train beside the frozen parent (resumable like any training job);
+then k per cell type (the top k by |α|, or k at random with `select: random`) are merged
+into the child desc, and the child's warm-start weights are written to
 `child_init.pt` in the job directory for the `post_train` job that follows.
 """
 from __future__ import annotations
 
+import random
+
+from petri.algos.petridish import SELECT_RULES
 from petri.daemon.context import JobContext, JobFailed
 
 CHILD_INIT = "child_init.pt"
@@ -23,13 +27,16 @@ def run(spec: dict, ctx: JobContext) -> dict:
     from petri.io import atomic_write
     from petri.space.build import build_model
     from petri.space.desc import ModelDesc
-    from petri.space.grow import GrowthNet, grow_desc, parent_state_dict, warm_start
+    from petri.space.grow import GrowthNet, grow_child
     from petri.train import checkpoint
     from petri.train.config import TrainCfg
 
     parent_desc = ModelDesc.from_dict(spec["parent_desc"]).validate()
     cfg = TrainCfg.from_dict(spec.get("trainer", {}))
     grow = spec.get("grow", {})
+    k, rule = int(grow.get("k", 3)), grow.get("select", "alpha")
+    if rule not in SELECT_RULES:
+        raise JobFailed(f"unknown grow.select {rule!r}; choose {' or '.join(SELECT_RULES)}")
     splits = make_splits(DataCfg(**spec.get("data", {})), torch.device(ctx.device))
     ckpt = ctx.run_dir / spec["parent_checkpoint"]
     state = checkpoint.load(ckpt)
@@ -46,10 +53,11 @@ def run(spec: dict, ctx: JobContext) -> dict:
     search, result, batch = fit(make_model, splits, cfg, ctx,
                                 int(spec.get("min_batch_size", MIN_BATCH)))
     search.to("cpu")
-    picks = search.select(int(grow.get("k", 3)))
-    child_desc = grow_desc(parent_desc, picks)
-    child = build_model(child_desc)
-    warm_start(child, parent_state_dict(search), search, picks)
+    if rule == "alpha":
+        picks = search.select(k)
+    else:  # from the job's seed, so a rerun picks the same candidates
+        picks = search.select_random(k, random.Random(f"{cfg.seed}/select"))
+    child_desc, child = grow_child(search, picks)
     init = ctx.job_dir / CHILD_INIT
     weights = child.state_dict()
     atomic_write(init, lambda f: torch.save(weights, f))

@@ -22,13 +22,14 @@ into the op's final batch norm, so the child starts at parent + the learned corr
 """
 from __future__ import annotations
 
+import random
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from petri.errors import DescError
-from petri.space.build import Network
+from petri.space.build import Network, build_model
 from petri.space.desc import PRIMITIVES, CellDesc, EdgeDesc, ModelDesc, NodeDesc
 from petri.space.ops import create_op
 
@@ -151,24 +152,33 @@ class GrowthNet(nn.Module):
             return None
         return self.l1 * sum(a.abs().sum() for a in self.alphas.values())
 
+    def candidates(self, kind: str) -> list[Pick]:
+        """Every candidate of one cell type that can change the child, in a fixed order
+        (new node first, then existing nodes; by input, then op)."""
+        alive = self._alive_inputs()[kind]
+        out = []
+        for target, (n_in, ops) in sorted(self.plans[kind].items(),
+                                          key=lambda t: (t[0] != NEW, t[0])):
+            if target != NEW and int(target) + 2 not in alive:
+                continue  # a dead node of the parent: growing it changes nothing
+            alpha = self.alphas[f"{kind}_{target}"].detach().cpu()
+            out += [Pick(kind, target, i, op, float(alpha[i, o]))
+                    for i in range(n_in) if i in alive for o, op in enumerate(ops)]
+        return out
+
     def select(self, k: int) -> list[Pick]:
         """The top-k candidates by |α| of each cell type (ties broken by position)."""
+        return [p for kind in self.plans
+                for p in sorted(self.candidates(kind), key=lambda p: -abs(p.alpha))[:k]]
+
+    def select_random(self, k: int, rng: random.Random) -> list[Pick]:
+        """k candidates of each cell type uniformly at random: the control for `select`.
+        They keep their trained weights and α, so the child is warm-started the same way."""
         picks = []
-        states_alive = self._alive_inputs()
-        for kind, plan in self.plans.items():
-            ranked = []
-            for target, (n_in, ops) in plan.items():
-                if target != NEW and int(target) + 2 not in states_alive[kind]:
-                    continue  # a dead node of the parent: growing it changes nothing
-                alpha = self.alphas[f"{kind}_{target}"].detach().cpu()
-                for i in range(n_in):
-                    if i not in states_alive[kind]:
-                        continue
-                    for o, op in enumerate(ops):
-                        ranked.append((-abs(float(alpha[i, o])), target, i, o, op,
-                                       float(alpha[i, o])))
-            ranked.sort(key=lambda r: (r[0], r[1] != NEW, r[1], r[2], r[3]))
-            picks += [Pick(kind, t, i, op, a) for _, t, i, _, op, a in ranked[:k]]
+        for kind in self.plans:
+            cands = self.candidates(kind)
+            picks += [cands[i] for i in sorted(rng.sample(range(len(cands)),
+                                                          min(k, len(cands))))]
         return picks
 
     def _alive_inputs(self) -> dict[str, set[int]]:
@@ -265,3 +275,11 @@ def warm_start(child: Network, parent_state: dict, search: GrowthNet, picks: lis
 def parent_state_dict(search: GrowthNet) -> dict:
     """The parent's own tensors (candidate weights excluded), as the child will see them."""
     return {k: v for k, v in search.net.state_dict().items() if ".grower." not in k}
+
+
+def grow_child(search: GrowthNet, picks: list[Pick]) -> tuple[ModelDesc, Network]:
+    """The child desc of `picks` and its network, warm-started from the trained search."""
+    desc = grow_desc(search.net.desc, picks)
+    child = build_model(desc)
+    warm_start(child, parent_state_dict(search), search, picks)
+    return desc, child

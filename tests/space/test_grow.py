@@ -132,3 +132,20 @@ def test_child_right_after_growth_is_not_worse_than_its_parent(seed, grow_existi
     warm_start(child, parent_state_dict(search), search, picks)
     assert batch_loss(child, splits) <= parent_loss + tol
     assert sum(p.numel() for p in child.parameters()) > parent_size
+
+
+def test_random_selection_is_uniform_reproducible_and_offers_what_alpha_selection_does():
+    search = GrowthNet(build_model(small_desc(3)), grow_existing=True, seed=0)
+    picks = search.select_random(2, random.Random(0))
+    assert len(picks) == 4 and [p.cell for p in picks] == ["normal"] * 2 + ["reduce"] * 2
+    assert picks == search.select_random(2, random.Random(0))
+    assert picks != search.select_random(2, random.Random(1))
+    normal = search.candidates("normal")
+    assert {(p.target, p.input, p.op) for p in search.select(len(normal)) if p.cell == "normal"} \
+        == {(p.target, p.input, p.op) for p in normal}  # the same set to choose from
+    rng = random.Random(0)
+    counts = dict.fromkeys(normal, 0)
+    draws = 40 * len(normal)
+    for _ in range(draws):
+        counts[search.select_random(1, rng)[0]] += 1
+    assert min(counts.values()) >= 15 and max(counts.values()) <= 70  # about 40 each
