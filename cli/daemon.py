@@ -33,9 +33,13 @@ def launch(run_dir: Path, foreground: bool) -> None:
     try:
         with open(log_path, "ab") as log:
             offset = log.tell()
+            # Started inside the run dir: `-m` puts the working directory first on sys.path,
+            # and from a source checkout that would shadow the installed package with its
+            # folders (petri/ without the cli/ and store/ that setup.py maps into it).
+            here = run_dir.resolve()
             proc = subprocess.Popen([sys.executable, "-m", "petri.cli.main", "daemon",
-                                     str(run_dir)], stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=log, start_new_session=True)
+                                     str(here)], cwd=here, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=log, start_new_session=True)
     except OSError as e:
         raise PetriError(f"cannot start a daemon on {run_dir}: {e.strerror} ({log_path})") from None
     # "started" only once the daemon has opened and checked the store and built the search:
