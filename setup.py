@@ -1,20 +1,13 @@
 """Packaging for petri: one installable package whose sub-packages live in three folders.
 
-`cli/` and `store/` are mapped into `petri.cli` and `petri.store`, so nothing named `cli` or
-`store` lands at the top of site-packages.
+`cli/` and `store/` are mapped into `petri.cli` and `petri.store`, and `configs/` into
+`petri.configs` (package data, so `petri run` finds the shipped configs from any directory);
+nothing named `cli`, `store` or `configs` lands at the top of site-packages.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
 
-PACKAGES = {
-    "petri": "petri",
-    "petri.space": "petri/space",
-    "petri.data": "petri/data",
-    "petri.train": "petri/train",
-    "petri.daemon": "petri/daemon",
-    "petri.algos": "petri/algos",
-    "petri.cli": "cli",
-    "petri.store": "store",
-}
+PACKAGES = {p: p.replace(".", "/") for p in find_packages(include=["petri", "petri.*"])}
+PACKAGES.update({"petri.cli": "cli", "petri.store": "store", "petri.configs": "configs"})
 
 setup(
     name="petri",
@@ -23,17 +16,17 @@ setup(
     python_requires=">=3.10",
     packages=list(PACKAGES),
     package_dir=PACKAGES,
-    package_data={"petri.store": ["schema.sql"]},
+    package_data={"petri.store": ["schema.sql"], "petri.configs": ["*.yaml"]},
     install_requires=[
         "torch>=2.3",
         "numpy",
         "click>=8.1",
         "rich>=13",
-        "filelock>=3.12",
         "h5py>=3.8",
         "nvidia-ml-py>=12",
         "pyyaml>=6",
         "plotext>=5.2",
+        "Pillow>=9.1",  # decodes users' images in `petri data import`
     ],
     extras_require={
         # fvcore is the independent MAC counter the cost tests compare against; pexpect drives

@@ -46,8 +46,8 @@ _SPLITS: dict = {}  # per worker process: DataCfg fields (as JSON) -> Splits
 
 def settings(quick: bool, draws: int) -> dict:
     """The toy's recipes; --quick shrinks data and epochs (and proves only that it runs)."""
-    from petri.algos.petridish import run_settings
-    from petri.config import load_config
+    from petri.algos.petridish.algorithm import run_settings
+    from petri.launch import load_config
 
     cfg = load_config(CONFIG)
     p, pareto, _, data, trainers = run_settings(cfg)
@@ -121,7 +121,7 @@ def _matched_random(search, k: int, target: int, base: int, rng: random.Random, 
     parameters closest to `target` (first on ties), and the parameters it adds."""
     from petri.cost import count_params
     from petri.space.build import build_model
-    from petri.space.grow import grow_desc
+    from petri.algos.petridish.grow import grow_desc
 
     best = None
     for _ in range(draws):
@@ -139,7 +139,7 @@ def run_pair(parent: str, desc: dict, seed: int, s: dict, out: Path) -> dict:
     from petri.cost import count_params
     from petri.space.build import build_model
     from petri.space.desc import ModelDesc
-    from petri.space.grow import GrowthNet, grow_child
+    from petri.algos.petridish.grow import GrowthNet, grow_child
 
     t0 = time.perf_counter()
     g = s["petridish"]
@@ -234,7 +234,7 @@ def main() -> None:
             args.out = Path("runs/growth_ablation_quick")
     if min(args.parents, args.seeds, args.draws, args.workers) < 1:
         ap.error("--parents, --seeds, --draws and --workers must be at least 1")
-    from petri.algos.petridish import PetridishCfg, seed_descs
+    from petri.algos.petridish.algorithm import PetridishCfg, seed_descs
     from petri.cost import count_params
     from petri.space.build import build_model
     from petri.space.sample import ParetoCfg

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from petri.io import read_json
+from petri.rundir import PROGRESS, RESULT, RunDir
 from petri.store import db, jobs
 from petri.store.records import JobSpec, PointSpec
 
@@ -53,8 +54,8 @@ def dispatch_latency(n: int, run_dir: Path) -> list[float]:
     lat = []
     for ids in by_worker.values():
         for prev, nxt in zip(ids, ids[1:]):
-            done_at = os.stat(run_dir / "jobs" / f"{prev:06d}" / "result.json").st_mtime
-            started = read_json(run_dir / "jobs" / f"{nxt:06d}" / "progress.json")["t"]
+            done_at = os.stat(RunDir(run_dir).job(prev) / RESULT).st_mtime
+            started = read_json(RunDir(run_dir).job(nxt) / PROGRESS)["t"]
             if started > done_at:  # jobs of one worker run one after another
                 lat.append(started - done_at)
     return lat

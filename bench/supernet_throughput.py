@@ -23,8 +23,9 @@ import torch
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.data.loader import DeviceData, Splits
-from petri.space.supernet import SearchNetwork
-from petri.train.bilevel import ArchHook
+from petri.algos.darts.supernet import SearchNetwork
+from petri.algos.darts.algorithm import ArchCfg
+from petri.algos.darts.bilevel import ArchHook
 from petri.train.config import TrainCfg
 from petri.train.loop import train
 
@@ -51,8 +52,8 @@ def measure(variant: str, device: torch.device, steps: int, channels_last: bool)
     model = SearchNetwork(channels=16, cells=8, steps=4, partial=VARIANTS[variant])
     if channels_last and device.type == "cpu":  # the loop turns NHWC on for CUDA only
         model = model.to(memory_format=torch.channels_last)
-    hook = ArchHook(arch, seed=0, lr=3e-4 if VARIANTS[variant] is None else 6e-4, amp=cfg.amp,
-                    channels_last=channels_last)
+    arch_cfg = ArchCfg(lr=3e-4 if VARIANTS[variant] is None else 6e-4)
+    hook = ArchHook(arch, seed=0, arch=arch_cfg, amp=cfg.amp, channels_last=channels_last)
     result = train(model, splits, cfg, device, hook=hook)
     return result.images_per_s
 

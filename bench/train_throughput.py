@@ -18,7 +18,7 @@ from torch import nn
 
 from petri.space.build import build_model
 from petri.space.genotypes import genotype
-from petri.train.loop import TrainCfg, configure_device
+from petri.train.loop import TrainCfg, device_settings
 
 CASES = {
     "darts_v2_c16_l8_cifar": (dict(channels=16, cells=8), (3, 32, 32), 64),
@@ -28,8 +28,6 @@ CASES = {
 
 def measure(case: str, device: torch.device, steps: int, warmup: int) -> float:
     macro, shape, batch = CASES[case]
-    cfg = TrainCfg()
-    configure_device(device, cfg)
     cuda = device.type == "cuda"
     model = build_model(genotype("DARTS_V2", **macro)).to(device)
     if cuda:
@@ -72,11 +70,12 @@ def main() -> None:
     name = (torch.cuda.get_device_name(device) if device.type == "cuda"
             else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
     print(f"torch {torch.__version__} on {device} ({name})")
-    for case in CASES:
-        rates = [measure(case, device, args.steps, args.warmup) for _ in range(args.runs)]
-        sd = statistics.stdev(rates) if len(rates) > 1 else 0.0
-        print(f"{case:24s} {statistics.mean(rates):9.1f} ± {sd:6.1f} img/s  (batch "
-              f"{CASES[case][2]}, {args.runs} runs × {args.steps} steps)")
+    with device_settings(device, TrainCfg()):  # what a training job runs under
+        for case in CASES:
+            rates = [measure(case, device, args.steps, args.warmup) for _ in range(args.runs)]
+            sd = statistics.stdev(rates) if len(rates) > 1 else 0.0
+            print(f"{case:24s} {statistics.mean(rates):9.1f} ± {sd:6.1f} img/s  (batch "
+                  f"{CASES[case][2]}, {args.runs} runs × {args.steps} steps)")
 
 
 if __name__ == "__main__":

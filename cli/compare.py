@@ -25,7 +25,7 @@ frame_option = click.option(
 def load(run_dirs, frame: str | None):
     """(runs, configs, frame) of `run_dirs`, checked to share one cost metric."""
     from petri.compare import choose_frame, load_run, parse_frame
-    from petri.config import read_run_config
+    from petri.launch import read_run_config
 
     runs = [load_run(d) for d in run_dirs]
     metrics = {r["cost_metric"] for r in runs}

@@ -9,8 +9,8 @@ import click
 @click.command()
 @click.argument("arch")
 @click.option("--dataset", default="cifar10", show_default=True,
-              type=click.Choice(["cifar10", "cifar100", "fashion-mnist", "mnist", "imagenet"]),
-              help="Input size and classes to count at.")
+              help="Input size and classes to count at: cifar10, cifar100, fashion-mnist, "
+                   "mnist, imagenet, or your own data (a .petri file, image folder, .npz, .h5).")
 @click.option("--channels", type=int, help="Initial channels C (default: the desc's).")
 @click.option("--cells", type=int, help="Number of cells L (default: the desc's).")
 @click.option("--json", "as_json", is_flag=True, help="Print plain numbers as JSON.")
@@ -25,8 +25,9 @@ def cost(arch, dataset, channels, cells, as_json):
     from petri.cost import count_cost
     from petri.data.info import dataset_info
 
-    desc = resolve_desc(arch, dataset, channels, cells)
-    c = count_cost(desc, dataset_info(dataset).shape)
+    info = dataset_info(dataset)
+    desc = resolve_desc(arch, info.name, channels, cells)
+    c = count_cost(desc, info.shape)
     if as_json:
         click.echo(json.dumps(c.to_dict()))
         return

@@ -29,7 +29,9 @@ def launch(run_dir: Path, foreground: bool) -> None:
         Daemon(run_dir).run()
         click.echo(f"daemon on {run_dir} exited")
         return
-    log_path = run_dir / "daemon.log"
+    from petri.rundir import RunDir
+
+    log_path = RunDir(run_dir).daemon_log
     try:
         with open(log_path, "ab") as log:
             offset = log.tell()
@@ -83,23 +85,20 @@ def _failure(log_path: Path, offset: int) -> str:
               help="Override a config value, e.g. --set smoke.jobs=10 (repeatable).")
 def start(config, run_dir, foreground, live, sets):
     """Start a daemon for CONFIG on a run directory (resumes it if the run exists)."""
-    from petri.config import load_config, save_config
-    from petri.store.db import connect
+    from petri.launch import load_config
 
     cfg = load_config(config, sets)
-    run_dir = Path(run_dir or Path("runs") / Path(config).stem)
-    if (run_dir / "config.yaml").exists():
+    start_run(cfg, Path(run_dir or Path("runs") / Path(config).stem), foreground, live)
+
+
+def start_run(cfg: dict, run_dir: Path, foreground: bool, live: bool) -> None:
+    from petri.launch import create_run
+    from petri.rundir import RunDir
+
+    if RunDir(run_dir).config.exists():
         click.echo(f"{run_dir} already holds a run: resuming it with its saved config")
     else:
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise PetriError(f"cannot create run dir {run_dir}: {e.strerror}; choose a "
-                             f"writable place with --run-dir") from None
-        if not os.access(run_dir, os.W_OK):
-            raise PetriError(f"run dir {run_dir} is not writable; choose another with --run-dir")
-        connect(run_dir, create=True).close()  # fail now on a bad run dir, not in the daemon
-        save_config(cfg, run_dir)
+        create_run(cfg, run_dir)
     launch(run_dir, foreground)
     if live and not foreground:
         follow(run_dir)
@@ -119,31 +118,54 @@ def follow(run_dir: Path) -> None:
                    f"`petri stop {run_dir}` stops it")
 
 
-RUN_ALGOS = ("petridish", "random", "darts", "darts2", "pc-darts", "mood")
+def shipped_config(name: str) -> Path:
+    """A config that ships with petri (package data), found from any directory."""
+    from importlib import resources
+
+    return Path(str(resources.files("petri.configs").joinpath(name)))
+
+
+def run_choices() -> list[str]:
+    from petri.algos.registry import registry
+
+    return sorted(n for n, info in registry().items() if info.runnable and info.toy_config)
+
+
+def list_algos(ctx, param, value) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from petri.algos.registry import registry
+
+    for name, info in sorted(registry().items()):
+        if info.runnable and info.toy_config:
+            click.echo(f"{name:10} {info.help}  [{shipped_config(info.toy_config)}]")
+    ctx.exit()
 
 
 @click.command("run")
-@click.argument("algo", type=click.Choice(RUN_ALGOS))
+@click.argument("algo", type=click.Choice(run_choices()))
 @click.option("--config", type=click.Path(dir_okay=False),
-              help="Config file (default: configs/<algo>_toy.yaml, pc_darts for pc-darts).")
+              help="Config file (default: the algorithm's shipped toy config).")
 @click.option("--run-dir", type=click.Path(file_okay=False),
               help="Where the run lives (default: runs/<config name>-seed<seed>).")
 @click.option("--watch", "live", is_flag=True, help="Show the live view until it is done.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config value (repeatable), e.g. --set seed=1.")
-@click.pass_context
-def run(ctx, algo, config, run_dir, live, sets):
+@click.option("--list", is_flag=True, expose_value=False, is_eager=True, callback=list_algos,
+              help="List the algorithms and their shipped configs, then exit.")
+def run(algo, config, run_dir, live, sets):
     """Submit a search of ALGO to a daemon on its run dir (resumable, watchable, exportable)."""
-    from petri.config import load_config
+    from petri.algos.registry import algo_info
+    from petri.launch import load_config
 
-    config = config or f"configs/{algo.replace('-', '_')}_toy.yaml"
+    config = config or shipped_config(algo_info(algo).toy_config)
     cfg = load_config(config, sets)
     if cfg.get("algo") != algo:
         raise PetriError(f"{config} is not a {algo} config (its algo is {cfg.get('algo')!r}); "
                          f"pass --config for {algo}")
     # One run dir per seed, so `--set seed=N` for several seeds gives runs `compare` can pair.
     run_dir = run_dir or Path("runs") / f"{Path(config).stem}-seed{cfg.get('seed', 0)}"
-    ctx.invoke(start, config=config, run_dir=run_dir, foreground=False, live=live, sets=sets)
+    start_run(cfg, Path(run_dir), False, live)
 
 
 @click.command()
@@ -152,9 +174,9 @@ def run(ctx, algo, config, run_dir, live, sets):
 @click.option("--watch", "live", is_flag=True, help="Show the live view until it is done.")
 def resume(run_dir, foreground, live):
     """Restart the daemon of RUN_DIR: running jobs are reconciled and continue."""
-    from petri.config import read_run_config
+    from petri.launch import read_run_config
 
-    read_run_config(Path(run_dir))
+    read_run_config(Path(run_dir))  # a damaged config fails here, not in the detached daemon
     launch(Path(run_dir), foreground)
     if live and not foreground:
         follow(Path(run_dir))

@@ -5,19 +5,21 @@ import json
 
 import click
 
+from petri.cli.options import Device, FiniteRange
 from petri.cli.status import fmt_cost
 from petri.hull import COST_METRICS
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--eps", type=float, default=None,
+@click.option("--eps", type=FiniteRange(min=0), default=None,
               help="Ensemble every point within this band of the lower hull instead of the "
                    "Pareto frontier.")
 @click.option("--cost", type=click.Choice(sorted(COST_METRICS)), default=None,
               help="Cost axis for the selection (default: the run's hull.cost).")
 @click.option("--per-class", is_flag=True, help="One weight per member and class.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--device", type=Device(), default="cpu", show_default=True,
+              help="cpu, cuda, cuda:N or auto.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def ensemble(run_dir, eps, cost, per_class, device, as_json):
     """Weight RUN_DIR's frontier models on its validation split, then score them on test."""

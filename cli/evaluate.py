@@ -3,6 +3,7 @@ their test accuracy. The evaluation is a run of its own (default `runs/eval-<gal
 interrupt it, `petri eval` again (or `petri resume`) and it continues."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -13,16 +14,11 @@ from petri.cli.status import fmt_cost
 def results_table(run_dir: Path):
     from rich.table import Table
 
-    from petri.store.db import connect
-    from petri.store.view import RunView
+    from petri.status import reading
 
-    conn = connect(run_dir, readonly=True)
-    try:
-        view = RunView(conn)
+    with reading(run_dir) as view:
         points = view.points()
         jobs = view.jobs()
-    finally:
-        conn.close()
     t = Table(title=f"evaluation of {run_dir}")
     for col in ("gallery id", "params", "MACs", "search val error", "eval val error",
                 "test accuracy"):
@@ -57,20 +53,23 @@ def evaluate(gallery_path, config, run_dir, sets, detach):
 
     from petri.cli.daemon import launch
     from petri.cli.live import watch
-    from petri.config import load_config, save_config
+    from petri.launch import load_config, save_config
+    from petri.rundir import RunDir
     from petri.daemon.pidfile import daemon_alive
-    from petri.store.db import connect
+    from petri.io import check_writable
+    from petri.store.db import DB_NAME, connect
 
     gallery_path = Path(gallery_path).resolve()
     run_dir = Path(run_dir or Path("runs") / f"eval-{gallery_path.stem}")
-    if (run_dir / "config.yaml").exists():
+    if RunDir(run_dir).config.exists():
         click.echo(f"{run_dir} already holds this evaluation: continuing it")
     else:
-        cfg = load_config(config, (*sets, f"eval.gallery={gallery_path}"))
+        # Quoted, so YAML reads a path with `: ` or ` #` in it as the path it is.
+        cfg = load_config(config, (*sets, f"eval.gallery={json.dumps(str(gallery_path))}"))
         if cfg.get("algo") != "eval":
             raise click.UsageError(f"{config} is not an eval config (algo: {cfg.get('algo')}); "
                                    f"use configs/eval_*.yaml")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(run_dir / DB_NAME, "evaluation run")
         connect(run_dir, create=True).close()
         save_config(cfg, run_dir)
     snap_done = _done(run_dir)
@@ -87,11 +86,7 @@ def evaluate(gallery_path, config, run_dir, sets, detach):
 
 
 def _done(run_dir: Path) -> bool:
-    from petri.store.db import connect
-    from petri.store.view import RunView
+    from petri.status import reading
 
-    conn = connect(run_dir, readonly=True)
-    try:
-        return RunView(conn).meta().get("done") == "1"
-    finally:
-        conn.close()
+    with reading(run_dir) as view:
+        return view.meta().get("done") == "1"

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from petri.cli.options import FiniteRange
 from petri.cli.status import fmt_cost
 from petri.hull import COST_METRICS
 
@@ -17,19 +18,22 @@ def _pct(v) -> str:
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="gallery.h5",
               show_default=True, help="The gallery file to write (replaced atomically).")
-@click.option("--eps", type=float, default=None,
+@click.option("--eps", type=FiniteRange(min=0), default=None,
               help="Export every point within this relative band of the lower hull "
                    "instead of the Pareto frontier, e.g. --eps 0.025.")
 @click.option("--cost", type=click.Choice(sorted(COST_METRICS)), default=None,
               help="Cost axis for the selection (default: the run's hull.cost).")
 def export(run_dir, output, eps, cost):
     """Write the frontier models of RUN_DIR (desc, weights, cost, error, lineage) to HDF5."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from petri.gallery import export as run_export
 
+    # Off a terminal the bar would leave a blank line and nothing else.
     with Progress(TextColumn("[bold]exporting"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), transient=True) as bar:
+                  TextColumn("{task.description}"), transient=True,
+                  disable=not Console().is_terminal) as bar:
         task = bar.add_task("", total=None)
 
         def on_model(m):
@@ -51,6 +55,7 @@ def show(path):
     from rich.console import Console
     from rich.table import Table
 
+    from petri.gallery import model_desc
     from petri.store.gallery import read_meta, read_models
 
     meta = read_meta(path)
@@ -61,10 +66,12 @@ def show(path):
                 "cells", "nodes (normal/reduce)"):
         t.add_column(col)
     for m in models:
-        d = m.desc
+        d = model_desc(m, path)
         t.add_row(str(m.id), m.stage, fmt_cost(m.macs), fmt_cost(m.params),
                   fmt_cost(m.activation_bytes), _pct(m.val_error), _pct(m.test_error),
                   str(m.parent if m.parent is not None else "-"),
-                  f"{d['cells']} ({d['reductions']} red.)",
-                  f"{len(d['normal']['nodes'])}/{len(d['reduce']['nodes'])}")
+                  f"{d.cells} ({d.reductions} red.)", f"{d.normal.n_nodes}/{d.reduce.n_nodes}")
+    labels = {tuple(m.classes) for m in models if m.classes}
+    if len(labels) == 1:
+        t.caption = f"classes: {', '.join(labels.pop())}"
     Console().print(t)

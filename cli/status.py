@@ -96,7 +96,7 @@ def status(run_dir, as_json, live):
 
         watch(run_dir)
         return
-    snap = snapshot(run_dir)
+    snap = snapshot(run_dir, verify=True)
     if as_json:
         click.echo(json.dumps(snap, indent=1))
         return

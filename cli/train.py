@@ -3,60 +3,82 @@ from __future__ import annotations
 
 import click
 
+from petri.cli.options import Device, setting_type
+from petri.train.config import TrainCfg
+
+POSITIVE = click.IntRange(min=1)
+
 
 @click.command()
 @click.argument("arch")
 @click.option("--dataset", default="fashion-mnist", show_default=True,
-              type=click.Choice(["fashion-mnist", "mnist", "cifar10", "cifar100"]))
-@click.option("--channels", type=int, default=16, show_default=True, help="Initial channels C.")
-@click.option("--cells", type=int, default=8, show_default=True, help="Number of cells L.")
-@click.option("--epochs", type=int, default=10, show_default=True)
-@click.option("--batch-size", type=int, default=96, show_default=True)
-@click.option("--lr", type=float, default=0.025, show_default=True)
-@click.option("--subset", type=int, help="Use only this many training images.")
-@click.option("--val-size", type=int, default=10000, show_default=True,
-              help="Images held out of the training set for validation.")
-@click.option("--cutout", type=int, default=0, show_default=True, help="Cutout side in pixels.")
+              help="fashion-mnist, mnist, cifar10, cifar100, or your own data: a .petri file "
+                   "(`petri data import`), an image folder, an .npz or an .h5.")
+@click.option("--channels", type=POSITIVE, default=16, show_default=True,
+              help="Initial channels C.")
+@click.option("--cells", type=POSITIVE, default=8, show_default=True, help="Number of cells L.")
+@click.option("--epochs", type=setting_type(TrainCfg, "epochs"), default=10, show_default=True)
+@click.option("--batch-size", type=setting_type(TrainCfg, "batch_size"), default=96,
+              show_default=True)
+@click.option("--lr", type=setting_type(TrainCfg, "lr"), default=0.025, show_default=True)
+@click.option("--subset", type=POSITIVE, help="Use only this many training images.")
+@click.option("--val-size", type=click.IntRange(min=0),
+              help="Images held out of the training set for validation (default: the "
+                   "dataset's, 10000 for the built-ins).")
+@click.option("--cutout", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Cutout side in pixels.")
 @click.option("--auxiliary/--no-auxiliary", default=False, show_default=True)
-@click.option("--drop-path", type=float, default=0.0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--drop-path", type=setting_type(TrainCfg, "drop_path"), default=0.0,
+              show_default=True)
+# torch.manual_seed takes at most 64 bits.
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option("--device", type=Device(), default="auto", show_default=True,
+              help="cpu, cuda, cuda:N or auto.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where datasets live.")
+@click.option("--on-device", type=click.Choice(["auto", "true", "false"]), default="auto",
+              show_default=True, help="Keep the images on the device, or stream them from the "
+                                      "dataset file (auto: whichever fits).")
 @click.option("--checkpoint", "ckpt", type=click.Path(dir_okay=False),
               help="Checkpoint file: resumed from if present, written every 30 s and at the end.")
-@click.option("--checkpoint-every", type=float, default=30.0, show_default=True,
-              help="Seconds between checkpoints.")
+@click.option("--checkpoint-every", type=setting_type(TrainCfg, "checkpoint_every_s"),
+              default=30.0, show_default=True, help="Seconds between checkpoints.")
 @click.option("--test", "with_test", is_flag=True, help="Also report test accuracy.")
 def train(arch, dataset, channels, cells, epochs, batch_size, lr, subset, val_size, cutout,
-          auxiliary, drop_path, seed, device, data_dir, ckpt, checkpoint_every, with_test):
+          auxiliary, drop_path, seed, device, data_dir, on_device, ckpt, checkpoint_every,
+          with_test):
     """Train ARCH (a known genotype or a desc .json/.yaml) and print its accuracy."""
     import torch
 
     from petri.cli.bars import training_bar
     from petri.cli.resolve import resolve_desc
-    from petri.cost import count_cost
+    from petri.cost import check_buildable
     from petri.data.config import DataCfg
+    from petri.data.info import dataset_info
     from petri.data.loader import make_splits
+    from petri.errors import PetriError
     from petri.space.build import build_model
-    from petri.train.config import TrainCfg
     from petri.train.loop import train as run_training
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    desc = resolve_desc(arch, dataset, channels, cells, auxiliary)
-    data = DataCfg(dataset=dataset, data_dir=data_dir, subset=subset, val_size=val_size,
-                   cutout=cutout)
+    data = DataCfg.from_dict({"dataset": dataset, "data_dir": data_dir, "subset": subset,
+                              "val_size": val_size, "cutout": cutout,
+                              "on_device": on_device if on_device == "auto" else
+                              on_device == "true"})
+    desc = resolve_desc(arch, data.dataset, channels, cells, auxiliary)
+    c = check_buildable(desc, dataset_info(data.dataset).shape, device, batch_size)
     splits = make_splits(data, device, with_test=with_test)
     cfg = TrainCfg(epochs=epochs, batch_size=batch_size, lr=lr, drop_path=drop_path, seed=seed,
                    checkpoint_every_s=checkpoint_every)
     torch.manual_seed(seed)
     model = build_model(desc)
-    c = count_cost(model, splits.info.shape)
     click.echo(f"{desc.name or arch}: {c.params / 1e6:.3f} M params, {c.macs / 1e6:.1f} M MACs; "
                f"{len(splits.train)} train / {len(splits.val)} val images on {device}")
-    with training_bar(f"training {desc.name or arch}") as hook:
-        result = run_training(model, splits, cfg, device, ckpt_path=ckpt, on_progress=hook,
-                              with_test=with_test)
+    try:
+        with training_bar(f"training {desc.name or arch}") as hook:
+            result = run_training(model, splits, cfg, device, ckpt_path=ckpt, on_progress=hook,
+                                  with_test=with_test)
+    except torch.OutOfMemoryError:  # the estimate up front misses workspaces and fragmentation
+        raise PetriError(f"{device} ran out of memory at batch size {batch_size}: lower "
+                         f"--batch-size") from None
     val = "-" if result.val_error is None else f"{100 * (1 - result.val_error):.2f}%"
     click.echo(f"validation accuracy: {val}  ({result.images_per_s:.0f} img/s, "
                f"{result.wall_s:.0f} s)")

@@ -14,10 +14,6 @@ import yaml
 
 from petri.errors import ConfigError
 
-TOP_LEVEL = {"algo", "seed", "daemon", "smoke", "petridish", "seed_train", "search", "post_train",
-             "data", "trainer", "pareto", "hull", "eval", "darts", "mood", "random", "name",
-             "cost", "supernet", "arch", "derived", "compare"}
-
 
 def setting(default, *, ge=None, gt=None, le=None, lt=None, choices=None):
     """A config field with its allowed range, checked by `from_mapping` at load time."""
@@ -58,6 +54,8 @@ def _type_name(tp) -> str:
         return "null"
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) is typing.Literal:
+        return " or ".join(map(str, typing.get_args(tp)))
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
         tp, getattr(tp, "__name__", str(tp)))
 
@@ -110,6 +108,10 @@ def check_type(value, tp, key: str):
             items = [check_type(v, t, f"{key}[{i}]")
                      for i, (v, t) in enumerate(zip(value, item_types))]
             return tuple(items) if origin is tuple else items
+    elif origin is typing.Literal:
+        if value in args:
+            return value
+        raise ConfigError(f"{key} must be one of {', '.join(map(str, args))}, got {value!r}")
     elif tp is typing.Any:
         return value
     elif tp in (dict, list) or origin is dict:
@@ -174,10 +176,7 @@ def apply_override(cfg: dict, assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. trainer.epochs=3")
     key, raw = assignment.split("=", 1)
-    parts = key.strip().split(".")
-    if parts[0] not in TOP_LEVEL:
-        raise ConfigError(f"--set {key}: unknown section {parts[0]!r}; known: "
-                          f"{', '.join(sorted(TOP_LEVEL))}")
+    parts = key.strip().split(".")  # an unknown section is caught with the whole config
     node = cfg
     for p in parts[:-1]:
         node = node.setdefault(p, {})
@@ -186,7 +185,8 @@ def apply_override(cfg: dict, assignment: str) -> None:
     try:
         node[parts[-1]] = yaml.safe_load(raw)
     except yaml.YAMLError as e:
-        raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {e}") from None
+        raise ConfigError(f"--set {key}: cannot parse value {raw!r}: "
+                          f"{' '.join(str(e).split())}") from None
 
 
 def read_yaml(path: Path, what: str = "config file") -> dict:
@@ -213,53 +213,3 @@ def read_yaml(path: Path, what: str = "config file") -> dict:
         raise ConfigError(f"{path}: the {what} must hold a mapping of sections at the top "
                           f"level, got {type(data).__name__}")
     return data
-
-
-def load_config(path: str | Path, overrides: tuple[str, ...] = ()) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {p} does not exist; see configs/ for examples")
-    cfg = read_yaml(p)
-    for o in overrides:
-        apply_override(cfg, o)
-    return validate(cfg, f"{p} with --set" if overrides else str(p))
-
-
-def validate(cfg: dict, where: str = "config") -> dict:
-    """Check every section a run uses: names, types, ranges, and the algorithm's own rules."""
-    try:
-        unknown = sorted(map(str, set(cfg) - TOP_LEVEL))
-        if unknown:
-            raise ConfigError(f"unknown section(s) {', '.join(unknown)}; known: "
-                              f"{', '.join(sorted(TOP_LEVEL))}")
-        if "algo" not in cfg:
-            raise ConfigError("missing `algo` (for example `algo: petridish`)")
-        from_mapping(RunCfg, {k: cfg[k] for k in ("algo", "seed", "name") if k in cfg}, "")
-        DaemonCfg.from_dict(cfg.get("daemon"))
-        from petri.algos.base import create_algo
-        from petri.train.config import TrainCfg
-
-        # On its own too: stage sections may override every key a bad value sits under.
-        TrainCfg.from_dict(cfg.get("trainer") or {})
-        from petri.compare import CompareCfg
-
-        CompareCfg.from_dict(cfg.get("compare"))  # a bad frame fails at `petri run`, not later
-
-        create_algo(cfg)  # the algorithm checks its own sections now, not in the detached daemon
-    except ConfigError as e:
-        raise ConfigError(f"{where}: {e}") from None
-    return cfg
-
-
-def save_config(cfg: dict, run_dir: Path) -> None:
-    from petri.io import atomic_write
-
-    data = yaml.safe_dump(cfg, sort_keys=True).encode()
-    atomic_write(run_dir / "config.yaml", lambda f: f.write(data))
-
-
-def read_run_config(run_dir: Path) -> dict:
-    p = run_dir / "config.yaml"
-    if not p.is_file():
-        raise ConfigError(f"{run_dir} has no config.yaml; is it a petri run dir?")
-    return validate(read_yaml(p, "run's saved config"), str(p))

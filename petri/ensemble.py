@@ -72,7 +72,7 @@ class EnsembleResult:
 def evaluate_run(run_dir: str | Path, eps: float | None = None, metric: str | None = None,
                  per_class: bool = False, device: str = "cpu") -> EnsembleResult:
     """Ensemble the frontier (or the hull's eps band) of `run_dir` and score it on test."""
-    from petri.config import read_run_config
+    from petri.launch import read_run_config
     from petri.data.config import DataCfg
     from petri.data.loader import make_splits
     from petri.gallery import point_weights, selected_points

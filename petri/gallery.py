@@ -3,15 +3,19 @@
     petri export RUN -o gallery.h5            # the Pareto frontier (default)
     petri export RUN -o gallery.h5 --eps 0.025  # every point in the hull's eps band
     model = petri.gallery.load_model("gallery.h5", 12)
+    model.classes[int(model(x).argmax(1)[0])]   # what it predicts, by name
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
-from petri.errors import StoreError
+from petri.errors import DescError, StoreError
 from petri.hull import COST_METRICS, eps_band, pareto_front
-from petri.store.gallery import GalleryModel, read_model, write_gallery
+from petri.io import check_writable, remove_stale_temps
+from petri.rundir import RunDir
+from petri.space.desc import ModelDesc
+from petri.store.gallery import GalleryModel, read_meta, read_model, write_gallery
 
 
 def select_points(points, metric: str, eps: float | None, log_cost: bool = True) -> list:
@@ -25,9 +29,7 @@ def select_points(points, metric: str, eps: float | None, log_cost: bool = True)
 def selected_points(run_dir: str | Path, eps: float | None = None,
                     metric: str | None = None) -> tuple[list, dict, str]:
     """(the chosen points of `run_dir`, job specs by id, the cost metric they were chosen by)."""
-    from petri.status import configured_hull
-    from petri.store.db import connect
-    from petri.store.view import RunView
+    from petri.status import configured_hull, reading
 
     run_dir = Path(run_dir)
     hull = configured_hull(run_dir)
@@ -36,13 +38,9 @@ def selected_points(run_dir: str | Path, eps: float | None = None,
     if metric not in COST_METRICS.values():
         raise StoreError(f"unknown cost metric {metric!r}; choose one of "
                          f"{', '.join(COST_METRICS)}")
-    conn = connect(run_dir, readonly=True)
-    try:
-        view = RunView(conn)
+    with reading(run_dir, verify=True) as view:
         points = view.points()
         specs = {j.id: j.spec for j in view.jobs()}
-    finally:
-        conn.close()
     chosen = select_points(points, metric, eps, hull["log"])
     if not chosen:
         raise StoreError(f"{run_dir} has no trained point with a checkpoint yet; wait for "
@@ -54,17 +52,36 @@ def point_weights(run_dir: Path, point) -> dict:
     """The state dict a point's checkpoint holds."""
     from petri.train import checkpoint
 
-    state = checkpoint.load(run_dir / point.checkpoint)
+    try:
+        state = checkpoint.load(run_dir / point.checkpoint)
+    except checkpoint.CheckpointError as e:
+        raise StoreError(f"point {point.id}: {e}") from None
     if state is None:
         raise StoreError(f"the checkpoint of point {point.id} ({run_dir / point.checkpoint}) "
-                         f"is missing or unreadable; pick other points with --eps")
+                         f"is missing; pick other points with --eps")
     return state["model"]
+
+
+def check_target(out: Path) -> None:
+    """Refuse, before any work, an output that cannot be written or would replace a file
+    that is not a gallery; and clear what killed exports left beside it."""
+    check_writable(out, "gallery")
+    if out.exists():
+        try:
+            read_meta(out)
+        except StoreError:
+            raise StoreError(f"{out} exists and is not a petri gallery; it was left untouched: "
+                             f"choose another output file or move it away") from None
+    remove_stale_temps(out)
 
 
 def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
            metric: str | None = None, on_model: Callable | None = None) -> list[GalleryModel]:
     """Write the selected points of `run_dir` with their weights to the gallery `out`."""
-    run_dir = Path(run_dir)
+    from petri.data.info import dataset_info
+
+    run_dir, out = Path(run_dir), Path(out)
+    check_target(out)
     chosen, specs, metric = selected_points(run_dir, eps, metric)
     models = []
     for p in chosen:
@@ -75,8 +92,10 @@ def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
             params=p.params, macs=p.macs, activation_bytes=p.activation_bytes, parent=p.parent,
             stage=p.stage or "", lineage=p.lineage, trainer=spec.get("trainer", {}),
             data=spec.get("data", {}),
+            classes=list(dataset_info(spec["data"]["dataset"]).classes) if "data" in spec else [],
             weights={k: v.detach().cpu().numpy() for k, v in state.items()}))
-    config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""
+    config_path = RunDir(run_dir).config
+    config = config_path.read_text() if config_path.is_file() else ""
     meta = {"source": str(run_dir.resolve()), "cost_metric": metric,
             "selection": "frontier" if eps is None else f"eps band {eps:g}", "config": config}
     write_gallery(out, models, meta, on_model)
@@ -84,15 +103,30 @@ def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
 
 
 def load_model(path: str | Path, model_id: int, device: str = "cpu"):
-    """The gallery model `model_id` as a ready `nn.Module` (eval mode) with its weights."""
+    """The gallery model `model_id` as a ready `nn.Module` (eval mode) with its weights, and
+    `model.classes`: the name of each output."""
     import numpy as np
     import torch
 
     from petri.space.build import build_model
-    from petri.space.desc import ModelDesc
 
     m = read_model(path, model_id)
-    model = build_model(ModelDesc.from_dict(m.desc))
+    model = build_model(model_desc(m, path))
     # h5py returns 0-d datasets (BN's num_batches_tracked) as numpy scalars: wrap them.
-    model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in m.weights.items()})
+    try:
+        model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in m.weights.items()})
+    except RuntimeError as e:
+        raise StoreError(f"gallery {path}: the weights of model {m.id} do not fit its desc "
+                         f"({' '.join(str(e).split())[:200]}); export the gallery again") \
+            from None
+    model.classes = tuple(m.classes)
     return model.to(device).eval()
+
+
+def model_desc(m: GalleryModel, path: str | Path) -> ModelDesc:
+    """The checked desc of gallery model `m`; a damaged one is a StoreError naming it."""
+    try:
+        return ModelDesc.from_dict(m.desc).validate()
+    except DescError as e:
+        raise StoreError(f"gallery {path}: model {m.id} has a desc petri cannot build ({e}); "
+                         f"export the gallery again with `petri export`") from None

@@ -1,23 +1,43 @@
 """One snapshot of a run for `status`, `watch` and scripts: read-only, torch-free."""
 from __future__ import annotations
 
+import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-from petri.daemon.context import PROGRESS
-from petri.daemon.daemon import job_dir, last_fatal
-from petri.daemon.pidfile import daemon_alive
+from petri.daemon.pidfile import daemon_alive, last_fatal
+from petri.errors import StoreError
 from petri.hull import HullCfg, eps_band, lower_hull, pareto_front
 from petri.io import read_json
-from petri.store.db import connect
+from petri.rundir import PROGRESS, RunDir
+from petri.store.db import DB_NAME, connect
 from petri.store.view import RunView
 
 
-def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 10) -> dict:
-    run_dir = Path(run_dir)
+@contextmanager
+def reading(run_dir: Path, verify: bool = False):
+    """A read-only view of the run's store; a damaged store is one StoreError. `verify` first
+    checks every page (a full read: for one-off commands, not for the live view's polling)."""
     conn = connect(run_dir, readonly=True)
     try:
-        view = RunView(conn)
+        if verify:
+            problem = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise sqlite3.DatabaseError(problem)
+        yield RunView(conn)
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{run_dir / DB_NAME} is damaged ({e}); it was left untouched: restore "
+                         f"it from a backup (the checkpoints in jobs/ are separate files)") \
+            from None
+    finally:
+        conn.close()
+
+
+def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 10,
+             verify: bool = False) -> dict:
+    run_dir = Path(run_dir)
+    with reading(run_dir, verify) as view:
         meta = view.meta()
         counts = view.counts()
         running = view.jobs(state="running")
@@ -25,8 +45,6 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         failed = view.jobs(state="failed")
         pts = view.points()
         recent = view.events(events)
-    finally:
-        conn.close()
     hull = configured_hull(run_dir)
     metric = cost_metric or hull["metric"]
     pid = daemon_alive(run_dir)
@@ -38,7 +56,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
               if p["cost"] is not None and p["error"] is not None]
     workers = []
     for j in running:
-        prog = read_json(job_dir(run_dir, j.id) / PROGRESS) or {}
+        prog = read_json(RunDir(run_dir).job(j.id) / PROGRESS) or {}
         if prog.get("lease") != j.lease:
             prog = {}
         workers.append({"job_id": j.id, "kind": j.kind, "worker": j.worker, "device": j.device,
@@ -80,7 +98,7 @@ def configured_hull(run_dir: Path) -> dict:
     from petri.errors import ConfigError
 
     try:
-        hull = from_mapping(HullCfg, read_yaml(run_dir / "config.yaml").get("hull"), "hull")
+        hull = from_mapping(HullCfg, read_yaml(RunDir(run_dir).config).get("hull"), "hull")
     except ConfigError:
         hull = HullCfg()
     return {"metric": hull.metric, "log": hull.log, "eps": hull.eps}

@@ -5,23 +5,26 @@ Layout (format `petri-gallery-1`)::
     /                     attrs: format, created, source (run dir), cost_metric, selection,
                                  config (the run's YAML)
     /models/<point id>/   attrs: desc, lineage, trainer, data (JSON), val_error, params, macs,
-                                 activation_bytes, parent, stage, key
+                                 activation_bytes, parent, stage, key,
+                                 classes (JSON: the name of each output, by index)
     /models/<id>/weights/<tensor name>   one dataset per state-dict entry
 
-Weights arrive as numpy arrays, so this module needs h5py and numpy only. A gallery is written
-to a temp file beside the target, fsynced and renamed: readers never see half a gallery.
+Weights arrive as numpy arrays, so this module needs h5py and numpy only. A gallery is built
+in memory, then written to a temp file beside the target, fsynced and renamed: readers never
+see half a gallery, and a full disk is a Python OSError, not a crash inside HDF5.
 """
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
+import operator
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from petri.errors import StoreError
-from petri.io import fsync_dir
+from petri.io import atomic_write, check_free_space, write_error
 
 FORMAT = "petri-gallery-1"
 JSON_ATTRS = ("desc", "lineage", "trainer", "data")
@@ -43,6 +46,7 @@ class GalleryModel:
     trainer: dict
     data: dict
     test_error: float | None = None
+    classes: list = field(default_factory=list)  # what output i predicts
     weights: dict = field(default_factory=dict, repr=False)  # name -> numpy array
 
 
@@ -52,85 +56,156 @@ def write_gallery(path: str | Path, models: list[GalleryModel], meta: dict,
     import h5py
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    image = io.BytesIO()
+    with h5py.File(image, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["created"] = time.time()
+        for k, v in meta.items():
+            f.attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v)
+        group = f.create_group("models")
+        for m in models:
+            g = group.create_group(str(m.id))
+            g.attrs["key"] = m.key
+            g.attrs["stage"] = m.stage or ""
+            for name in JSON_ATTRS:
+                g.attrs[name] = json.dumps(getattr(m, name))
+            g.attrs["classes"] = json.dumps(m.classes)
+            for name in NUMBER_ATTRS:
+                value = getattr(m, name)
+                if value is not None:
+                    g.attrs[name] = value
+            w = g.create_group("weights")
+            for name, array in m.weights.items():
+                w.create_dataset(name, data=array)
+            if on_model is not None:
+                on_model(m)
+    data = image.getbuffer()
+    # Room for the file system's own blocks beside the file.
+    check_free_space(path, len(data) + len(data) // 100 + 2**20, "gallery")
     try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["created"] = time.time()
-            for k, v in meta.items():
-                f.attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v)
-            group = f.create_group("models")
-            for m in models:
-                g = group.create_group(str(m.id))
-                g.attrs["key"] = m.key
-                g.attrs["stage"] = m.stage or ""
-                for name in JSON_ATTRS:
-                    g.attrs[name] = json.dumps(getattr(m, name))
-                for name in NUMBER_ATTRS:
-                    value = getattr(m, name)
-                    if value is not None:
-                        g.attrs[name] = value
-                w = g.create_group("weights")
-                for name, array in m.weights.items():
-                    w.create_dataset(name, data=array)
-                if on_model is not None:
-                    on_model(m)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        atomic_write(path, lambda fh: fh.write(data))
+    except OSError as e:
+        raise write_error(e, path, "gallery") from None
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
 
 
 def _open(path: str | Path):
     import h5py
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise StoreError(f"gallery {path} does not exist; write one with "
                          f"`petri export RUN_DIR -o {path.name}`")
+    if not path.is_file():
+        raise StoreError(f"{path} is not a file; pass the .h5 file `petri export` wrote")
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise StoreError(f"{path} is not a readable HDF5 file ({e}); export the gallery "
-                         f"again with `petri export`") from None
-    if f.attrs.get("format") != FORMAT or "models" not in f:
+        raise StoreError(f"{path} is not a readable HDF5 file ({_one_line(e)}); export the "
+                         f"gallery again with `petri export`") from None
+    fmt = f.attrs.get("format")
+    if not (isinstance(fmt, str) and fmt == FORMAT and isinstance(f.get("models"), h5py.Group)):
         f.close()
         raise StoreError(f"{path} is an HDF5 file but not a petri gallery ({FORMAT}); export "
                          f"one with `petri export`")
     return f
 
 
-def _model(g, with_weights: bool) -> GalleryModel:
+@contextmanager
+def _reading(path: str | Path):
+    """The open gallery; HDF5's errors on a damaged or truncated file become one StoreError."""
+    with _open(path) as f:
+        try:
+            yield f
+        except (OSError, KeyError, RuntimeError, TypeError, ValueError) as e:
+            raise StoreError(f"gallery {path} is damaged ({_one_line(e)}); export it again "
+                             f"with `petri export`") from None
+
+
+def _model_name(model_id) -> str | None:
+    """The group name model `model_id` is stored under; None for what is no model id."""
+    if isinstance(model_id, str):
+        return str(int(model_id)) if model_id.isascii() and model_id.isdigit() else None
+    if isinstance(model_id, bool):
+        return None
+    try:
+        return str(operator.index(model_id))
+    except TypeError:
+        return None
+
+
+def _ids(models) -> list[str]:
+    return sorted(models.keys(), key=lambda k: (len(k), k))  # numeric order for digit names
+
+
+def _model(g, with_weights: bool, path) -> GalleryModel:
+    import h5py
+
+    name = g.name.rsplit("/", 1)[1]
+
+    def damaged(problem: str) -> StoreError:
+        return StoreError(f"gallery {path}: model {name} {problem}; the entry is damaged: "
+                          f"export the gallery again with `petri export`")
+
+    if _model_name(name) != name:
+        raise damaged("is not named by a point id")
     attrs = g.attrs
-    kw = {name: json.loads(attrs[name]) for name in JSON_ATTRS}
-    for name in NUMBER_ATTRS:
-        value = attrs.get(name)
-        kw[name] = None if value is None else value.item()
-    weights = {k: v[()] for k, v in g["weights"].items()} if with_weights else {}
-    return GalleryModel(id=int(g.name.rsplit("/", 1)[1]), key=str(attrs["key"]),
-                        stage=str(attrs["stage"]), weights=weights, **kw)
+    kw = {}
+    for attr in (*JSON_ATTRS, "classes"):
+        kind = list if attr == "classes" else dict
+        if attr not in attrs:
+            if attr == "classes":  # galleries exported before class names were kept have none
+                kw[attr] = []
+                continue
+            raise damaged(f"has no {attr} attribute")
+        try:
+            kw[attr] = json.loads(attrs[attr])
+        except (TypeError, ValueError) as e:
+            raise damaged(f"has a {attr} attribute that is not JSON ({_one_line(e)})") from None
+        if not isinstance(kw[attr], kind) or kind is list and not all(
+                isinstance(c, str) for c in kw[attr]):
+            raise damaged(f"has a {attr} attribute that is not a JSON "
+                          f"{'object' if kind is dict else 'list of names'}")
+    for attr in NUMBER_ATTRS:
+        value = attrs.get(attr)
+        value = None if value is None else getattr(value, "item", lambda: value)()
+        if not (value is None or isinstance(value, (int, float)) and not isinstance(value, bool)):
+            raise damaged(f"has a {attr} attribute that is not a number ({value!r})")
+        kw[attr] = value
+    for attr in ("key", "stage"):
+        if not isinstance(attrs.get(attr), str):
+            raise damaged(f"has no {attr} attribute")
+    weights = g.get("weights")
+    if not isinstance(weights, h5py.Group) or not all(
+            isinstance(v, h5py.Dataset) for v in weights.values()):
+        raise damaged("has no weights group of tensors")
+    return GalleryModel(id=int(name), key=attrs["key"], stage=attrs["stage"],
+                        weights={k: v[()] for k, v in weights.items()} if with_weights else {},
+                        **kw)
 
 
 def read_meta(path: str | Path) -> dict:
-    with _open(path) as f:
+    with _reading(path) as f:
         return {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
 
 
 def read_models(path: str | Path, with_weights: bool = False) -> list[GalleryModel]:
     """Every model of the gallery, cheapest first by MACs (weights only when asked)."""
-    with _open(path) as f:
-        models = [_model(g, with_weights) for g in f["models"].values()]
+    with _reading(path) as f:
+        models = [_model(f["models"][k], with_weights, path) for k in _ids(f["models"])]
     return sorted(models, key=lambda m: (m.macs or 0, m.id))
 
 
-def read_model(path: str | Path, model_id: int) -> GalleryModel:
-    with _open(path) as f:
-        if str(model_id) not in f["models"]:
-            ids = ", ".join(sorted(f["models"].keys(), key=int))
-            raise StoreError(f"gallery {path} has no model {model_id}; it holds: {ids}")
-        return _model(f["models"][str(model_id)], with_weights=True)
+def read_model(path: str | Path, model_id: int | str) -> GalleryModel:
+    """The model `model_id` (an integer, or a string of digits) with its weights."""
+    with _reading(path) as f:
+        group = f["models"]
+        name = _model_name(model_id)
+        if name is None or name not in group:
+            raise StoreError(f"gallery {path} has no model {model_id!r}; model ids are the "
+                             f"integers `petri gallery show` lists; it holds: "
+                             f"{', '.join(_ids(group)) or 'none'}")
+        return _model(group[name], True, path)

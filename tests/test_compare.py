@@ -84,10 +84,10 @@ def test_compare_section_is_validated(frame):
 
 
 def test_a_bad_compare_section_fails_when_the_run_is_configured():
-    from petri.config import validate
+    from petri.launch import check
 
     with pytest.raises(ConfigError, match="compare.frame"):
-        validate({"algo": "random", "compare": {"frame": [3, 1]}})
+        check({"algo": "random", "compare": {"frame": [3, 1]}})
 
 
 def test_a_clear_difference_at_five_runs_is_a_verdict_with_p_and_effect_size():
@@ -157,7 +157,7 @@ def test_hypervolume_curve_grows_with_compute_and_ends_at_the_run_score():
 
 def test_random_draws_are_reproducible_and_respect_the_cost_range():
     from petri.cost import count_cost
-    from petri.daemon.random_job import draw
+    from petri.algos.random.job import draw
 
     sampler = {"seed": 0, "min_reductions": 0, "max_reductions": 2, "min_cells": 1,
                "max_cells": 5, "min_nodes": 1, "max_nodes": 3, "edges_per_node": 2,
@@ -171,7 +171,7 @@ def test_random_draws_are_reproducible_and_respect_the_cost_range():
 
 
 def test_random_algorithm_proposes_its_samples_once(tmp_path):
-    from petri.algos.random_search import RandomSearch
+    from petri.algos.random.algorithm import RandomSearch
     from petri.store import db, jobs
     from petri.store.view import RunView
 
@@ -187,9 +187,9 @@ def test_random_algorithm_proposes_its_samples_once(tmp_path):
 
 def test_random_max_nodes_is_not_replaced_by_the_seeds_node_count(tmp_path):
     """random_toy.yaml asks for up to 3 nodes while its pareto section (the seeds') says 1."""
-    from petri.algos.random_search import RandomSearch
-    from petri.config import load_config
-    from petri.daemon.random_job import draw
+    from petri.algos.random.algorithm import RandomSearch
+    from petri.launch import load_config
+    from petri.algos.random.job import draw
     from petri.store import db
     from petri.store.view import RunView
     from tests.conftest import ROOT
@@ -207,7 +207,7 @@ def test_random_max_nodes_is_not_replaced_by_the_seeds_node_count(tmp_path):
 
 
 def test_trainer_seeds_follow_the_run_seed_and_the_job_key(tmp_path):
-    from petri.algos.random_search import RandomSearch
+    from petri.algos.random.algorithm import RandomSearch
     from petri.store import db
     from petri.store.view import RunView
 

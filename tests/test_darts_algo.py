@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from petri.algos.base import create_algo
-from petri.algos.mood import Search, front, next_weights, split_weight
+from petri.algos.registry import create_algo
+from petri.algos.mood.algorithm import Search, front, next_weights, split_weight
 from petri.errors import ConfigError
 from petri.space.desc import PRIMITIVES
 from petri.space.genotypes import genotype

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from petri.algos.petridish import Petridish, seed_descs, PetridishCfg, ParetoCfg
+from petri.algos.petridish.algorithm import Petridish, seed_descs, PetridishCfg, ParetoCfg
 from petri.errors import PetriError
 from petri.store import db, jobs
 from petri.store.view import RunView

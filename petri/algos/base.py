@@ -8,10 +8,8 @@ store (`RunView`), so it keeps no state of its own that matters.
 from __future__ import annotations
 
 import hashlib
-import importlib
 from dataclasses import dataclass, field
 
-from petri.errors import ConfigError
 from petri.store.records import Job, JobSpec, PointSpec
 from petri.store.view import RunView
 
@@ -70,22 +68,3 @@ class Algorithm:
         c = view.counts()
         return not c["queued"] and not c["running"] and self.stop_reason(view) is not None
 
-
-ALGOS = {
-    "smoke": "petri.algos.smoke:Smoke",
-    "petridish": "petri.algos.petridish:Petridish",
-    "eval": "petri.algos.evaluate:Evaluate",
-    "random": "petri.algos.random_search:RandomSearch",
-    "darts": "petri.algos.darts:Darts",
-    "darts2": "petri.algos.darts:Darts2",
-    "pc-darts": "petri.algos.darts:PCDarts",
-    "mood": "petri.algos.mood:Mood",
-}
-
-
-def create_algo(cfg: dict) -> Algorithm:
-    name = cfg.get("algo")
-    if name not in ALGOS:
-        raise ConfigError(f"unknown algo {name!r}; known: {', '.join(sorted(ALGOS))}")
-    module, attr = ALGOS[name].split(":")
-    return getattr(importlib.import_module(module), attr)(cfg)

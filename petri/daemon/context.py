@@ -5,15 +5,43 @@ few seconds, the daemon's liveness signal), checkpoints, and finally `result.jso
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from petri.io import atomic_write_json
+from petri.rundir import CHECKPOINT, PROGRESS
 
-PROGRESS = "progress.json"
-RESULT = "result.json"
+
+
+@dataclass(frozen=True)
+class JobSpecData:
+    """A job kind's spec: typed fields the job reads, plus `extra`, the algorithm's own
+    bookkeeping (lineage, parent, index) that rides along unread. Stored flat as JSON."""
+
+    extra: dict = field(default_factory=dict, kw_only=True)
+
+    def to_dict(self) -> dict:
+        own = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "extra"}
+        return {**self.extra, **own}
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        names = {f.name for f in fields(cls)} - {"extra"}
+        missing = sorted(f.name for f in fields(cls) if f.name in names and f.name not in d
+                         and f.default is dataclasses.MISSING
+                         and f.default_factory is dataclasses.MISSING)
+        if missing:
+            raise JobFailed(f"{cls.__name__} lacks {', '.join(missing)}; the job was made by "
+                            f"another petri version: start a new run", "deterministic")
+        return cls(**{k: v for k, v in d.items() if k in names},
+                   extra={k: v for k, v in d.items() if k not in names})
+
+
+def _plain(value):
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
 
 
 class JobStopped(Exception):
@@ -45,7 +73,7 @@ class JobContext:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.job_dir / "checkpoint.pt"
+        return self.job_dir / CHECKPOINT
 
     def relative(self, path: Path) -> str:
         return str(Path(path).resolve().relative_to(Path(self.run_dir).resolve()))

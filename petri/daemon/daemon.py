@@ -14,65 +14,23 @@ import signal
 import time
 from pathlib import Path
 
-from petri.algos.base import create_algo
-from petri.config import DaemonCfg, read_run_config
-from petri.daemon.context import PROGRESS, RESULT
+from petri.config import DaemonCfg
 from petri.daemon.executor import Event, LocalExecutor
-from petri.daemon.pidfile import PID, RunLock, already_running, kill_if_same, write_pid
+from petri.daemon.pidfile import FatalRecord, RunLock, already_running, kill_if_same, write_pid
 from petri.daemon.slots import plan_slots, query_gpus
 from petri.errors import PetriError, StoreError
-from petri.io import read_json, remove_stale_temp_files
+from petri.io import read_json, remove_stale_temps_in
+from petri.launch import open_run
+from petri.rundir import PROGRESS, RESULT, RunDir
 from petri.store.store import RunStore
 
 log = logging.getLogger("petri.daemon")
-FATAL = "daemon.error"  # the reason the last daemon died, for `petri status`
-FATAL_BYTES = 4096
-
-
-def job_dir(run_dir: Path, job_id: int) -> Path:
-    return run_dir / "jobs" / f"{job_id:06d}"
-
-
-def last_fatal(run_dir: Path) -> str | None:
-    """Why the run's last daemon died on an error (None if it did not)."""
-    try:
-        text = (Path(run_dir) / FATAL).read_bytes().rstrip(b"\0").decode(errors="replace")
-    except OSError:
-        return None
-    return text.strip() or None
-
-
-class FatalRecord:
-    """A file the daemon fills with zeros when it starts and overwrites in place if it dies.
-
-    Overwriting blocks that are already allocated needs no free space, so even a daemon killed
-    by a full disk leaves its reason where `petri status` finds it.
-    """
-
-    def __init__(self, run_dir: Path):
-        self.f = open(Path(run_dir) / FATAL, "wb+")
-        self._write(b"")
-
-    def _write(self, data: bytes) -> None:
-        self.f.seek(0)
-        self.f.write(data[:FATAL_BYTES].ljust(FATAL_BYTES, b"\0"))
-        self.f.flush()
-        os.fsync(self.f.fileno())
-
-    def record(self, message: str) -> None:
-        try:
-            self._write(" ".join(message.split()).encode())
-        except OSError:
-            pass  # the reason still reaches daemon.log through the exit message
-
-    def close(self) -> None:
-        self.f.close()
-
-
 class Daemon:
     def __init__(self, run_dir: Path, nvml=None):
         self.run_dir = Path(run_dir)
-        self.cfg = read_run_config(self.run_dir)
+        self.rd = RunDir(run_dir)
+        # The algorithm is built once, here; it checks its own sections as it is built.
+        self.cfg, self.algo = open_run(run_dir)
         self.dcfg = DaemonCfg.from_dict(self.cfg.get("daemon"))
         self.nvml = nvml
         self.stopping = False
@@ -99,7 +57,6 @@ class Daemon:
         self.store = RunStore.open(self.run_dir)
         self.check_job_dirs()
         self.view = self.store.view
-        self.algo = create_algo(self.cfg)
         gpus = query_gpus(self.nvml) if self.dcfg.use_gpus else None
         self.slots, line = plan_slots(gpus, self.dcfg.cpu_slots, self.dcfg.slots_per_gpu,
                                       self.dcfg.min_free_mb, self.dcfg.allow_shared_gpus)
@@ -108,11 +65,12 @@ class Daemon:
                             started=time.time())
         self.store.log_event("daemon", f"daemon {os.getpid()} started: {line}")
         self.recover()
-        remove_stale_temp_files(self.run_dir)
+        for folder in (self.rd.root, *self.rd.job_dirs()):  # left by killed writes
+            remove_stale_temps_in(folder)
         write_pid(self.run_dir)  # only now may `petri start` report that the daemon started
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        self.log_file = open(self.run_dir / "workers.log", "ab")
+        self.log_file = open(self.rd.workers_log, "ab")
         self.executor = LocalExecutor(self.log_file)
         for slot in self.slots:
             self.executor.spawn(slot)
@@ -170,7 +128,7 @@ class Daemon:
         self.store.log_event("daemon", f"daemon {os.getpid()} {state}")
         self.log_file.close()
         self.store.close()
-        (self.run_dir / PID).unlink(missing_ok=True)
+        self.rd.pid.unlink(missing_ok=True)
 
     # ---- restart ------------------------------------------------------------------------
     def check_job_dirs(self) -> None:
@@ -181,9 +139,9 @@ class Daemon:
         new jobs from the checkpoints of different ones.
         """
         known = self.store.ids()
-        for d in sorted((self.run_dir / "jobs").glob("*")):
-            if d.is_dir() and (not d.name.isdigit() or int(d.name) not in known):
-                raise StoreError(f"{d} belongs to no job in {self.run_dir / 'petri.db'}: the "
+        for d in self.rd.job_dirs():
+            if not d.name.isdigit() or int(d.name) not in known:
+                raise StoreError(f"{d} belongs to no job in {self.rd.db}: the "
                                  f"database has lost commits (replaced, or its -wal file "
                                  f"deleted); it was left untouched: restore petri.db and "
                                  f"petri.db-wal from a backup or start a new run dir")
@@ -191,7 +149,7 @@ class Daemon:
     def recover(self) -> None:
         """Reconcile rows left running by a daemon that died."""
         for job in self.store.running():
-            d = job_dir(self.run_dir, job.id)
+            d = self.rd.job(job.id)
             record = read_json(d / RESULT)
             if record and record.get("lease") == job.lease:
                 self.ingest(job.id, job.lease, record)
@@ -267,7 +225,7 @@ class Daemon:
             job = self.store.claim(h.slot.name, h.slot.device, h.pid, h.pid_start)
             if job is None:
                 break
-            d = job_dir(self.run_dir, job.id)
+            d = self.rd.job(job.id)
             d.mkdir(parents=True, exist_ok=True)
             (d / RESULT).unlink(missing_ok=True)  # a result of an older lease is void
             self.executor.assign(h, {"job_id": job.id, "lease": job.lease, "kind": job.kind,

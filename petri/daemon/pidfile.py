@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 from petri.io import atomic_write_json, read_json
+from petri.rundir import RunDir
 
-PID = "daemon.pid"
-LOCK = "daemon.lock"
 
 
 def process_start_time(pid: int) -> str | None:
@@ -34,7 +33,7 @@ class RunLock:
     """The daemon's exclusive hold on a run dir."""
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / LOCK
+        self.path = RunDir(run_dir).lock
         self.fd: int | None = None
 
     def acquire(self, wait_s: float = 2.0) -> bool:
@@ -61,7 +60,7 @@ class RunLock:
 def lock_held(run_dir: Path) -> bool:
     """Whether some process holds RUN's daemon lock now."""
     try:
-        fd = os.open(Path(run_dir) / LOCK, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(RunDir(run_dir).lock, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
     try:
@@ -93,13 +92,13 @@ def _lock_holder(path: Path) -> int | None:
 
 
 def write_pid(run_dir: Path) -> None:
-    atomic_write_json(Path(run_dir) / PID,
+    atomic_write_json(RunDir(run_dir).pid,
                       {"pid": os.getpid(), "start": process_start_time(os.getpid())})
 
 
 def pid_file(run_dir: Path) -> int | None:
     """The pid a daemon wrote once its start-up succeeded (None if absent or unreadable)."""
-    info = read_json(Path(run_dir) / PID)
+    info = read_json(RunDir(run_dir).pid)
     try:
         return int(info["pid"])
     except (TypeError, KeyError, ValueError):
@@ -114,7 +113,7 @@ def daemon_alive(run_dir: Path) -> int | None:
     """
     if not lock_held(run_dir):
         return None
-    return _lock_holder(Path(run_dir) / LOCK) or pid_file(run_dir) or 0
+    return _lock_holder(RunDir(run_dir).lock) or pid_file(run_dir) or 0
 
 
 def already_running(run_dir: Path) -> str:
@@ -141,3 +140,42 @@ def kill_if_same(pid: int | None, start: str | None) -> None:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+FATAL_BYTES = 4096
+
+
+def last_fatal(run_dir: Path) -> str | None:
+    """Why the run's last daemon died on an error (None if it did not)."""
+    try:
+        text = RunDir(run_dir).fatal.read_bytes().rstrip(b"\0").decode(errors="replace")
+    except OSError:
+        return None
+    return text.strip() or None
+
+
+class FatalRecord:
+    """A file the daemon fills with zeros when it starts and overwrites in place if it dies.
+
+    Overwriting blocks that are already allocated needs no free space, so even a daemon killed
+    by a full disk leaves its reason where `petri status` finds it.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.f = open(RunDir(run_dir).fatal, "wb+")
+        self._write(b"")
+
+    def _write(self, data: bytes) -> None:
+        self.f.seek(0)
+        self.f.write(data[:FATAL_BYTES].ljust(FATAL_BYTES, b"\0"))
+        self.f.flush()
+        os.fsync(self.f.fileno())
+
+    def record(self, message: str) -> None:
+        try:
+            self._write(" ".join(message.split()).encode())
+        except OSError:
+            pass  # the reason still reaches daemon.log through the exit message
+
+    def close(self) -> None:
+        self.f.close()

@@ -16,9 +16,10 @@ import threading
 import traceback
 from pathlib import Path
 
-from petri.daemon.context import RESULT, JobContext, JobFailed, JobStopped
-from petri.daemon.kinds import resolve
+from petri.algos.registry import job_function
+from petri.daemon.context import JobContext, JobFailed, JobStopped
 from petri.io import atomic_write_json
+from petri.rundir import RESULT
 
 
 def _out_of_memory(e: BaseException) -> bool:
@@ -35,7 +36,7 @@ def run_one(msg: dict, stop: threading.Event) -> dict:
     ctx.progress(force=True, phase="start")
     record = {"job_id": msg["job_id"], "lease": msg["lease"]}
     try:
-        result = resolve(msg["kind"])(msg["spec"], ctx)
+        result = job_function(msg["kind"])(msg["spec"], ctx)
         record.update(status="ok", result=result)
     except JobStopped as e:
         record.update(status="stopped", error=str(e))

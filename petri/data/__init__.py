@@ -1,1 +1,2 @@
-"""Datasets: readers for the standard files (numpy) and on-device batches (torch)."""
+"""Datasets: readers for the standard files and for users' own data imported into .petri files
+(numpy, Pillow), and batches on the device or streamed from the file (torch)."""

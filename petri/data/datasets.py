@@ -1,4 +1,5 @@
-"""Readers for the standard dataset files, with md5-checked downloads where there is network.
+"""Readers for the standard dataset files, with md5-checked downloads where there is network,
+and for user datasets (`.petri` files, memory-mapped).
 
 Everything here returns numpy uint8 arrays (N, C, H, W) and int64 labels; nothing imports
 torch or torchvision. Files found locally (a data dir, Debian's `dataset-fashion-mnist`) are
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from petri.data.info import dataset_info
+from petri.data.info import DATASETS, dataset_info
 from petri.errors import DataError
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -47,10 +48,10 @@ _CIFAR_SOURCES = {
 @dataclass
 class RawDataset:
     name: str
-    train_x: np.ndarray  # uint8 (N, C, H, W)
+    train_x: np.ndarray  # uint8 (N, C, H, W); a read-only memory map for a .petri file
     train_y: np.ndarray  # int64 (N,)
-    test_x: np.ndarray
-    test_y: np.ndarray
+    test_x: np.ndarray | None  # None: the dataset has no test split
+    test_y: np.ndarray | None
 
 
 def default_data_dir() -> Path:
@@ -199,6 +200,13 @@ def _missing_message(name: str, data_dir: Path, why: str) -> str:
 def load_dataset(name: str, data_dir: str | Path | None = None,
                  download_ok: bool = True) -> RawDataset:
     """Load a dataset's train and test sets as uint8 arrays."""
+    if name not in DATASETS:
+        from petri.data.importer import resolve_dataset
+        from petri.data.petrifile import open_arrays
+
+        path = resolve_dataset(name, data_dir)
+        _, a = open_arrays(path)
+        return RawDataset(path, a["train_x"], a["train_y"], a.get("test_x"), a.get("test_y"))
     info = dataset_info(name)
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     # PETRI_OFFLINE=1 turns downloads off for machines that must not reach the network.
@@ -209,7 +217,8 @@ def load_dataset(name: str, data_dir: str | Path | None = None,
         raw = _load_cifar(name, data_dir, download_ok)
     else:
         raise DataError(f"petri has no reader for {name}; use one of "
-                        f"{', '.join(list(_IDX_SOURCES) + list(_CIFAR_SOURCES))}")
+                        f"{', '.join(list(_IDX_SOURCES) + list(_CIFAR_SOURCES))} or your own "
+                        f"data (`petri data import`)")
     if raw.train_x.shape[1:] != info.shape:
         raise DataError(f"{name}: images have shape {raw.train_x.shape[1:]}, expected {info.shape}")
     return raw

@@ -1,37 +1,76 @@
-"""What petri knows about each dataset without loading it (no torch import)."""
+"""What petri knows about each dataset without loading it (no torch import).
+
+A dataset is a built-in name or a path: a `.petri` file (whose header answers), or an image
+folder / `.npz` / HDF5 file, imported into the data dir on first use (`petri.data.importer`).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from petri.errors import DataError
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    name: str
+    name: str  # a built-in name or the absolute path of the .petri file
     shape: tuple[int, int, int]  # C, H, W of one image
-    num_classes: int
+    classes: tuple[str, ...]  # what label i means
     mean: tuple[float, ...]
     std: tuple[float, ...]
     flip: bool  # horizontal flips are label-preserving
     crop_pad: int  # random-crop padding used in training
+    val_size: int = 10000  # training images held out for validation unless data.val_size says
 
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+_DIGITS = tuple("0123456789")
+_FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+            "Bag", "Ankle boot")
+_CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+            "truck")
+# The fine labels in the order of cifar-100-python/meta.
+_CIFAR100 = tuple("""apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy
+bridge bus butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach
+couch crab crocodile cup dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo
+keyboard lamp lawn_mower leopard lion lizard lobster man maple_tree motorcycle mountain mouse
+mushroom oak_tree orange orchid otter palm_tree pear pickup_truck pine_tree plain plate poppy
+porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk skyscraper snail
+snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television tiger
+tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm""".split())
 
 DATASETS: dict[str, DatasetInfo] = {
-    "fashion-mnist": DatasetInfo("fashion-mnist", (1, 28, 28), 10, (0.2860,), (0.3530,), True, 2),
-    "mnist": DatasetInfo("mnist", (1, 28, 28), 10, (0.1307,), (0.3081,), False, 2),
-    "cifar10": DatasetInfo("cifar10", (3, 32, 32), 10, (0.4914, 0.4822, 0.4465),
+    "fashion-mnist": DatasetInfo("fashion-mnist", (1, 28, 28), _FASHION, (0.2860,), (0.3530,),
+                                 True, 2),
+    "mnist": DatasetInfo("mnist", (1, 28, 28), _DIGITS, (0.1307,), (0.3081,), False, 2),
+    "cifar10": DatasetInfo("cifar10", (3, 32, 32), _CIFAR10, (0.4914, 0.4822, 0.4465),
                            (0.2470, 0.2435, 0.2616), True, 4),
-    "cifar100": DatasetInfo("cifar100", (3, 32, 32), 100, (0.5071, 0.4865, 0.4409),
+    "cifar100": DatasetInfo("cifar100", (3, 32, 32), _CIFAR100, (0.5071, 0.4865, 0.4409),
                             (0.2673, 0.2564, 0.2762), True, 4),
     # ImageNet is known for cost counting only; petri ships no ImageNet reader.
-    "imagenet": DatasetInfo("imagenet", (3, 224, 224), 1000, (0.485, 0.456, 0.406),
-                            (0.229, 0.224, 0.225), True, 0),
+    "imagenet": DatasetInfo("imagenet", (3, 224, 224), tuple(map(str, range(1000))),
+                            (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), True, 0),
 }
 
 
-def dataset_info(name: str) -> DatasetInfo:
-    try:
+def dataset_info(name: str, data_dir: str | Path | None = None) -> DatasetInfo:
+    """The info of a built-in dataset, or of a user dataset from its `.petri` header.
+
+    User images get no flips by default (a flipped digit or letter is another symbol; set
+    `data.flip: true` for photos) and CIFAR's crop padding of an eighth of the side."""
+    if name in DATASETS:
         return DATASETS[name]
-    except KeyError:
-        raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+    from petri.data.importer import resolve_dataset
+    from petri.data.petrifile import read_header
+
+    h = read_header(resolve_dataset(name, data_dir))
+    return DatasetInfo(str(h.path), h.shape, h.classes, h.mean, h.std, flip=False,
+                       crop_pad=max(1, min(h.shape[1:]) // 8), val_size=h.val_size)
+
+
+def unknown_dataset(name: str) -> DataError:
+    return DataError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}, a .petri "
+                     f"file (`petri data import`), an image folder, an .npz or an .h5 file")

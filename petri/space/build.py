@@ -54,7 +54,7 @@ class Cell(nn.Module):
                     raise DescError(f"{label}, node {j}, edge {k} ({e.op}): {err}") from None
             self.nodes.append(edges)
         self.out_channels = len(self.concat) * c
-        # Set only inside a Petridish search job (petri.space.grow): candidate layers that
+        # Set only inside a Petridish search job (petri.algos.petridish.grow): candidate layers that
         # add a zero-valued, gradient-carrying term to node outputs and to the cell output.
         self.grower = None
 

@@ -92,11 +92,15 @@ class ModelDesc:
         for what, value in (("channels", self.channels), ("cells", self.cells),
                             ("in_channels", self.in_channels), ("num_classes", self.num_classes),
                             ("stem_multiplier", self.stem_multiplier)):
-            if not isinstance(value, int) or value <= 0:
+            if not _is_int(value) or value <= 0:
                 raise DescError(f"desc {self.name or '<unnamed>'}: {what} must be a positive "
                                 f"integer, got {value!r}")
-        if not isinstance(self.reductions, int) or self.reductions < 0:
+        if not _is_int(self.reductions) or self.reductions < 0:
             raise DescError(f"desc: reductions must be >= 0, got {self.reductions!r}")
+        for what, value, kind in (("name", self.name, str), ("auxiliary", self.auxiliary, bool),
+                                  ("meta", self.meta, dict)):
+            if not isinstance(value, kind):
+                raise DescError(f"desc: {what} must be {_KINDS[kind]}, got {value!r}")
         if self.stem not in STEMS:
             raise DescError(f"desc: unknown stem {self.stem!r}; choose one of {', '.join(STEMS)}")
         idx = self.reduction_indices()
@@ -121,7 +125,8 @@ class ModelDesc:
             kw["reduce"] = _cell_from_dict(kw["reduce"])
             return cls(**kw)
         except (KeyError, TypeError) as e:
-            raise DescError(f"malformed model desc: {e}; expected keys normal, reduce, "
+            problem = f"no {e} key" if isinstance(e, KeyError) else str(e)
+            raise DescError(f"malformed model desc: {problem}; expected keys normal, reduce, "
                             f"channels, cells, ... as written by ModelDesc.to_json") from None
 
     def to_json(self, indent: int | None = None) -> str:
@@ -154,6 +159,13 @@ class ModelDesc:
         return replace(self, **changes)
 
 
+_KINDS = {str: "a string", bool: "true or false", dict: "a mapping"}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _cell_from_dict(d: dict) -> CellDesc:
     nodes = tuple(NodeDesc(tuple(EdgeDesc(op=e["op"], input=e["input"]) for e in n["edges"]))
                   for n in d["nodes"])
@@ -170,14 +182,14 @@ def _validate_cell(kind: str, cell: CellDesc) -> None:
             where = f"{kind} cell, node {j}, edge {k}"
             if e.op not in PRIMITIVES:
                 raise DescError(f"{where}: unknown op {e.op!r}; known ops: {', '.join(PRIMITIVES)}")
-            if not isinstance(e.input, int) or not 0 <= e.input < j + 2:
+            if not _is_int(e.input) or not 0 <= e.input < j + 2:
                 raise DescError(f"{where}: input {e.input!r} is out of range; node {j} may read "
                                 f"states 0..{j + 1} (0=s0, 1=s1, i+2=node i)")
     n_states = cell.n_nodes + 2
     if not cell.concat:
         raise DescError(f"{kind} cell: concat is empty")
     for s in cell.concat:
-        if not isinstance(s, int) or not 0 <= s < n_states:
+        if not _is_int(s) or not 0 <= s < n_states:
             raise DescError(f"{kind} cell: concat index {s!r} is out of range 0..{n_states - 1}")
         if kind == "reduce" and s < 2:
             raise DescError(f"reduce cell: concat index {s} is a cell input at twice the "
@@ -198,16 +210,24 @@ def load_desc(path: str | Path) -> ModelDesc:
     """Read a desc from a .json or .yaml/.yml file, with a clear error for anything else."""
     p = Path(path)
     if not p.is_file():
-        raise DescError(f"desc file {p} does not exist; pass a known genotype name or a "
-                        f".json/.yaml desc file")
-    import yaml
-
-    text = p.read_text()
+        raise DescError(f"desc file {p} {'is a folder' if p.is_dir() else 'does not exist'}; "
+                        f"pass a known genotype name or a .json/.yaml desc file")
+    suffix = p.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
+        raise DescError(f"desc file {p}: unknown extension {p.suffix!r}; use .json or .yaml")
     try:
-        if p.suffix.lower() == ".json":
-            return ModelDesc.from_json(text).validate()
-        if p.suffix.lower() in (".yaml", ".yml"):
-            return ModelDesc.from_yaml(text).validate()
-    except (ValueError, yaml.YAMLError) as e:  # json/yaml syntax errors
-        raise DescError(f"desc file {p} cannot be parsed: {e}") from None
-    raise DescError(f"desc file {p}: unknown extension {p.suffix!r}; use .json or .yaml")
+        if suffix == ".json":
+            data = json.loads(p.read_bytes().decode("utf-8"))
+        else:
+            from petri.config import read_yaml
+
+            data = read_yaml(p, "desc file")
+        return ModelDesc.from_dict(data).validate()
+    except DescError as e:
+        raise DescError(f"{p}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise DescError(f"{p}: not a text file (byte {e.object[e.start]:#04x} at offset "
+                        f"{e.start}); pass a JSON desc file") from None
+    except json.JSONDecodeError as e:
+        raise DescError(f"{p}:{e.lineno}:{e.colno}: {e.msg} (the desc file is not valid "
+                        f"JSON)") from None

@@ -23,7 +23,7 @@ class TrainCfg:
     amp: bool = True  # bf16 autocast, CUDA only
     channels_last: bool = True  # CUDA only
     eval_batch_size: int = setting(500, ge=1)
-    checkpoint_every_s: float = setting(30.0, gt=0)
+    checkpoint_every_s: float = setting(30.0, ge=0)  # 0: after every step
     progress_every_s: float = setting(1.0, gt=0)
     deterministic: bool = True  # deterministic algorithms on CPU
 

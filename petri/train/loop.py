@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Protocol
@@ -16,8 +17,9 @@ from typing import Callable, Protocol
 import torch
 from torch import nn
 
-from petri.data.loader import DeviceData, Splits
+from petri.data.loader import ImageSet, Splits
 from petri.errors import PetriError
+from petri.io import check_writable
 from petri.train import checkpoint
 from petri.train.config import TrainCfg
 from petri.train.progress import Progress, ProgressHook
@@ -84,7 +86,7 @@ def _forward_loss(model: nn.Module, x, y, criterion, aux_weight: float):
     return criterion(out, y)
 
 
-def evaluate(model: nn.Module, data: DeviceData, batch_size: int, device: torch.device,
+def evaluate(model: nn.Module, data: ImageSet, batch_size: int, device: torch.device,
              amp: bool = True, channels_last: bool = False) -> tuple[float, float]:
     """(top-1 error, mean cross-entropy) of `model` on `data`, in eval mode."""
     was_training = model.training
@@ -103,24 +105,40 @@ def evaluate(model: nn.Module, data: DeviceData, batch_size: int, device: torch.
     return wrong / n, loss_sum / n
 
 
-def configure_device(device: torch.device, cfg: TrainCfg) -> None:
+@contextmanager
+def device_settings(device: torch.device, cfg: TrainCfg):
+    """cudnn.benchmark on CUDA, deterministic algorithms on CPU, for one run and restored
+    after it: a worker runs many jobs, and one job's switches must not leak into the next."""
+    before = (torch.backends.cudnn.benchmark, torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled())
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     elif cfg.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before[0]
+        torch.use_deterministic_algorithms(before[1], warn_only=before[2])
 
 
 def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device | str = "cpu",
-          ckpt_path: str | Path | None = None, on_progress: ProgressHook | None = None,
-          should_stop: Callable[[], bool] | None = None, with_test: bool = False,
-          hook: StepHook | None = None) -> TrainResult:
+          **kw) -> TrainResult:
+    """`_train` under the run's device settings (see `_train`)."""
+    device = torch.device(device)
+    with device_settings(device, cfg):
+        return _train(model, splits, cfg, device, **kw)
+
+
+def _train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device,
+           ckpt_path: str | Path | None = None, on_progress: ProgressHook | None = None,
+           should_stop: Callable[[], bool] | None = None, with_test: bool = False,
+           hook: StepHook | None = None) -> TrainResult:
     """Train `model` on `splits.train`, resuming from `ckpt_path` if it holds a checkpoint.
 
     Raises `TrainingInterrupted` (after checkpointing) when `should_stop()` turns true, and
     `TrainingDiverged` on a non-finite loss.
     """
-    device = torch.device(device)
-    configure_device(device, cfg)
     cuda = device.type == "cuda"
     channels_last = cfg.channels_last and cuda
     model.to(device)
@@ -145,8 +163,10 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
     resumed_loss = float("nan")
     ckpt_path = Path(ckpt_path) if ckpt_path else None
     if ckpt_path is not None:
+        check_writable(ckpt_path, "checkpoint")  # now, not when the first save comes due
         state = checkpoint.load(ckpt_path, map_location=device)
         if state is not None:
+            checkpoint.check_fits(model, state, ckpt_path)
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
@@ -185,6 +205,21 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
         first = start_step if epoch == start_epoch else 0
         if first == 0:
             loss_sum = 0.0
+        # The epoch's loss so far, kept on the device: reading it every step would make the
+        # host wait for the device at every step. It is read when reported or saved.
+        pending = torch.zeros((), dtype=torch.float64, device=device)
+
+        def settle(step: int) -> float:
+            """Fold the device-side sum into loss_sum; refuse a non-finite loss."""
+            nonlocal loss_sum, pending
+            value = float(pending)
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"training loss became {value} in epoch {epoch} by "
+                                       f"step {step}; lower trainer.lr or check the model")
+            loss_sum += value
+            pending = torch.zeros((), dtype=torch.float64, device=device)
+            return loss_sum / step
+
         for step in range(first, steps_per_epoch):
             torch.manual_seed(_step_seed(cfg.seed, epoch, step))  # drop-path masks
             x, y = splits.train.batch(cfg.seed, epoch, step, cfg.batch_size)
@@ -204,26 +239,25 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
                 nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
             sched.step()
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise TrainingDiverged(f"training loss became {loss_value} at epoch {epoch}, "
-                                       f"step {step}; lower trainer.lr or check the model")
-            loss_sum += loss_value
+            pending = pending + loss.detach().double()
             done_here += 1
-            train_loss = loss_sum / (step + 1)
             now = time.perf_counter()
-            if now - last_ckpt >= cfg.checkpoint_every_s:
+            due_ckpt = now - last_ckpt >= cfg.checkpoint_every_s
+            due_report = on_progress is not None and now - last_report >= cfg.progress_every_s
+            stop = should_stop is not None and should_stop()
+            if due_ckpt or due_report or stop or step + 1 == steps_per_epoch:
+                train_loss = settle(step + 1)  # before any save: never checkpoint a NaN
+            if due_ckpt:
                 save(epoch, step + 1)
                 last_ckpt = now
-            if on_progress is not None and (now - last_report >= cfg.progress_every_s
-                                            or step + 1 == steps_per_epoch):
+            if on_progress is not None and (due_report or step + 1 == steps_per_epoch):
                 last_report = now
                 rate = done_here * cfg.batch_size / max(now - t_start, 1e-9)
                 global_step = epoch * steps_per_epoch + step + 1
                 on_progress(Progress(global_step, total_steps, epoch, cfg.epochs, train_loss,
                                      rate, (total_steps - global_step) * cfg.batch_size
                                      / max(rate, 1e-9)))
-            if should_stop is not None and should_stop():
+            if stop:
                 save(epoch, step + 1)
                 raise TrainingInterrupted(f"stopped at epoch {epoch}, step {step + 1}")
     save(cfg.epochs, 0)

@@ -5,7 +5,7 @@ bad run dir file (config, pid file) is one line too, with nothing stored changed
 """
 import pytest
 
-from petri.config import load_config
+from petri.launch import load_config
 from petri.errors import ConfigError
 from tests.conftest import ROOT, run_petri
 

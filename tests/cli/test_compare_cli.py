@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from petri.config import save_config
+from petri.launch import save_config
 from petri.store import db, jobs
 from petri.store.records import JobSpec, PointSpec
 from tests.conftest import run_petri

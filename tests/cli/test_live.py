@@ -8,8 +8,8 @@ import pytest
 from rich.console import Console
 
 from petri.cli.live import frame
-from petri.config import save_config
-from petri.daemon.context import PROGRESS
+from petri.launch import save_config
+from petri.rundir import PROGRESS
 from petri.io import atomic_write_json
 from petri.status import snapshot
 from petri.store import db, jobs

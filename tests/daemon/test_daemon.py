@@ -5,10 +5,13 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 
 from petri.daemon.pidfile import daemon_alive
 from petri.status import snapshot
 from tests.conftest import ROOT, run_petri
+
+pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
 
 SMOKE = ROOT / "configs" / "smoke.yaml"
 

@@ -9,6 +9,8 @@ from petri.status import snapshot
 from tests.conftest import needs_fashion, run_petri
 from tests.daemon.test_daemon import kill_daemon_and_resume, wait_done, wait_for
 
+pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
+
 TINY = {
     "algo": "petridish", "seed": 0,
     "data": {"dataset": "fashion-mnist", "subset": 256, "val_subset": 256},

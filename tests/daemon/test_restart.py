@@ -17,6 +17,8 @@ from petri.status import snapshot
 from tests.conftest import run_petri
 from tests.daemon.test_daemon import SMOKE, db_rows, start, wait_done, wait_for
 
+pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
+
 LONG = ("smoke.jobs=4", "smoke.steps=400", "smoke.step_time=0.05", "daemon.cpu_slots=1")
 
 

@@ -25,7 +25,7 @@ def search(parent, job_id, select, seed=5):
     run, desc, ckpt = parent
     spec = {"parent_desc": desc, "parent_checkpoint": ckpt, "data": DATA,
             "trainer": {**TRAINER, "seed": seed},
-            "grow": {"k": 2, "l1": 1e-3, "select": select}}
+            "grow": {"k": 2, "l1": 1e-3, "grow_existing": False, "select": select}}
     rec = run_one({"job_id": job_id, "lease": 1, "kind": "search", "spec": spec,
                    "job_dir": str(run / f"jobs/{job_id}")}, threading.Event())
     return rec

@@ -28,7 +28,8 @@ def test_train_job_records_cost_and_error_and_resumes_after_stop(tmp_path):
 def test_train_job_with_a_bad_desc_fails_deterministically(tmp_path):
     desc = genotype("DARTS_V2").to_dict()
     desc["normal"]["nodes"][0]["edges"][0]["op"] = "conv_9x9"
-    msg = {"job_id": 1, "lease": 1, "kind": "train", "spec": {"desc": desc},
+    msg = {"job_id": 1, "lease": 1, "kind": "train",
+           "spec": {"desc": desc, "data": {"dataset": "fashion-mnist"}, "trainer": {}},
            "job_dir": str(tmp_path)}
     rec = run_one(msg, threading.Event())
     assert rec["status"] == "failed" and rec["fail_class"] == "deterministic"

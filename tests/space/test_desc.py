@@ -40,7 +40,7 @@ def test_desc_files_load(tmp_path):
     assert load_desc(tmp_path / "a.json") == desc
     assert load_desc(tmp_path / "a.yaml") == desc
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(DescError, match="cannot be parsed"):
+    with pytest.raises(DescError, match=r"bad.json:1:2: .*not valid JSON"):
         load_desc(tmp_path / "bad.json")
     with pytest.raises(DescError, match="does not exist"):
         load_desc(tmp_path / "missing.yaml")

@@ -10,7 +10,7 @@ from petri.data.info import dataset_info
 from petri.data.loader import DeviceData, Splits
 from petri.space.build import build_model
 from petri.space.desc import ModelDesc
-from petri.space.grow import (NEW, GrowthNet, Pick, grow_desc, parent_state_dict,
+from petri.algos.petridish.grow import (NEW, GrowthNet, Pick, grow_desc, parent_state_dict,
                               warm_start)
 from petri.train.config import TrainCfg
 from petri.train.loop import train

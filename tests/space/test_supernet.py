@@ -6,8 +6,15 @@ from torch.func import functional_call
 
 from petri.space.build import build_model
 from petri.space.desc import PRIMITIVES
-from petri.space.supernet import SearchNetwork, channel_shuffle
-from petri.train.bilevel import Architect
+from petri.algos.darts.supernet import SearchNetwork, channel_shuffle
+from petri.algos.darts.algorithm import ArchCfg
+from petri.algos.darts.bilevel import Architect
+
+
+def arch_args(**overrides) -> dict:
+    a = ArchCfg(**overrides)
+    return {"lr": a.lr, "betas": a.betas, "weight_decay": a.weight_decay,
+            "second_order": a.second_order}
 
 
 def tiny(partial=None, dtype=torch.float32, seed=0):
@@ -113,7 +120,7 @@ def test_second_order_gradient_matches_autograd_through_the_unrolled_step():
     w_opt.step()
     w_opt.zero_grad()
     xi = 0.5
-    fd, _ = Architect(net, w_opt, second_order=True).unrolled_grads(x_t, y_t, x_v, y_v, xi)
+    fd, _ = Architect(net, w_opt, **arch_args(second_order=True)).unrolled_grads(x_t, y_t, x_v, y_v, xi)
 
     # Exact: differentiate L_val(w'(α), α), with w'(α) built keeping the graph.
     names = [n for n, _ in net.named_parameters()]
@@ -138,14 +145,14 @@ def test_a_first_order_step_moves_alpha_not_the_weights():
     before_w = [p.detach().clone() for p in net.parameters()]
     before_a = [a.detach().clone() for a in net.arch_parameters()]
     x, y = batch()
-    Architect(net, w_opt, lr=0.01).step(x, y, x, y, xi=0.1)
+    Architect(net, w_opt, **arch_args(lr=0.01)).step(x, y, x, y, xi=0.1)
     assert all(torch.equal(a, b) for a, b in zip(before_w, net.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(before_a, net.arch_parameters()))
 
 
 @pytest.mark.parametrize("stride", [1, 2])
 def test_mixed_op_equals_the_full_weighted_sum_including_none(stride):
-    from petri.space.supernet import MixedOp
+    from petri.algos.darts.supernet import MixedOp
 
     torch.manual_seed(0)
     op = MixedOp(4, stride, None)

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from petri.train import checkpoint
@@ -24,8 +25,12 @@ def test_save_keeps_previous_and_falls_back_on_corruption(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="petri"):
         assert checkpoint.load(p)["epoch"] == 1
     assert "unreadable" in caplog.text
+    # Nothing whole to fall back to: refused, not a fresh start whose saves would overwrite it.
     checkpoint.prev_path(p).write_bytes(b"garbage")
-    assert checkpoint.load(p) is None  # nothing usable: a fresh start
+    before = {f: f.read_bytes() for f in tmp_path.iterdir()}
+    with pytest.raises(checkpoint.CheckpointError, match="left untouched"):
+        checkpoint.load(p)
+    assert {f: f.read_bytes() for f in tmp_path.iterdir()} == before
     assert checkpoint.load(tmp_path / "none.pt") is None
 
 
@@ -89,3 +94,38 @@ def test_a_run_resumed_after_its_last_step_keeps_its_training_loss(tmp_path):
     first = train(build_model(desc), splits, cfg, ckpt_path=tmp_path / "c.pt")
     again = train(build_model(desc), splits, cfg, ckpt_path=tmp_path / "c.pt")
     assert again.train_loss == first.train_loss and first.train_loss == first.train_loss
+
+
+def test_deterministic_algorithms_are_scoped_to_one_training_run():
+    # A worker runs job after job: one job's switch must not stay on for the next.
+    import torch
+
+    from petri.train.config import TrainCfg
+    from petri.train.loop import device_settings
+
+    before = torch.are_deterministic_algorithms_enabled()
+    with device_settings(torch.device("cpu"), TrainCfg(deterministic=not before)):
+        assert torch.are_deterministic_algorithms_enabled() != before
+    assert torch.are_deterministic_algorithms_enabled() == before
+
+
+@needs_fashion
+def test_a_diverging_loss_is_caught_without_a_sync_per_step_and_never_checkpointed(tmp_path):
+    # The loss is summed on the device and read when reported or saved; a NaN must still end
+    # the run as TrainingDiverged, before any checkpoint could store NaN weights.
+    from petri.data.config import DataCfg
+    from petri.data.loader import make_splits
+    from petri.space.build import build_model
+    from petri.space.genotypes import genotype
+    from petri.train.config import TrainCfg
+    from petri.train.loop import TrainingDiverged, train
+
+    splits = make_splits(DataCfg(subset=128, val_subset=32))
+    cfg = TrainCfg(epochs=1, batch_size=16, lr=1e30, grad_clip=0.0, checkpoint_every_s=0.0)
+    desc = genotype("DARTS_V2", channels=4, cells=1, reductions=0, in_channels=1)
+    with pytest.raises(TrainingDiverged):
+        train(build_model(desc), splits, cfg, ckpt_path=tmp_path / "c.pt")
+    state = checkpoint.load(tmp_path / "c.pt") if (tmp_path / "c.pt").exists() else None
+    if state is not None:
+        assert all(torch.isfinite(v).all() for v in state["model"].values()
+                   if v.is_floating_point())

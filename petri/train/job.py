@@ -1,21 +1,30 @@
 """`train` kinds (`seed_train`, `post_train`, `eval_train`, `train`): train one desc, report
 its cost and validation (and, when asked, test) error.
 
-Spec: {"desc": ModelDesc dict, "data": DataCfg fields, "trainer": TrainCfg fields,
-"init": optional run-relative path of a state dict to start from (a grown child's warm start),
-"with_test": evaluate on the test split too}. Resumes from the job's checkpoint, checkpoints
-and stops when the worker is asked to, reports progress to progress.json. On CUDA
-out-of-memory it halves the batch and tries again, down to `min_batch_size`; below that the
-failure is deterministic.
+The spec is a `TrainSpec`, built by the algorithm and read here. Resumes from the job's
+checkpoint, checkpoints and stops when the worker is asked to, reports progress to
+progress.json. On CUDA out-of-memory it halves the batch and tries again, down to
+`min_batch_size`; below that the failure is deterministic.
 """
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Callable
 
-from petri.daemon.context import JobContext, JobFailed, JobStopped
+from petri.daemon.context import JobContext, JobFailed, JobSpecData, JobStopped
 
 MIN_BATCH = 8
+
+
+@dataclass(frozen=True)
+class TrainSpec(JobSpecData):
+    desc: dict  # ModelDesc fields
+    data: dict  # DataCfg fields
+    trainer: dict  # TrainCfg fields
+    init: str | None = None  # run-relative state dict to start from (a grown child's warm start)
+    with_test: bool = False  # also evaluate on the test split
+    min_batch_size: int = MIN_BATCH  # CUDA OOM halves the batch down to this
 
 
 def fit(make_model: Callable, splits, cfg, ctx: JobContext, min_batch: int = MIN_BATCH,
@@ -57,13 +66,13 @@ def run(spec: dict, ctx: JobContext) -> dict:
     from petri.space.desc import ModelDesc
     from petri.train.config import TrainCfg
 
-    desc = ModelDesc.from_dict(spec["desc"]).validate()
-    cfg = TrainCfg.from_dict(spec.get("trainer", {}))
-    with_test = bool(spec.get("with_test", False))
-    splits = make_splits(DataCfg(**spec.get("data", {})), torch.device(ctx.device), with_test)
+    spec = TrainSpec.from_dict(spec)
+    desc = ModelDesc.from_dict(spec.desc).validate()
+    cfg = TrainCfg.from_dict(spec.trainer)
+    splits = make_splits(DataCfg(**spec.data), torch.device(ctx.device), spec.with_test)
     init = None
-    if spec.get("init"):
-        path = ctx.run_dir / spec["init"]
+    if spec.init:
+        path = ctx.run_dir / spec.init
         try:
             init = torch.load(path, map_location="cpu", weights_only=True)
         except (OSError, RuntimeError) as e:
@@ -75,8 +84,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
             model.load_state_dict(init)
         return model
 
-    _, result, batch = fit(make_model, splits, cfg, ctx, int(spec.get("min_batch_size", MIN_BATCH)),
-                           with_test)
+    _, result, batch = fit(make_model, splits, cfg, ctx, spec.min_batch_size, spec.with_test)
     cost = count_cost(desc, splits.info.shape)
     return {**result.to_dict(), **cost.to_dict(), "batch_size": batch,
             "checkpoint": ctx.relative(ctx.checkpoint_path)}

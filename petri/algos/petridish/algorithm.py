@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
+from petri.algos.petridish.search_job import SELECT_RULES, GrowSpec, SearchSpec
 from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
@@ -23,10 +24,10 @@ from petri.hull import HullCfg, eps_band, hypervolume, pareto_front, sampling_we
 from petri.space.sample import ParetoCfg, random_desc
 from petri.store.records import Job, JobSpec, Point
 from petri.store.view import RunView
+from petri.train.job import TrainSpec
 from petri.train.config import TrainCfg
 
 STAGES = ("seed_train", "search", "post_train")
-SELECT_RULES = ("alpha", "random")  # how a search picks its k candidates (search_job)
 
 
 @dataclass(frozen=True)
@@ -174,9 +175,9 @@ class Petridish(Algorithm):
     # ---- the Algorithm interface --------------------------------------------------------
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         if view.job_count() == 0:
-            return [JobSpec("seed_train", {
-                "desc": d.to_dict(), "data": self.data,
-                "trainer": self.trainer_for(self.trainers["seed_train"], f"seed/{k}")},
+            return [JobSpec("seed_train", TrainSpec(
+                desc=d.to_dict(), data=self.data,
+                trainer=self.trainer_for(self.trainers["seed_train"], f"seed/{k}")).to_dict(),
                 f"seed/{k}") for k, d in self.seeds.items()]
         seeds, searches = self._read(view)
         # Parents of every earlier search, those proposed in this call included, so a search's
@@ -209,22 +210,21 @@ class Petridish(Algorithm):
         data = self.data
         if self.p.search_subset is not None:  # candidates train ~5x slower than their parent
             data = {**data, "subset": self.p.search_subset}
-        return JobSpec("search", {
-            "index": n, "parent": parent.id, "parent_desc": parent.desc,
-            "parent_checkpoint": parent.checkpoint, "data": data, "trainer": trainer,
-            "grow": {"k": self.p.k, "l1": self.p.l1, "grow_existing": self.p.grow_existing,
-                     "select": self.p.select},
-        }, f"search/{n}")
+        grow = GrowSpec(k=self.p.k, l1=self.p.l1, grow_existing=self.p.grow_existing,
+                        select=self.p.select)
+        return JobSpec("search", SearchSpec(
+            parent_desc=parent.desc, parent_checkpoint=parent.checkpoint, data=data,
+            trainer=trainer, grow=grow, extra={"index": n, "parent": parent.id}).to_dict(),
+            f"search/{n}")
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
         if job.kind == "search":
             n = job.spec["index"]
             trainer = self.trainer_for(self.trainers["post_train"], f"post/{n}")
-            return Outcome(jobs=[JobSpec("post_train", {
-                "desc": result["child_desc"], "init": result["init"], "data": self.data,
-                "trainer": trainer, "parent": job.spec["parent"], "index": n,
-                "picks": result["picks"], "search_epochs": result["epochs"],
-            }, f"post/{n}")])
+            return Outcome(jobs=[JobSpec("post_train", TrainSpec(
+                desc=result["child_desc"], init=result["init"], data=self.data, trainer=trainer,
+                extra={"parent": job.spec["parent"], "index": n, "picks": result["picks"],
+                       "search_epochs": result["epochs"]}).to_dict(), f"post/{n}")])
         if job.kind == "seed_train":
             stage, parent, lineage, budget = "seed", None, {"seed": job.key}, result["epochs"]
         else:

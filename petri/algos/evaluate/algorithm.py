@@ -15,6 +15,7 @@ from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.errors import ConfigError
+from petri.gallery import model_desc
 from petri.space.desc import ModelDesc
 from petri.store.gallery import read_models
 from petri.store.records import Job, JobSpec
@@ -62,7 +63,7 @@ class Evaluate(Algorithm):
                 raise ConfigError(f"eval.ids {missing} are not in {self.e.gallery}; it holds "
                                   f"{sorted(known)}")
             models = [m for m in models if m.id in set(self.e.ids)]
-        self.models = {m.id: (m, scale_desc(ModelDesc.from_dict(m.desc), self.e,
+        self.models = {m.id: (m, scale_desc(model_desc(m, self.e.gallery), self.e,
                                             self.data["dataset"])) for m in models}
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
@@ -84,3 +85,4 @@ class Evaluate(Algorithm):
 
     def stop_reason(self, view: RunView) -> str | None:
         return "every gallery model evaluated" if view.job_count() else None
+

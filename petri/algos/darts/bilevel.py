@@ -12,11 +12,13 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from petri.algos.darts.algorithm import ArchCfg
+
 
 class Architect:
-    def __init__(self, model: nn.Module, w_optimizer: torch.optim.SGD, lr: float = 3e-4,
-                 betas: tuple[float, float] = (0.5, 0.999), weight_decay: float = 1e-3,
-                 second_order: bool = False):
+    def __init__(self, model: nn.Module, w_optimizer: torch.optim.SGD, *, lr: float,
+                 betas: tuple[float, float], weight_decay: float, second_order: bool):
+        # No defaults: they live once, in ArchCfg (the `arch` section).
         self.model = model
         self.w_opt = w_optimizer
         self.second_order = second_order
@@ -97,17 +99,15 @@ class ArchHook:
     `warmup_epochs` (PC-DARTS) only the weights train, and no validation batch is drawn.
     """
 
-    def __init__(self, data, seed: int, lr: float = 3e-4,
-                 betas: tuple[float, float] = (0.5, 0.999), weight_decay: float = 1e-3,
-                 second_order: bool = False, warmup_epochs: int = 0, amp: bool = False,
+    def __init__(self, data, seed: int, arch: ArchCfg, amp: bool = False,
                  channels_last: bool = False):
         self.data, self.seed = data, seed
-        self.opt_args = {"lr": lr, "betas": tuple(betas), "weight_decay": weight_decay,
-                         "second_order": second_order}
-        self.warmup_epochs = warmup_epochs
+        self.opt_args = {"lr": arch.lr, "betas": tuple(arch.betas),
+                         "weight_decay": arch.weight_decay, "second_order": arch.second_order}
+        self.warmup_epochs = arch.warmup_epochs
         # bf16 would swamp the finite-difference Hessian-vector product, so second order
         # always runs its architecture step in float32.
-        self.amp = amp and not second_order and data.device.type == "cuda"
+        self.amp = amp and not arch.second_order and data.device.type == "cuda"
         self.channels_last = channels_last
         self.steps = 0
         self.architect: Architect | None = None

@@ -15,6 +15,7 @@ warm-up epochs and Adam at 6e-4.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 
@@ -114,10 +115,10 @@ class Darts(Algorithm):
         return Outcome(points=[trained_point(job, result, self.name, job.spec["lineage"])])
 
     def _train_derived(self, job: Job, result: dict, view: RunView) -> list[JobSpec]:
-        """A `train` job for the derived network, unless an earlier search found the same."""
-        cells = _cells(result["desc"])
-        if any(_cells(t.spec["desc"]) == cells for t in view.jobs(kind="train")):
-            return []
+        """A `train` job for the derived network, keyed by its cells: searches that find the
+        same genotype share one job (enqueueing is idempotent by key), and which of them
+        finished first changes neither the job nor its point (only the lineage names it)."""
+        cells = hashlib.sha256(_cells(result["desc"]).encode()).hexdigest()[:16]
         lineage = {"search": job.key, "search_seed": job.spec["trainer"]["seed"],
                    "supernet_val_error": result["val_error"]}
         if job.spec["regulariser"]["kind"]:
@@ -125,7 +126,7 @@ class Darts(Algorithm):
                         "regulariser": job.spec["regulariser"]["kind"]}
         return [JobSpec("train", {"desc": result["desc"], "data": self.data,
                                   "trainer": self.trainer, "lineage": lineage},
-                        f"{job.key}/train")]
+                        f"{self.name}/train/{cells}")]
 
     def stop_reason(self, view: RunView) -> str | None:
         return f"all {self.darts.searches} searches proposed" if view.job_count() else None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from petri.algos.darts import PCDarts
+from petri.algos.darts.algorithm import PCDarts
 from petri.config import from_mapping, setting
 from petri.errors import ConfigError
 from petri.store.records import Job, JobSpec
@@ -34,7 +34,7 @@ class MoodCfg:
     weight_decay: float = setting(3e-4, ge=0)
     initial: tuple[float, ...] = setting((0.2, 0.0), ge=0, lt=1)  # the first ν values
     # Stop when no unsplit front pair is farther apart (normalised).
-    delta: float = setting(0.15, gt=0)
+    delta: float = setting(0.15, ge=0)
     parallel: int = setting(2, ge=1)  # pairs split per round
     max_searches: int = setting(20, ge=1, le=10_000)
 

@@ -34,7 +34,7 @@ def draw(sampler: dict, index: int, in_channels: int, num_classes: int, shape):
 
 
 def run(spec: dict, ctx: JobContext) -> dict:
-    from petri.daemon import train_job
+    from petri.train import job as train_job
     from petri.data.info import dataset_info
 
     info = dataset_info(spec["data"]["dataset"])

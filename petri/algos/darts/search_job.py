@@ -20,46 +20,44 @@ from petri.daemon.context import JobContext, JobFailed
 def run(spec: dict, ctx: JobContext) -> dict:
     import torch
 
-    from petri.daemon.train_job import MIN_BATCH, fit
+    from petri.algos.darts.algorithm import ArchCfg, SupernetCfg
+    from petri.train.job import fit
     from petri.data.config import DataCfg
     from petri.data.loader import make_splits
-    from petri.space.supernet import SearchNetwork
-    from petri.train.bilevel import ArchHook
+    from petri.algos.darts.supernet import SearchNetwork
+    from petri.algos.darts.bilevel import ArchHook
     from petri.train.config import TrainCfg
 
     cfg = TrainCfg.from_dict(spec.get("trainer", {}))
-    net, arch = spec["supernet"], spec["arch"]
+    # The algorithm wrote every field of these sections; their classes hold the defaults.
+    net, arch = SupernetCfg(**spec["supernet"]), ArchCfg(**spec["arch"])
     reg = spec.get("regulariser") or {}
     device = torch.device(ctx.device)
     splits = make_splits(DataCfg(**spec.get("data", {})), device)
-    n_weights = int(len(splits.train) * float(arch.get("train_portion", 0.5)))
+    n_weights = int(len(splits.train) * arch.train_portion)
     w_data, a_data = splits.train.split(n_weights)
     if min(len(w_data), len(a_data)) < cfg.batch_size:
         raise JobFailed(f"the training split ({len(splits.train)} images) leaves fewer than one "
                         f"batch of {cfg.batch_size} for the weights or the architecture; use "
                         f"more data or a smaller batch", "deterministic")
     info = splits.info
-    hook = ArchHook(a_data, cfg.seed, lr=arch.get("lr", 3e-4),
-                    betas=tuple(arch.get("betas", (0.5, 0.999))),
-                    weight_decay=arch.get("weight_decay", 1e-3),
-                    second_order=bool(arch.get("second_order", False)),
-                    warmup_epochs=int(arch.get("warmup_epochs", 0)), amp=cfg.amp,
+    hook = ArchHook(a_data, cfg.seed, arch, amp=cfg.amp,
                     channels_last=cfg.channels_last and device.type == "cuda")
 
     def make_model():
-        model = SearchNetwork(channels=net["channels"], cells=net["cells"],
+        model = SearchNetwork(channels=net.channels, cells=net.cells,
                               num_classes=info.num_classes, in_channels=info.shape[0],
-                              steps=net["nodes"], stem_multiplier=net["stem_multiplier"],
-                              partial=net.get("partial"), seed=cfg.seed)
+                              steps=net.nodes, stem_multiplier=net.stem_multiplier,
+                              partial=net.partial, seed=cfg.seed)
         model.regularise(reg.get("kind"), float(reg.get("nu", 0.0)))
-        if cfg.channels_last and device.type == "cpu" and not net.get("partial"):
+        if cfg.channels_last and device.type == "cpu" and not net.partial:
             # The training loop turns NHWC on for CUDA only; on CPU it speeds the DARTS
             # supernet up 1.8x but slows PC-DARTS' narrow slices down (BENCHMARKS.md).
             model = model.to(memory_format=torch.channels_last)
         return model
 
     model, result, batch = fit(make_model, dataclasses.replace(splits, train=w_data), cfg, ctx,
-                               int(spec.get("min_batch_size", MIN_BATCH)), hook=hook)
+                               hook=hook)
     model.to("cpu")
     desc = model.genotype(in_channels=info.shape[0], num_classes=info.num_classes,
                           **spec.get("derived", {}))

@@ -1,0 +1,52 @@
+"""Option types shared by commands, so a bad value fails at parsing, naming the option."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import typing
+
+import click
+
+
+class FiniteRange(click.FloatRange):
+    """A FloatRange that also refuses nan and ±inf, which slip past open-ended bounds."""
+
+    def convert(self, value, param, ctx):
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{rv} is not a finite number.", param, ctx)
+        return rv
+
+
+def setting_type(cls, name: str) -> click.ParamType:
+    """The type of an option that sets field `name` of config dataclass `cls`: the range its
+    `petri.config.setting` declares, so the command line and config files agree."""
+    bounds = next(f for f in dataclasses.fields(cls) if f.name == name).metadata
+    kind = click.IntRange if typing.get_type_hints(cls)[name] is int else FiniteRange
+    return kind(bounds.get("ge", bounds.get("gt")), bounds.get("le", bounds.get("lt")),
+                min_open="gt" in bounds, max_open="lt" in bounds)
+
+
+class Device(click.ParamType):
+    """cpu, cuda, cuda:N (checked against the GPUs torch sees) or auto: cuda if there is one."""
+
+    name = "device"
+
+    def convert(self, value, param, ctx):
+        import torch
+
+        if value == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        m = re.fullmatch(r"cpu|cuda(?::(\d+))?", value)
+        if m is None:
+            self.fail(f"{value!r} is not a device; use cpu, cuda, cuda:N or auto.", param, ctx)
+        if value != "cpu":
+            n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if n == 0:
+                self.fail(f"{value}: torch {torch.__version__} sees no CUDA GPU here; use cpu.",
+                          param, ctx)
+            if m.group(1) is not None and int(m.group(1)) >= n:
+                self.fail(f"{value}: there {'is' if n == 1 else 'are'} {n} GPU(s) here, "
+                          f"cuda:0 to cuda:{n - 1}.", param, ctx)
+        return value

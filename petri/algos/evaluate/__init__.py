@@ -1,0 +1,7 @@
+"""`eval`: retrain a gallery's models longer and report test error (`petri eval`)."""
+from petri.algos.registry import AlgoInfo
+
+ALGOS = [AlgoInfo("eval", "petri.algos.evaluate.algorithm:Evaluate",
+                  "train a gallery's models longer and report test error (`petri eval`)",
+                  sections=("eval",), kinds={"eval_train": "petri.train.job:run"},
+                  toy_config="eval_toy.yaml", runnable=False)]

@@ -1,0 +1,89 @@
+"""`search`: Petridish's candidate search on one parent, ending in a warm-started child.
+
+The spec is a `SearchSpec`. The candidates train beside the frozen parent (resumable like
+any training job); then k per cell type (the top k by |α|, or k at random with `select:
+random`) are merged into the child desc, and the child's warm-start weights are written to
+`child_init.pt` in the job directory for the `post_train` job that follows.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from petri.daemon.context import JobContext, JobFailed, JobSpecData
+
+CHILD_INIT = "child_init.pt"
+SELECT_RULES = ("alpha", "random")  # how a search picks its k candidates
+
+
+@dataclass(frozen=True)
+class GrowSpec:
+    """How the child grows; no defaults here: the algorithm's config is the one place."""
+
+    k: int  # candidates merged per cell type
+    l1: float  # L1 on the candidates' α
+    grow_existing: bool  # also offer candidates to existing nodes
+    select: str  # one of SELECT_RULES
+
+
+@dataclass(frozen=True)
+class SearchSpec(JobSpecData):
+    parent_desc: dict  # ModelDesc fields
+    parent_checkpoint: str  # run-relative
+    data: dict  # DataCfg fields
+    trainer: dict  # TrainCfg fields of the search phase
+    grow: GrowSpec
+
+    def __post_init__(self):
+        if isinstance(self.grow, dict):  # read back from the stored JSON
+            object.__setattr__(self, "grow", GrowSpec(**self.grow))
+
+
+def run(spec: dict, ctx: JobContext) -> dict:
+    import torch
+
+    from petri.cost import count_cost
+    from petri.train.job import fit
+    from petri.data.config import DataCfg
+    from petri.data.loader import make_splits
+    from petri.io import atomic_write
+    from petri.space.build import build_model
+    from petri.space.desc import ModelDesc
+    from petri.algos.petridish.grow import GrowthNet, grow_child
+    from petri.train import checkpoint
+    from petri.train.config import TrainCfg
+
+    spec = SearchSpec.from_dict(spec)
+    grow = spec.grow
+    parent_desc = ModelDesc.from_dict(spec.parent_desc).validate()
+    cfg = TrainCfg.from_dict(spec.trainer)
+    if grow.select not in SELECT_RULES:
+        raise JobFailed(f"unknown grow.select {grow.select!r}; choose "
+                        f"{' or '.join(SELECT_RULES)}")
+    splits = make_splits(DataCfg(**spec.data), torch.device(ctx.device))
+    ckpt = ctx.run_dir / spec.parent_checkpoint
+    state = checkpoint.load(ckpt)
+    if state is None:
+        raise JobFailed(f"the parent's checkpoint {ckpt} is missing or unreadable")
+    parent_weights = state["model"]
+
+    def make_model():
+        parent = build_model(parent_desc)
+        parent.load_state_dict(parent_weights)
+        return GrowthNet(parent, grow.grow_existing, grow.l1, seed=cfg.seed)
+
+    search, result, batch = fit(make_model, splits, cfg, ctx)
+    search.to("cpu")
+    if grow.select == "alpha":
+        picks = search.select(grow.k)
+    else:  # from the job's seed, so a rerun picks the same candidates
+        picks = search.select_random(grow.k, random.Random(f"{cfg.seed}/select"))
+    child_desc, child = grow_child(search, picks)
+    init = ctx.job_dir / CHILD_INIT
+    weights = child.state_dict()
+    atomic_write(init, lambda f: torch.save(weights, f))
+    cost = count_cost(child_desc, splits.info.shape)
+    return {"child_desc": child_desc.to_dict(), "picks": [p.to_dict() for p in picks],
+            "init": ctx.relative(init), "batch_size": batch, "epochs": result.epochs,
+            "steps": result.steps, "wall_s": result.wall_s,
+            "images_per_s": result.images_per_s, **cost.to_dict()}

@@ -1,0 +1,101 @@
+"""Every search algorithm petri knows, as data: the built-in folders and plug-ins.
+
+An algorithm is one folder under `petri/algos/` whose `__init__.py` lists `ALGOS`, one
+`AlgoInfo` per variant: the class to build, the config sections it reads, the job kinds it
+runs (as "module:function", so a worker imports only the kind it runs) and its toy config.
+The config's known sections, the workers' job kinds, `petri run`'s choices and their help
+are all derived from here, so adding an algorithm touches nothing outside its folder and
+`configs/`. A package outside petri adds algorithms the same way through the entry-point
+group `petri.algos` (an `AlgoInfo` or a list of them).
+
+Nothing here imports torch or an algorithm's code until it is built or run.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Callable
+
+from petri.errors import ConfigError, PetriError
+
+# Sections every run may have whatever its algorithm (read by the daemon, data and trainer).
+SHARED_SECTIONS = ("algo", "seed", "name", "daemon", "data", "trainer", "compare")
+CORE_KINDS = {"train": "petri.train.job:run"}  # any algorithm may train a desc
+GROUP = "petri.algos"
+
+
+@dataclass(frozen=True)
+class AlgoInfo:
+    name: str
+    algorithm: str  # "module:Class" of an `Algorithm`
+    help: str
+    sections: tuple[str, ...] = ()  # config sections beyond SHARED_SECTIONS
+    kinds: dict[str, str] = field(default_factory=dict)  # job kind -> "module:function"
+    toy_config: str | None = None  # a file under configs/ that `petri run NAME` uses
+    runnable: bool = True  # offered by `petri run` (evaluation needs a gallery instead)
+
+
+def _load(ref: str):
+    module, attr = ref.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@functools.cache
+def registry() -> dict[str, AlgoInfo]:
+    import petri.algos
+
+    infos: list[AlgoInfo] = []
+    # Every folder under petri/algos is an algorithm: adding one needs no list edited here.
+    for sub in pkgutil.iter_modules(petri.algos.__path__):
+        if sub.ispkg:
+            infos += importlib.import_module(f"petri.algos.{sub.name}").ALGOS
+    for ep in entry_points(group=GROUP):
+        try:
+            obj = ep.load()
+        except Exception as e:  # a broken plug-in must not take every command down silently
+            raise PetriError(f"the petri.algos plug-in {ep.name!r} ({ep.value}) does not "
+                             f"load: {e}; reinstall or uninstall it") from None
+        infos += list(obj) if isinstance(obj, (list, tuple)) else [obj]
+    out: dict[str, AlgoInfo] = {}
+    for info in infos:
+        if info.name in out:
+            raise PetriError(f"two algorithms are called {info.name!r} ({out[info.name].algorithm} "
+                             f"and {info.algorithm}); uninstall one of the plug-ins")
+        out[info.name] = info
+    return out
+
+
+def algo_info(name) -> AlgoInfo:
+    algos = registry()
+    if name not in algos:
+        raise ConfigError(f"unknown algo {name!r}; known: {', '.join(sorted(algos))}")
+    return algos[name]
+
+
+def create_algo(cfg: dict):
+    """The run's algorithm, built from the whole config (it checks its own sections)."""
+    return _load(algo_info(cfg.get("algo")).algorithm)(cfg)
+
+
+def config_sections() -> set[str]:
+    return set(SHARED_SECTIONS).union(*(i.sections for i in registry().values()))
+
+
+@functools.cache
+def job_kinds() -> dict[str, str]:
+    kinds = dict(CORE_KINDS)
+    for info in registry().values():
+        for kind, ref in info.kinds.items():
+            if kinds.setdefault(kind, ref) != ref:
+                raise PetriError(f"job kind {kind!r} is claimed by {kinds[kind]} and {ref}")
+    return kinds
+
+
+def job_function(kind: str) -> Callable:
+    kinds = job_kinds()
+    if kind not in kinds:
+        raise PetriError(f"unknown job kind {kind!r}; known: {', '.join(sorted(kinds))}")
+    return _load(kinds[kind])

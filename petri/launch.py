@@ -1,0 +1,98 @@
+"""From a config file to a run: validation, building the algorithm, creating the run dir.
+
+`petri start`, `run` and `eval` and the daemon all come through here, so a config is checked
+by one set of rules and the algorithm is built once per process. It sits above the config
+layer (which knows no algorithm) and asks the registry which sections exist.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from petri.config import DaemonCfg, RunCfg, apply_override, from_mapping, read_yaml
+from petri.errors import ConfigError, PetriError
+from petri.io import atomic_write
+from petri.rundir import RunDir
+
+
+def load_config(path: str | Path, overrides: tuple[str, ...] = ()) -> dict:
+    """The config at `path` with `--set` overrides, fully checked (see `check`)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist; `petri run --list` shows the "
+                          f"shipped ones")
+    cfg = read_yaml(p)
+    for o in overrides:
+        apply_override(cfg, o)
+    if isinstance(cfg.get("data"), dict):  # saved as absolute: the daemon runs in the run dir
+        from petri.data.config import absolute_paths
+
+        cfg["data"] = absolute_paths(cfg["data"])
+    check(cfg, f"{p} with --set" if overrides else str(p))
+    return cfg
+
+
+def check(cfg: dict, where: str = "config"):
+    """Every section a run uses: names, types, ranges and the algorithm's own rules.
+
+    Returns the algorithm it built, so a caller that needs one builds it only once.
+    """
+    from petri.algos.registry import config_sections, create_algo
+    from petri.compare import CompareCfg
+    from petri.train.config import TrainCfg
+
+    try:
+        known = config_sections()
+        unknown = sorted(map(str, set(cfg) - known))
+        if unknown:
+            raise ConfigError(f"unknown section(s) {', '.join(unknown)}; known: "
+                              f"{', '.join(sorted(known))}")
+        if "algo" not in cfg:
+            raise ConfigError("missing `algo` (for example `algo: petridish`)")
+        from_mapping(RunCfg, {k: cfg[k] for k in ("algo", "seed", "name") if k in cfg}, "")
+        DaemonCfg.from_dict(cfg.get("daemon"))
+        # On its own too: stage sections may override every key a bad value sits under.
+        TrainCfg.from_dict(cfg.get("trainer") or {})
+        CompareCfg.from_dict(cfg.get("compare"))  # a bad frame fails at `petri run`, not later
+        return create_algo(cfg)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def read_run_config(run_dir: str | Path) -> dict:
+    """The saved config of a run, checked as it was at `petri start`."""
+    return open_run(run_dir)[0]
+
+
+def open_run(run_dir: str | Path):
+    """(config, algorithm) of an existing run."""
+    rd = RunDir(run_dir)
+    if not rd.config.is_file():
+        raise ConfigError(f"{rd.root} has no config.yaml; is it a petri run dir?")
+    cfg = read_yaml(rd.config, "run's saved config")
+    return cfg, check(cfg, str(rd.config))
+
+
+def save_config(cfg: dict, run_dir: str | Path) -> None:
+    data = yaml.safe_dump(cfg, sort_keys=True).encode()
+    atomic_write(RunDir(run_dir).config, lambda f: f.write(data))
+
+
+def create_run(cfg: dict, run_dir: str | Path) -> RunDir:
+    """A new run dir holding an empty store and `cfg`; refuses a place it cannot write."""
+    import os
+
+    from petri.store.db import connect
+
+    rd = RunDir(run_dir)
+    try:
+        rd.root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PetriError(f"cannot create run dir {rd.root}: {e.strerror}; choose a writable "
+                         f"place with --run-dir") from None
+    if not os.access(rd.root, os.W_OK):
+        raise PetriError(f"run dir {rd.root} is not writable; choose another with --run-dir")
+    connect(rd.root, create=True).close()  # fail now on a bad run dir, not in the daemon
+    save_config(cfg, rd.root)
+    return rd

@@ -1,0 +1,123 @@
+"""The contract every registered algorithm passes, run against a real store (no training).
+
+Each case is an algorithm with a small config and a stand-in for its workers' results (a
+result depends only on the job's key). A new algorithm adds one row to CASES.
+"""
+import random
+import subprocess
+import sys
+
+import pytest
+
+from petri.algos.registry import create_algo, registry
+from petri.errors import ConfigError
+from petri.launch import check
+from petri.store.store import RunStore
+from tests import test_darts_algo as darts_tests
+from tests import test_petridish_algo as petridish_tests
+
+
+def smoke_result(job, rng):
+    return {"val_error": round(rng.uniform(0.1, 0.5), 4), "macs": 1000, "params": 10,
+            "steps": job.spec["steps"]}
+
+
+def random_result(job, rng):
+    from petri.algos.random.job import draw
+
+    desc = draw(job.spec["sampler"], job.spec["index"], 1, 10, (1, 28, 28))
+    return {**petridish_tests.fake_result(job, rng), "desc": desc.to_dict()}
+
+
+RANDOM = {"algo": "random", "seed": 2, "data": {"dataset": "fashion-mnist"},
+          "pareto": {"min_reductions": 0, "max_reductions": 1, "min_cells": 1, "max_cells": 3,
+                     "min_nodes": 1, "max_nodes": 2},
+          "random": {"samples": 6, "channels": 4}, "trainer": {"epochs": 1}}
+CASES = {
+    "smoke": ({"algo": "smoke", "smoke": {"jobs": 5}}, smoke_result),
+    "petridish": (petridish_tests.cfg(), petridish_tests.fake_result),
+    "random": (RANDOM, random_result),
+    "darts": (darts_tests.cfg("darts", darts={"searches": 3}), darts_tests.fake_result),
+    "darts2": (darts_tests.cfg("darts2", darts={"searches": 2}), darts_tests.fake_result),
+    "pc-darts": (darts_tests.cfg("pc-darts", supernet={"channels": 8}),
+                 darts_tests.fake_result),
+    "mood": (darts_tests.mood_cfg(max_searches=4), darts_tests.fake_result),
+}
+# `eval` needs a gallery to exist; tests/daemon/test_petridish_run.py runs it on an export.
+NAMES = sorted(n for n in registry() if n != "eval")
+
+
+def test_every_registered_algorithm_has_a_case():
+    assert set(NAMES) <= set(CASES)
+
+
+def run(config, fake_result, slots=2, order_seed=0, restart_at=None, limit=300):
+    """Finish jobs in a shuffled order, as the daemon would; at step `restart_at` throw the
+    algorithm away, put running jobs back, and build a new one from the config (a restart)."""
+    store = RunStore.memory()
+    algo = create_algo(config)
+    order = random.Random(order_seed)
+    running = []
+    for step in range(limit):
+        if step == restart_at:
+            for job in running:
+                store.release(job.id, job.lease, "restart")
+            running, algo = [], create_algo(config)
+        if not store.view.counts()["queued"]:
+            store.enqueue(algo.propose(store.view, slots - len(running)))
+        while len(running) < slots and (job := store.claim("w", "cpu")) is not None:
+            running.append(job)
+        if not running:
+            break
+        job = running.pop(order.randrange(len(running)))
+        result = fake_result(job, random.Random(job.key))
+        out = algo.on_result(job, result, store.view)
+        assert store.complete(job.id, job.lease, result, out.points, out.jobs)
+    assert algo.is_done(store.view), "the algorithm never finished"
+    points = sorted((p.key, p.val_error, p.params, p.macs) for p in store.view.points())
+    store.close()
+    return points
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_finishing_order_and_slot_count_never_change_the_points(name):
+    config, fake = CASES[name]
+    first = run(config, fake)
+    assert first, "no points"
+    for slots, order_seed in ((1, 0), (3, 1), (2, 7)):
+        assert run(config, fake, slots=slots, order_seed=order_seed) == first
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_is_rebuilt_from_the_store_after_a_restart(name):
+    config, fake = CASES[name]
+    whole = run(config, fake)
+    for step in (1, 3, 6):
+        assert run(config, fake, restart_at=step) == whole
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_bad_setting_in_its_own_section_is_one_line(name):
+    config, _ = CASES[name]
+    section = registry()[name].sections[0]
+    bad = {**config, section: {**(config.get(section) or {}), "no_such_setting": 1}}
+    with pytest.raises(ConfigError) as info:
+        check(bad)
+    assert "no_such_setting" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_planning_imports_no_torch(name):
+    # The daemon plans in a process that never needs torch; only workers pay for it.
+    code = ("import json, sys\n"
+            "from petri.algos.registry import create_algo\n"
+            "from petri.store.store import RunStore\n"
+            "algo = create_algo(json.loads(sys.argv[1]))\n"
+            "store = RunStore.memory()\n"
+            "assert algo.propose(store.view, 2), 'nothing proposed'\n"
+            "assert 'torch' not in sys.modules, 'planning imported torch'\n")
+    import json
+
+    res = subprocess.run([sys.executable, "-c", code, json.dumps(CASES[name][0])],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
