@@ -31,3 +31,14 @@ def test_ls_lists_the_runs_made_here_with_their_state(tmp_path):
     code = ("import sys; from petri.cli.main import main; main(['ls', sys.argv[1]]); "
             "assert 'torch' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code, str(tmp_path)]).returncode == 0
+
+
+def test_run_list_finds_the_shipped_configs_from_any_directory(tmp_path):
+    res = run_petri("run", "--list", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    names = {line.split()[0]: line.rsplit("[", 1)[1].rstrip("]") for line in
+             res.stdout.splitlines()}
+    assert {"petridish", "random", "darts", "pc-darts", "mood"} <= set(names)
+    from pathlib import Path
+
+    assert all(Path(p).is_file() for p in names.values())
