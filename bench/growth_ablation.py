@@ -83,17 +83,19 @@ def _splits(data: dict):
     return _SPLITS[key]
 
 
-def _train(make_model, data: dict, trainer: dict, seed: int):
-    """(model, TrainResult): seeded before the model is built, as a job's `fit` does."""
+def _train(make_model, data: dict, trainer: dict, seed: int, hooks=None):
+    """(model, TrainResult): seeded before the model is built, and trained with the hooks
+    the job would give it (a network's by default, `search_hooks` for a candidate search)."""
     import torch
 
     from petri.train.config import TrainCfg
+    from petri.train.job import network_hooks
     from petri.train.loop import train
 
     torch.manual_seed(seed)
     model = make_model()
     return model, train(model, _splits(data), TrainCfg.from_dict({**trainer, "seed": seed}),
-                        "cpu")
+                        "cpu", model_hooks=(hooks or network_hooks)(model))
 
 
 def train_parent(key: str, desc: dict, s: dict, out: Path) -> dict:
@@ -140,6 +142,7 @@ def run_pair(parent: str, desc: dict, seed: int, s: dict, out: Path) -> dict:
     from petri.space.build import build_model
     from petri.space.desc import ModelDesc
     from petri.algos.petridish.grow import GrowthNet, grow_child
+    from petri.algos.petridish.search_job import search_hooks
 
     t0 = time.perf_counter()
     g = s["petridish"]
@@ -151,7 +154,8 @@ def run_pair(parent: str, desc: dict, seed: int, s: dict, out: Path) -> dict:
         return GrowthNet(net, g["grow_existing"], g["l1"], seed=search_seed)
 
     search_seed = job_seed(seed, f"search/{parent}")
-    search, _ = _train(make_search, s["search_data"], s["trainers"]["search"], search_seed)
+    search, _ = _train(make_search, s["search_data"], s["trainers"]["search"], search_seed,
+                       search_hooks)
     search.to("cpu")
     base = count_params(build_model(ModelDesc.from_dict(desc)))  # search.net is frozen
     picks = {"A": search.select(g["k"])}

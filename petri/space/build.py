@@ -165,6 +165,9 @@ class Network(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, desc.num_classes)
 
+    def set_drop_path(self, p: float) -> None:
+        self.drop_path_prob = p
+
     def forward(self, x: torch.Tensor):
         if self.stem1 is None:
             s0 = s1 = self.stem(x)

@@ -28,8 +28,9 @@ class TrainSpec(JobSpecData):
 
 
 def fit(make_model: Callable, splits, cfg, ctx: JobContext, min_batch: int = MIN_BATCH,
-        with_test: bool = False, hook=None):
-    """Train `make_model()` with OOM batch halving; returns (model, TrainResult, batch size)."""
+        with_test: bool = False, hook=None, model_hooks: Callable | None = None):
+    """Train `make_model()` with OOM batch halving; returns (model, TrainResult, batch size).
+    `model_hooks(model)` gives the trainer's `ModelHooks` for the model just built."""
     import torch
 
     from petri.train import loop
@@ -42,7 +43,9 @@ def fit(make_model: Callable, splits, cfg, ctx: JobContext, min_batch: int = MIN
             result = loop.train(model, splits, dataclasses.replace(cfg, batch_size=batch),
                                 torch.device(ctx.device), ckpt_path=ctx.checkpoint_path,
                                 on_progress=lambda p: ctx.progress(**p.to_dict()),
-                                should_stop=ctx.should_stop, with_test=with_test, hook=hook)
+                                should_stop=ctx.should_stop, with_test=with_test, hook=hook,
+                                model_hooks=model_hooks(model) if model_hooks else
+                                loop.ModelHooks())
             return model, result, batch
         except loop.TrainingInterrupted as e:
             raise JobStopped(str(e)) from None
@@ -54,6 +57,13 @@ def fit(make_model: Callable, splits, cfg, ctx: JobContext, min_batch: int = MIN
             batch //= 2
             # A checkpoint of the larger batch has another schedule length: start afresh.
             ctx.checkpoint_path.unlink(missing_ok=True)
+
+
+def network_hooks(model):
+    """What the trainer may ask of a network built from a desc: its drop-path probability."""
+    from petri.train.loop import ModelHooks
+
+    return ModelHooks(drop_path=model.set_drop_path)
 
 
 def run(spec: dict, ctx: JobContext) -> dict:
@@ -84,7 +94,8 @@ def run(spec: dict, ctx: JobContext) -> dict:
             model.load_state_dict(init)
         return model
 
-    _, result, batch = fit(make_model, splits, cfg, ctx, spec.min_batch_size, spec.with_test)
+    _, result, batch = fit(make_model, splits, cfg, ctx, spec.min_batch_size, spec.with_test,
+                           model_hooks=network_hooks)
     cost = count_cost(desc, splits.info.shape)
     return {**result.to_dict(), **cost.to_dict(), "batch_size": batch,
             "checkpoint": ctx.relative(ctx.checkpoint_path)}

@@ -65,6 +65,18 @@ class StepHook(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
+@dataclass(frozen=True)
+class ModelHooks:
+    """What the trainer may ask of a model beyond its forward pass. The code that built the
+    model says which apply; the trainer never probes the model for them."""
+
+    # Parameter groups for SGD given the weight decay (Petridish: none on the candidates' α).
+    param_groups: Callable[[float], list] | None = None
+    extra_loss: Callable[[], torch.Tensor | None] | None = None  # added to the loss
+    ce_weight: float = 1.0  # the cross-entropy's weight (MOOD's 1-ν)
+    drop_path: Callable[[float], None] | None = None  # told the probability at each epoch
+
+
 def _step_seed(seed: int, epoch: int, step: int) -> int:
     return ((seed * 1_000_003 + epoch) * 1_000_003 + step) % (2 ** 63)
 
@@ -133,7 +145,7 @@ def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device 
 def _train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device,
            ckpt_path: str | Path | None = None, on_progress: ProgressHook | None = None,
            should_stop: Callable[[], bool] | None = None, with_test: bool = False,
-           hook: StepHook | None = None) -> TrainResult:
+           hook: StepHook | None = None, model_hooks: ModelHooks = ModelHooks()) -> TrainResult:
     """Train `model` on `splits.train`, resuming from `ckpt_path` if it holds a checkpoint.
 
     Raises `TrainingInterrupted` (after checkpointing) when `should_stop()` turns true, and
@@ -145,12 +157,9 @@ def _train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device
     if channels_last:
         model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
-    # A model may split its parameters into groups (e.g. no weight decay on Petridish's α),
-    # add a regulariser to the loss and weigh the cross-entropy against it (MOOD's
-    # (1-ν)·CE + ν·R); plain networks have none of these hooks.
-    groups = model.param_groups(cfg.weight_decay) if hasattr(model, "param_groups") else params
-    extra_loss = getattr(model, "extra_loss", None)
-    ce_weight = float(getattr(model, "ce_weight", 1.0))
+    mh = model_hooks
+    groups = mh.param_groups(cfg.weight_decay) if mh.param_groups else params
+    extra_loss, ce_weight = mh.extra_loss, mh.ce_weight
     opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if hook is not None:
         hook.attach(model, opt)
@@ -200,8 +209,8 @@ def _train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device
     last_ckpt = last_report = t_start
     done_here, train_loss = 0, resumed_loss
     for epoch in range(start_epoch, cfg.epochs):
-        if hasattr(model, "drop_path_prob"):
-            model.drop_path_prob = cfg.drop_path * epoch / cfg.epochs
+        if mh.drop_path is not None:
+            mh.drop_path(cfg.drop_path * epoch / cfg.epochs)
         first = start_step if epoch == start_epoch else 0
         if first == 0:
             loss_sum = 0.0

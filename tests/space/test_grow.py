@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from petri.algos.petridish.search_job import search_hooks
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.data.loader import DeviceData, Splits
@@ -13,6 +14,7 @@ from petri.space.desc import ModelDesc
 from petri.algos.petridish.grow import (NEW, GrowthNet, Pick, grow_desc, parent_state_dict,
                               warm_start)
 from petri.train.config import TrainCfg
+from petri.train.job import network_hooks
 from petri.train.loop import train
 from tests.conftest import random_desc
 
@@ -38,7 +40,8 @@ def small_desc(seed=0, **kw) -> ModelDesc:
 def trained_parent(desc, splits, steps_epochs=1):
     torch.manual_seed(0)
     model = build_model(desc)
-    train(model, splits, TrainCfg(epochs=steps_epochs, batch_size=32, lr=0.05, seed=0))
+    train(model, splits, TrainCfg(epochs=steps_epochs, batch_size=32, lr=0.05, seed=0),
+          model_hooks=network_hooks(model))
     return model
 
 
@@ -82,7 +85,8 @@ def test_l1_on_alpha_is_applied_and_shrinks_alpha():
     for l1 in (0.0, 0.05):
         torch.manual_seed(0)
         search = GrowthNet(build_model(desc), l1=l1, seed=0)
-        train(search, splits, TrainCfg(epochs=2, batch_size=32, lr=0.05, seed=0))
+        train(search, splits, TrainCfg(epochs=2, batch_size=32, lr=0.05, seed=0),
+              model_hooks=search_hooks(search))
         sums[l1] = sum(a.detach().abs().sum().item() for a in search.alphas.values())
     assert sums[0.05] < 0.8 * sums[0.0], sums
 

@@ -22,6 +22,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
 
     from petri.algos.darts.algorithm import ArchCfg, SupernetCfg
     from petri.train.job import fit
+    from petri.train.loop import ModelHooks
     from petri.data.config import DataCfg
     from petri.data.loader import make_splits
     from petri.algos.darts.supernet import SearchNetwork
@@ -57,7 +58,8 @@ def run(spec: dict, ctx: JobContext) -> dict:
         return model
 
     model, result, batch = fit(make_model, dataclasses.replace(splits, train=w_data), cfg, ctx,
-                               hook=hook)
+                               hook=hook, model_hooks=lambda m: ModelHooks(
+                                   extra_loss=m.extra_loss, ce_weight=m.ce_weight))
     model.to("cpu")
     desc = model.genotype(in_channels=info.shape[0], num_classes=info.num_classes,
                           **spec.get("derived", {}))

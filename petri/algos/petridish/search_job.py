@@ -39,6 +39,13 @@ class SearchSpec(JobSpecData):
             object.__setattr__(self, "grow", GrowSpec(**self.grow))
 
 
+def search_hooks(search):
+    """The candidate search trains with no weight decay on α and the L1 on α as its loss."""
+    from petri.train.loop import ModelHooks
+
+    return ModelHooks(param_groups=search.param_groups, extra_loss=search.extra_loss)
+
+
 def run(spec: dict, ctx: JobContext) -> dict:
     import torch
 
@@ -72,7 +79,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
         parent.load_state_dict(parent_weights)
         return GrowthNet(parent, grow.grow_existing, grow.l1, seed=cfg.seed)
 
-    search, result, batch = fit(make_model, splits, cfg, ctx)
+    search, result, batch = fit(make_model, splits, cfg, ctx, model_hooks=search_hooks)
     search.to("cpu")
     if grow.select == "alpha":
         picks = search.select(grow.k)
