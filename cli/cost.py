@@ -5,10 +5,12 @@ import json
 
 import click
 
+from petri.data.config import DataCfg
+
 
 @click.command()
 @click.argument("arch")
-@click.option("--dataset", default="cifar10", show_default=True,
+@click.option("--dataset", default=DataCfg().dataset, show_default=True,
               help="Input size and classes to count at: cifar10, cifar100, fashion-mnist, "
                    "mnist, imagenet, or your own data (a .petri file, image folder, .npz, .h5).")
 @click.option("--channels", type=int, help="Initial channels C (default: the desc's).")

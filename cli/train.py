@@ -14,9 +14,9 @@ POSITIVE = click.IntRange(min=1)
 @click.option("--dataset", default="fashion-mnist", show_default=True,
               help="fashion-mnist, mnist, cifar10, cifar100, or your own data: a .petri file "
                    "(`petri data import`), an image folder, an .npz or an .h5.")
-@click.option("--channels", type=POSITIVE, default=16, show_default=True,
-              help="Initial channels C.")
-@click.option("--cells", type=POSITIVE, default=8, show_default=True, help="Number of cells L.")
+@click.option("--channels", type=POSITIVE,
+              help="Initial channels C (default: the desc's own; a genotype's published).")
+@click.option("--cells", type=POSITIVE, help="Number of cells L (default: as for --channels).")
 @click.option("--epochs", type=setting_type(TrainCfg, "epochs"), default=10, show_default=True)
 @click.option("--batch-size", type=setting_type(TrainCfg, "batch_size"), default=96,
               show_default=True)
@@ -70,7 +70,9 @@ def train(arch, dataset, channels, cells, epochs, batch_size, lr, subset, val_si
                    checkpoint_every_s=checkpoint_every)
     torch.manual_seed(seed)
     model = build_model(desc)
-    click.echo(f"{desc.name or arch}: {c.params / 1e6:.3f} M params, {c.macs / 1e6:.1f} M MACs; "
+    # Say what is trained: the desc's own size unless --channels/--cells changed it.
+    click.echo(f"{desc.name or arch} (C={desc.channels}, L={desc.cells}): "
+               f"{c.params / 1e6:.3f} M params, {c.macs / 1e6:.1f} M MACs; "
                f"{len(splits.train)} train / {len(splits.val)} val images on {device}")
     try:
         with training_bar(f"training {desc.name or arch}") as hook:

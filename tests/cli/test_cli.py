@@ -41,7 +41,7 @@ def test_nothing_imports_torchvision():
 
 
 def test_cost_json_gives_plain_numbers():
-    res = run_petri("cost", "DARTS_V2", "--json")
+    res = run_petri("cost", "DARTS_V2", "--dataset", "cifar10", "--json")
     assert res.returncode == 0, res.stderr
     c = json.loads(res.stdout)
     assert set(c) == {"params", "macs", "activation_bytes"}
@@ -90,3 +90,16 @@ def test_run_and_ensemble_errors_are_one_line(tmp_path):
     res = run_petri("ensemble", tmp_path)
     assert res.returncode == 1 and "no petri run" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_train_trains_the_desc_at_its_own_size_and_says_so(tmp_path):
+    # A desc file's own channels and cells, not a --channels/--cells default, are trained.
+    from petri.space.genotypes import genotype
+
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(genotype("DARTS_V2", channels=4, cells=2, reductions=0,
+                                        in_channels=1).to_dict()))
+    res = run_petri("train", path, "--epochs", "1", "--subset", "64", "--val-size", "32",
+                    "--batch-size", "32")
+    assert res.returncode == 0, res.stderr
+    assert "(C=4, L=2)" in res.stdout
