@@ -73,7 +73,6 @@ def test_a_bad_frame_is_one_line(arms, frame):
 
 
 def test_plot_draws_the_hypervolume_curves(arms, tmp_path):
-    pytest.importorskip("matplotlib")
     out = tmp_path / "hv.svg"
     res = run_petri("plot", *arms["petridish"], *arms["random"], "--hv-curve", "-o", out)
     assert res.returncode == 0, res.stderr
@@ -93,7 +92,6 @@ def bad_outputs(tmp_path):
 
 
 def test_plot_to_a_bad_output_is_one_line_and_fails(arms, tmp_path):
-    pytest.importorskip("matplotlib")
     for out, words in bad_outputs(tmp_path):
         for extra in ((), ("--hv-curve",)):
             res = run_petri("plot", *arms["random"], "-o", out, *extra)

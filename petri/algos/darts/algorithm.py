@@ -111,10 +111,10 @@ class Darts(Algorithm):
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
         if job.kind == "darts_search":
-            return Outcome(jobs=self._train_derived(job, result, view))
+            return Outcome(jobs=self._train_derived(job, result))
         return Outcome(points=[trained_point(job, result, self.name, job.spec["lineage"])])
 
-    def _train_derived(self, job: Job, result: dict, view: RunView) -> list[JobSpec]:
+    def _train_derived(self, job: Job, result: dict) -> list[JobSpec]:
         """A `train` job for the derived network, keyed by its cells: searches that find the
         same genotype share one job (enqueueing is idempotent by key), and which of them
         finished first changes neither the job nor its point (only the lineage names it)."""
