@@ -4,22 +4,34 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from petri.errors import StoreError
 from petri.store.records import Point, PointSpec, dumps
 
 
 def insert_points(conn: sqlite3.Connection, job_id: int, points: list[PointSpec]) -> list[int]:
-    """Insert inside the caller's transaction; a key seen before is skipped (idempotent)."""
+    """Insert inside the caller's transaction; a key seen before is skipped (idempotent).
+
+    A point with an `ordinal` gets id ordinal + 1; an id already taken by another key is an
+    algorithm numbering two points alike, and fails the transaction rather than drop one.
+    """
     ids = []
     for p in points:
+        if conn.execute("SELECT 1 FROM points WHERE key = ?", (p.key,)).fetchone():
+            continue
+        point_id = None if p.ordinal is None else p.ordinal + 1
+        if point_id is not None and \
+                (taken := conn.execute("SELECT key FROM points WHERE id = ?", (point_id,))
+                 .fetchone()):
+            raise StoreError(f"point {p.key!r} and point {taken[0]!r} both claim id {point_id}; "
+                             f"the algorithm must give each point its own ordinal")
         cur = conn.execute(
-            "INSERT OR IGNORE INTO points (key, job_id, desc, params, macs, activation_bytes, "
+            "INSERT INTO points (id, key, job_id, desc, params, macs, activation_bytes, "
             "val_error, test_error, parent, lineage, stage, budget, checkpoint, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (p.key, job_id, dumps(p.desc) if p.desc is not None else None, p.params, p.macs,
-             p.activation_bytes, p.val_error, p.test_error, p.parent, dumps(p.lineage),
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (point_id, p.key, job_id, dumps(p.desc) if p.desc is not None else None, p.params,
+             p.macs, p.activation_bytes, p.val_error, p.test_error, p.parent, dumps(p.lineage),
              p.stage, p.budget, p.checkpoint, time.time()))
-        if cur.rowcount:
-            ids.append(cur.lastrowid)
+        ids.append(cur.lastrowid)
     return ids
 
 

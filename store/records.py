@@ -77,6 +77,10 @@ class PointSpec:
     budget: float | None = None
     checkpoint: str | None = None
     test_error: float | None = None
+    # The point's place in its algorithm's plan (seed i, search n, sample i): its id is
+    # ordinal + 1, so identical runs number their points alike whichever job finishes first.
+    # None: the next free id, in the order points land.
+    ordinal: int | None = None
 
 
 @dataclass(frozen=True)

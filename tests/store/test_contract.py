@@ -108,3 +108,28 @@ def test_a_failed_write_is_one_store_error_and_lands_nothing(store):
         store.complete(job.id, job.lease, {}, bad, specs("follow"))
     assert store.get(job.id).state == "running" and store.view.job_count() == 1
     assert store.view.points() == []
+
+
+def finish(store, key, points):
+    store.enqueue(specs(key))
+    job = store.claim("w", "cpu")
+    assert store.complete(job.id, job.lease, {}, points, [])
+
+
+def test_point_ids_follow_ordinals_not_the_order_points_land_in(store):
+    finish(store, "c", [PointSpec("c/point", 0.3, ordinal=2)])
+    finish(store, "a", [PointSpec("a/point", 0.1, ordinal=0)])
+    finish(store, "free", [PointSpec("free/point", 0.4)])  # no ordinal: the next free id
+    assert {p.key: p.id for p in store.view.points()} == \
+        {"a/point": 1, "c/point": 3, "free/point": 4}
+
+
+def test_a_repeated_point_is_skipped_and_a_clashing_ordinal_lands_nothing(store):
+    finish(store, "a", [PointSpec("a/point", 0.1, ordinal=0)])
+    store.enqueue(specs("b"))
+    job = store.claim("w", "cpu")
+    with pytest.raises(StoreError, match="both claim id 1"):
+        store.complete(job.id, job.lease, {}, [PointSpec("a/point", 0.1, ordinal=0),
+                                               PointSpec("b/point", 0.2, ordinal=0)], [])
+    assert [p.key for p in store.view.points()] == ["a/point"]
+    assert store.get(job.id).state == "running"  # the whole write was rolled back

@@ -78,10 +78,12 @@ class Evaluate(Algorithm):
         gid = job.spec["gallery_id"]
         source = self.models[gid][0] if gid in self.models else None
         no_val = self.data.get("val_size", 1) == 0
+        order = list(self.models)
         return Outcome(points=[trained_point(
             job, result, "eval", {"gallery": self.e.gallery, "gallery_id": gid,
                                   "search_val_error": source.val_error if source else None},
-            val_error=None if no_val else result["val_error"])])
+            val_error=None if no_val else result["val_error"],
+            ordinal=order.index(gid) if gid in self.models else None)])
 
     def stop_reason(self, view: RunView) -> str | None:
         return "every gallery model evaluated" if view.job_count() else None

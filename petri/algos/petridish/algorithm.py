@@ -227,12 +227,14 @@ class Petridish(Algorithm):
                        "search_epochs": result["epochs"]}).to_dict(), f"post/{n}")])
         if job.kind == "seed_train":
             stage, parent, lineage, budget = "seed", None, {"seed": job.key}, result["epochs"]
+            ordinal = [f"seed/{k}" for k in self.seeds].index(job.key)
         else:
             stage, parent = "grown", job.spec["parent"]
             lineage = {"search_index": job.spec["index"], "picks": job.spec["picks"]}
             budget = result["epochs"] + job.spec.get("search_epochs", 0)
+            ordinal = len(self.seeds) + job.spec["index"]
         return Outcome(points=[trained_point(job, result, stage, lineage, parent=parent,
-                                             budget=budget)])
+                                             budget=budget, ordinal=ordinal)])
 
     def stop_reason(self, view: RunView) -> str | None:
         seeds, searches = self._read(view)

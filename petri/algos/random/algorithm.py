@@ -64,7 +64,8 @@ class RandomSearch(Algorithm):
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
         return Outcome(points=[trained_point(job, result, "random",
-                                             {"sample": job.spec["index"]}, result["desc"])])
+                                             {"sample": job.spec["index"]}, result["desc"],
+                                             ordinal=job.spec["index"])])
 
     def stop_reason(self, view: RunView) -> str | None:
         return f"all {self.r.samples} samples proposed" if view.job_count() else None

@@ -39,7 +39,8 @@ class Smoke(Algorithm):
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
         return Outcome(points=[PointSpec(key=f"{job.key}/point", val_error=result["val_error"],
                                          macs=result["macs"], params=result["params"],
-                                         stage="smoke", budget=result["steps"])])
+                                         stage="smoke", budget=result["steps"],
+                                         ordinal=job.spec["index"])])
 
     def is_done(self, view: RunView) -> bool:
         c = view.counts()
