@@ -23,7 +23,8 @@ def setting_type(cls, name: str) -> click.ParamType:
     """The type of an option that sets field `name` of config dataclass `cls`: the range its
     `petri.config.setting` declares, so the command line and config files agree."""
     bounds = next(f for f in dataclasses.fields(cls) if f.name == name).metadata
-    kind = click.IntRange if typing.get_type_hints(cls)[name] is int else FiniteRange
+    hint = typing.get_type_hints(cls)[name]
+    kind = click.IntRange if int in (hint, *typing.get_args(hint)) else FiniteRange
     return kind(bounds.get("ge", bounds.get("gt")), bounds.get("le", bounds.get("lt")),
                 min_open="gt" in bounds, max_open="lt" in bounds)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from petri.cli.options import Device, setting_type
+from petri.config import DaemonCfg
 from petri.train.config import TrainCfg
 
 POSITIVE = click.IntRange(min=1)
@@ -43,12 +44,15 @@ POSITIVE = click.IntRange(min=1)
 @click.option("--checkpoint-every", type=setting_type(TrainCfg, "checkpoint_every_s"),
               default=30.0, show_default=True, help="Seconds between checkpoints.")
 @click.option("--test", "with_test", is_flag=True, help="Also report test accuracy.")
+@click.option("--threads", type=setting_type(DaemonCfg, "threads"),
+              help="CPU threads (default: the cores other petri daemons leave free).")
 def train(arch, dataset, channels, cells, epochs, batch_size, lr, subset, val_size, cutout,
           auxiliary, drop_path, seed, device, data_dir, on_device, ckpt, checkpoint_every,
-          with_test):
+          with_test, threads):
     """Train ARCH (a known genotype or a desc .json/.yaml) and print its accuracy."""
     import torch
 
+    from petri import threads as host
     from petri.cli.bars import training_bar
     from petri.cli.resolve import resolve_desc
     from petri.cost import check_buildable
@@ -68,12 +72,16 @@ def train(arch, dataset, channels, cells, epochs, batch_size, lr, subset, val_si
     splits = make_splits(data, device, with_test=with_test)
     cfg = TrainCfg(epochs=epochs, batch_size=batch_size, lr=lr, drop_path=drop_path, seed=seed,
                    checkpoint_every_s=checkpoint_every)
+    use = None if threads else host.core_use()
+    threads = threads or use.free
+    torch.set_num_threads(threads)
     torch.manual_seed(seed)
     model = build_model(desc)
     # Say what is trained: the desc's own size unless --channels/--cells changed it.
     click.echo(f"{desc.name or arch} (C={desc.channels}, L={desc.cells}): "
                f"{c.params / 1e6:.3f} M params, {c.macs / 1e6:.1f} M MACs; "
-               f"{len(splits.train)} train / {len(splits.val)} val images on {device}")
+               f"{len(splits.train)} train / {len(splits.val)} val images on {device}, "
+               f"{host.describe(threads, use)}")
     try:
         with training_bar(f"training {desc.name or arch}") as hook:
             result = run_training(model, splits, cfg, device, ckpt_path=ckpt, on_progress=hook,

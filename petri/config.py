@@ -150,6 +150,9 @@ class RunCfg:
 @dataclass(frozen=True)
 class DaemonCfg:
     cpu_slots: int = setting(1, ge=1, le=1024)
+    # Threads of each CPU slot (None: the cores other petri daemons leave free, shared among
+    # the slots; see petri.threads).
+    threads: int | None = setting(None, ge=1, le=1024)
     slots_per_gpu: int = setting(1, ge=1, le=64)
     use_gpus: bool = True
     min_free_mb: int = setting(1024, ge=0)  # a GPU with less free memory gets no slot

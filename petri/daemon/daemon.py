@@ -59,7 +59,8 @@ class Daemon:
         self.view = self.store.view
         gpus = query_gpus(self.nvml) if self.dcfg.use_gpus else None
         self.slots, line = plan_slots(gpus, self.dcfg.cpu_slots, self.dcfg.slots_per_gpu,
-                                      self.dcfg.min_free_mb, self.dcfg.allow_shared_gpus)
+                                      self.dcfg.min_free_mb, self.dcfg.allow_shared_gpus,
+                                      threads=self.dcfg.threads)
         log.info(line)
         self.store.set_meta(daemon_pid=os.getpid(), daemon_state="running", slots=line,
                             started=time.time())

@@ -8,8 +8,9 @@ free memory gets no slot. Each GPU slot's worker is started with CUDA_VISIBLE_DE
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
+
+from petri.threads import CoreUse, core_use, describe, thread_env
 
 log = logging.getLogger("petri")
 
@@ -70,8 +71,11 @@ def query_gpus(nvml=None) -> list[GpuInfo] | None:
 
 def plan_slots(gpus: list[GpuInfo] | None, cpu_slots: int = 1, slots_per_gpu: int = 1,
                min_free_mb: int = 1024, allow_shared: bool = False,
-               own_pids: set[int] = frozenset(), cpu_count: int | None = None) -> tuple[list[Slot], str]:
-    """The slots to run workers in, and one line saying what was chosen and why."""
+               own_pids: set[int] = frozenset(), threads: int | None = None,
+               use: CoreUse | None = None) -> tuple[list[Slot], str]:
+    """The slots to run workers in, and one line saying what was chosen and why. CPU slots
+    run `threads` threads each, or share the host's free cores (`use`, else counted now:
+    see petri.threads)."""
     usable, skipped = [], []
     for g in gpus or []:
         foreign = [p for p in g.processes if p not in own_pids]
@@ -91,11 +95,10 @@ def plan_slots(gpus: list[GpuInfo] | None, cpu_slots: int = 1, slots_per_gpu: in
         if skipped:
             line += "; skipped " + "; ".join(skipped)
         return slots, line
-    cores = cpu_count or os.cpu_count() or 1
-    threads = max(1, cores // max(1, cpu_slots))
-    env = {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads)}
+    use = None if threads is not None else use or core_use()
+    threads = threads or max(1, use.free // max(1, cpu_slots))
+    env = {"CUDA_VISIBLE_DEVICES": "", **thread_env(threads)}
     slots = [Slot(f"cpu{k}", "cpu", env) for k in range(max(1, cpu_slots))]
     why = "no NVIDIA driver found" if gpus is None else (
         "no usable GPU (" + "; ".join(skipped) + ")" if skipped else "no GPU found")
-    return slots, f"CPU mode: {why}; {len(slots)} CPU slot(s), {threads} thread(s) each"
+    return slots, f"CPU mode: {why}; {len(slots)} CPU slot(s) of {describe(threads, use)}"

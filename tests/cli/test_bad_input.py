@@ -81,7 +81,7 @@ def gallery(run, tmp_path_factory):
     ("--epochs", "0"), ("--batch-size", "0"), ("--subset", "-5"), ("--drop-path", "2"),
     ("--lr", "-1"), ("--lr", "nan"), ("--cutout", "-1"), ("--seed", "-1"),
     ("--checkpoint-every", "-1"), ("--channels", "0"), ("--device", "bogus"),
-    ("--device", "mps"),
+    ("--device", "mps"), ("--threads", "0"),
 ])
 def test_train_option_out_of_range_names_the_option(option, value):
     line = one_line_error(run_petri("train", *TRAIN, option, value), option)

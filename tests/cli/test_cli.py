@@ -100,6 +100,6 @@ def test_train_trains_the_desc_at_its_own_size_and_says_so(tmp_path):
     path.write_text(json.dumps(genotype("DARTS_V2", channels=4, cells=2, reductions=0,
                                         in_channels=1).to_dict()))
     res = run_petri("train", path, "--epochs", "1", "--subset", "64", "--val-size", "32",
-                    "--batch-size", "32")
+                    "--batch-size", "32", "--threads", "1")
     assert res.returncode == 0, res.stderr
-    assert "(C=4, L=2)" in res.stdout
+    assert "(C=4, L=2)" in res.stdout and "1 thread(s) (set)" in res.stdout

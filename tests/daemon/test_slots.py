@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 from petri.daemon.executor import LocalExecutor
 from petri.daemon.slots import plan_slots, query_gpus
+from petri.threads import CoreUse
 
 
 class FakeNVML:
@@ -50,7 +51,7 @@ GPUS = [{"uuid": "GPU-aaaa", "free": 70000, "procs": []},
 
 def test_no_driver_means_cpu_mode():
     assert query_gpus(FakeNVML(GPUS, fail_init=True)) is None
-    slots, line = plan_slots(None, cpu_slots=2, cpu_count=8)
+    slots, line = plan_slots(None, cpu_slots=2, use=CoreUse(cores=8, used=0))
     assert [s.device for s in slots] == ["cpu", "cpu"]
     assert slots[0].env["OMP_NUM_THREADS"] == "4" and slots[0].env["CUDA_VISIBLE_DEVICES"] == ""
     assert "CPU mode" in line and "no NVIDIA driver" in line
