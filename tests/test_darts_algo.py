@@ -76,14 +76,18 @@ def test_darts_runs_its_searches_then_trains_each_distinct_genotype(tmp_path):
 
 
 def test_variants_differ_only_in_defaults_the_config_can_override():
-    d2 = create_algo(cfg("darts2"))
+    d2 = create_algo(cfg("darts2")).searches
     assert d2.arch.second_order and d2.supernet.partial is None
-    pc = create_algo(cfg("pc-darts", supernet={"channels": 8}))
+    pc = create_algo(cfg("pc-darts", supernet={"channels": 8})).searches
     assert (pc.supernet.partial, pc.arch.lr, pc.arch.warmup_epochs) == (4, 6e-4, 15)
     assert pc.search_trainer["batch_size"] == 256 and not pc.arch.second_order
     pc2 = create_algo(cfg("pc-darts", supernet={"channels": 8, "partial": 2},
-                          arch={"warmup_epochs": 1}))
+                          arch={"warmup_epochs": 1})).searches
     assert (pc2.supernet.partial, pc2.arch.warmup_epochs, pc2.arch.lr) == (2, 1, 6e-4)
+    # MOOD composes the same searches with PC-DARTS' defaults.
+    mood = create_algo(mood_cfg()).searches
+    assert (mood.supernet.partial, mood.arch.lr, mood.search_trainer["batch_size"]) == \
+        (4, 6e-4, 256)
 
 
 @pytest.mark.parametrize("sections,match", [
@@ -159,6 +163,8 @@ def test_mood_stops_at_max_searches_or_when_the_front_is_filled(tmp_path):
 def test_mood_bad_settings(mood, match):
     with pytest.raises(ConfigError, match=match):
         create_algo(mood_cfg(**mood))
+    with pytest.raises(ConfigError, match="multiple of supernet.partial"):
+        create_algo(cfg("mood", supernet={"channels": 6}))
     with pytest.raises(ConfigError, match="val_size"):
         create_algo(cfg("mood", supernet={"channels": 8},
                         data={"dataset": "fashion-mnist", "val_size": 0}))

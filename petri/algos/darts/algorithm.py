@@ -12,6 +12,10 @@ supernet's weights), `trainer` (the derived networks' training), `darts` (how ma
 searches). The variants differ only in their defaults: `darts2` unrolls the architecture
 step (second order); `pc-darts` searches on 1/K of the channels with edge normalisation,
 warm-up epochs and Adam at 6e-4.
+
+`SupernetSearches` is the part other supernet-search algorithms compose (MOOD runs its sweep
+of PC-DARTS searches through one): the sections read once, the spec of a search, and what a
+finished search or derived training becomes.
 """
 from __future__ import annotations
 
@@ -21,11 +25,13 @@ from dataclasses import asdict, dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.config import from_mapping, setting
+from petri.daemon.context import JobSpecData
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
+from petri.train.job import TrainSpec
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,103 @@ class DartsCfg:
     searches: int = setting(1, ge=1, le=1000)
 
 
+@dataclass(frozen=True)
+class Regulariser:
+    """MOOD's complexity term: the weights train on (1-ν)·CE + ν·R(θ); no kind, no term."""
+
+    kind: str | None = None  # None, "l1" or "l2"
+    nu: float = 0.0
+
+
+@dataclass(frozen=True)
+class SearchSpec(JobSpecData):
+    """A `darts_search` job's spec: the algorithm builds it, the job reads it. The config
+    classes above hold every default, so none is written again on the job's side."""
+
+    supernet: SupernetCfg
+    arch: ArchCfg
+    derived: dict  # DerivedCfg fields and the derived desc's name
+    data: dict  # DataCfg fields
+    trainer: dict  # TrainCfg fields of the weights' optimiser
+    regulariser: Regulariser = Regulariser()
+
+    def __post_init__(self):
+        for name, cls in (("supernet", SupernetCfg), ("arch", ArchCfg),
+                          ("regulariser", Regulariser)):
+            value = getattr(self, name)
+            if isinstance(value, dict):  # read back from the stored JSON
+                object.__setattr__(self, name, cls(**value))
+
+
 # DARTS' published search recipe for the supernet's weights (the `search` section's base).
 SEARCH_TRAINER = {"epochs": 50, "batch_size": 64, "lr": 0.025, "lr_min": 0.001,
                   "weight_decay": 3e-4, "grad_clip": 5.0}
+
+
+class SupernetSearches:
+    """Supernet searches of one variant: `defaults` (section -> field -> value) sit under the
+    config's own sections, so a variant is a row of data, not code."""
+
+    def __init__(self, cfg: dict, name: str, defaults: dict):
+        self.name = name
+        self.seed = int(cfg.get("seed", 0))
+
+        def section(cls, key: str):
+            return from_mapping(cls, {**defaults.get(key, {}), **(cfg.get(key) or {})}, key)
+
+        self.supernet = section(SupernetCfg, "supernet")
+        self.arch = section(ArchCfg, "arch")
+        self.derived = section(DerivedCfg, "derived")
+        if self.supernet.partial and self.supernet.channels % self.supernet.partial:
+            raise ConfigError(f"supernet.channels ({self.supernet.channels}) must be a multiple "
+                              f"of supernet.partial ({self.supernet.partial})")
+        self.data = DataCfg.from_dict(cfg.get("data")).to_dict()
+        base = dict(cfg.get("trainer") or {})
+        self.trainer = TrainCfg.from_dict(base).to_dict()
+        self.search_trainer = TrainCfg.from_dict(
+            {**base, **SEARCH_TRAINER, **defaults.get("search", {}),
+             **(cfg.get("search") or {})}).to_dict()
+
+    def job(self, key: str, index: int, regulariser: Regulariser = Regulariser(),
+            trainer: dict | None = None, **extra) -> JobSpec:
+        """Search `index` (trainer seed seed + index unless `trainer` says otherwise)."""
+        trainer = {**self.search_trainer, "seed": self.search_trainer["seed"] + self.seed + index,
+                   **(trainer or {})}
+        spec = SearchSpec(
+            supernet=self.supernet, arch=self.arch,
+            derived={**asdict(self.derived), "name": f"{self.name}-{index}"},
+            # DARTS searches without cutout whatever the derived networks train with.
+            data={**self.data, "cutout": 0}, trainer=trainer, regulariser=regulariser,
+            extra={"index": index, **extra})
+        return JobSpec("darts_search", spec.to_dict(), key)
+
+    def on_result(self, job: Job, result: dict) -> Outcome:
+        """A search becomes the train job of its derived network; that job becomes a point."""
+        if job.kind == "darts_search":
+            return Outcome(jobs=[self._train_derived(job, result)])
+        # Numbered by the search that derived it; where two searches derive the same network,
+        # by whichever finished first (as its lineage is).
+        return Outcome(points=[trained_point(job, result, self.name, job.spec["lineage"],
+                                             ordinal=job.spec["lineage"]["search_index"])])
+
+    def _train_derived(self, job: Job, result: dict) -> JobSpec:
+        """Keyed by the derived cells: searches that find the same genotype share one job
+        (enqueueing is idempotent by key), and which of them finished first changes neither
+        the job nor its point (only the lineage names it)."""
+        cells = hashlib.sha256(_cells(result["desc"]).encode()).hexdigest()[:16]
+        lineage = {"search": job.key, "search_index": job.spec["index"], "search_seed": job.spec["trainer"]["seed"],
+                   "supernet_val_error": result["val_error"]}
+        reg = Regulariser(**job.spec["regulariser"])
+        if reg.kind:
+            lineage |= {"nu": reg.nu, "regulariser": reg.kind}
+        spec = TrainSpec(desc=result["desc"], data=self.data, trainer=self.trainer,
+                         extra={"lineage": lineage})
+        return JobSpec("train", spec.to_dict(), f"{self.name}/train/{cells}")
+
+
+def _cells(desc: dict) -> str:
+    """What makes two derived networks the same: their cells (the macro is shared)."""
+    return json.dumps([desc["normal"], desc["reduce"]], sort_keys=True)
 
 
 class Darts(Algorithm):
@@ -75,66 +175,19 @@ class Darts(Algorithm):
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
-        self.supernet = self._section(SupernetCfg, "supernet")
-        self.arch = self._section(ArchCfg, "arch")
-        self.derived = self._section(DerivedCfg, "derived")
-        self.darts = self._section(DartsCfg, "darts")
-        if self.supernet.partial and self.supernet.channels % self.supernet.partial:
-            raise ConfigError(f"supernet.channels ({self.supernet.channels}) must be a multiple "
-                              f"of supernet.partial ({self.supernet.partial})")
-        self.data = DataCfg.from_dict(cfg.get("data")).to_dict()
-        base = dict(cfg.get("trainer") or {})
-        self.trainer = TrainCfg.from_dict(base).to_dict()
-        self.search_trainer = TrainCfg.from_dict(
-            {**base, **SEARCH_TRAINER, **self.defaults.get("search", {}),
-             **(cfg.get("search") or {})}).to_dict()
-
-    def _section(self, cls, name: str):
-        return from_mapping(cls, {**self.defaults.get(name, {}), **(self.cfg.get(name) or {})},
-                            name)
-
-    def search_spec(self, index: int, regulariser: dict | None = None,
-                    trainer: dict | None = None) -> dict:
-        trainer = {**self.search_trainer, "seed": self.search_trainer["seed"] + self.seed + index,
-                   **(trainer or {})}
-        return {"supernet": asdict(self.supernet), "arch": asdict(self.arch),
-                "derived": {**asdict(self.derived), "name": f"{self.name}-{index}"},
-                "regulariser": regulariser or {"kind": None, "nu": 0.0},
-                # DARTS searches without cutout whatever the derived networks train with.
-                "data": {**self.data, "cutout": 0}, "trainer": trainer, "index": index}
+        self.searches = SupernetSearches(cfg, self.name, self.defaults)
+        self.darts = from_mapping(DartsCfg, cfg.get("darts"), "darts")
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         if view.job_count():
             return []
-        return [JobSpec("darts_search", self.search_spec(i), f"{self.name}/{i}")
-                for i in range(self.darts.searches)]
+        return [self.searches.job(f"{self.name}/{i}", i) for i in range(self.darts.searches)]
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
-        if job.kind == "darts_search":
-            return Outcome(jobs=self._train_derived(job, result))
-        return Outcome(points=[trained_point(job, result, self.name, job.spec["lineage"])])
-
-    def _train_derived(self, job: Job, result: dict) -> list[JobSpec]:
-        """A `train` job for the derived network, keyed by its cells: searches that find the
-        same genotype share one job (enqueueing is idempotent by key), and which of them
-        finished first changes neither the job nor its point (only the lineage names it)."""
-        cells = hashlib.sha256(_cells(result["desc"]).encode()).hexdigest()[:16]
-        lineage = {"search": job.key, "search_seed": job.spec["trainer"]["seed"],
-                   "supernet_val_error": result["val_error"]}
-        if job.spec["regulariser"]["kind"]:
-            lineage |= {"nu": job.spec["regulariser"]["nu"],
-                        "regulariser": job.spec["regulariser"]["kind"]}
-        return [JobSpec("train", {"desc": result["desc"], "data": self.data,
-                                  "trainer": self.trainer, "lineage": lineage},
-                        f"{self.name}/train/{cells}")]
+        return self.searches.on_result(job, result)
 
     def stop_reason(self, view: RunView) -> str | None:
         return f"all {self.darts.searches} searches proposed" if view.job_count() else None
-
-
-def _cells(desc: dict) -> tuple:
-    """What makes two derived networks the same: their cells (the macro is shared)."""
-    return json.dumps([desc["normal"], desc["reduce"]], sort_keys=True)
 
 
 class Darts2(Darts):

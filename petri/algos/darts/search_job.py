@@ -1,9 +1,7 @@
 """`darts_search`: one DARTS / PC-DARTS / MOOD supernet search, ending in a derived genotype.
 
-Spec: {"supernet": {channels, cells, nodes, stem_multiplier, partial}, "arch": {lr, betas,
-weight_decay, second_order, warmup_epochs, train_portion}, "regulariser": {"kind": null | "l1"
-| "l2", "nu"}, "derived": macro fields of the derived ModelDesc, "data": DataCfg fields,
-"trainer": TrainCfg fields of the weights' optimiser}.
+The spec is a `SearchSpec` (petri.algos.darts.algorithm), whose config classes hold every
+default.
 
 The training split is cut in two: the first `train_portion` trains the weights, the rest the
 architecture. Resumable like any training job (the checkpoint holds α/β and their Adam state
@@ -20,7 +18,7 @@ from petri.daemon.context import JobContext, JobFailed
 def run(spec: dict, ctx: JobContext) -> dict:
     import torch
 
-    from petri.algos.darts.algorithm import ArchCfg, SupernetCfg
+    from petri.algos.darts.algorithm import SearchSpec
     from petri.train.job import fit
     from petri.train.loop import ModelHooks
     from petri.data.config import DataCfg
@@ -29,12 +27,11 @@ def run(spec: dict, ctx: JobContext) -> dict:
     from petri.algos.darts.bilevel import ArchHook
     from petri.train.config import TrainCfg
 
-    cfg = TrainCfg.from_dict(spec.get("trainer", {}))
-    # The algorithm wrote every field of these sections; their classes hold the defaults.
-    net, arch = SupernetCfg(**spec["supernet"]), ArchCfg(**spec["arch"])
-    reg = spec.get("regulariser") or {}
+    spec = SearchSpec.from_dict(spec)
+    cfg = TrainCfg.from_dict(spec.trainer)
+    net, arch, reg = spec.supernet, spec.arch, spec.regulariser
     device = torch.device(ctx.device)
-    splits = make_splits(DataCfg(**spec.get("data", {})), device)
+    splits = make_splits(DataCfg(**spec.data), device)
     n_weights = int(len(splits.train) * arch.train_portion)
     w_data, a_data = splits.train.split(n_weights)
     if min(len(w_data), len(a_data)) < cfg.batch_size:
@@ -50,7 +47,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
                               num_classes=info.num_classes, in_channels=info.shape[0],
                               steps=net.nodes, stem_multiplier=net.stem_multiplier,
                               partial=net.partial, seed=cfg.seed)
-        model.regularise(reg.get("kind"), float(reg.get("nu", 0.0)))
+        model.regularise(reg.kind, float(reg.nu))
         if cfg.channels_last and device.type == "cpu" and not net.partial:
             # The training loop turns NHWC on for CUDA only; on CPU it speeds the DARTS
             # supernet up 1.8x but slows PC-DARTS' narrow slices down (BENCHMARKS.md).
@@ -62,7 +59,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
                                    extra_loss=m.extra_loss, ce_weight=m.ce_weight))
     model.to("cpu")
     desc = model.genotype(in_channels=info.shape[0], num_classes=info.num_classes,
-                          **spec.get("derived", {}))
+                          **spec.derived)
     with torch.no_grad():
         r_value = float(model.regulariser())
         alphas = {k: torch.softmax(a.float(), -1).tolist() for k, a in model.alphas.items()}

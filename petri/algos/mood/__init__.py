@@ -1,7 +1,7 @@
 """MOOD: a frontier from a sweep of regularisation weights over PC-DARTS searches."""
-from petri.algos.darts import KINDS, SECTIONS
+from petri.algos.darts import KINDS
 from petri.algos.registry import AlgoInfo
 
 ALGOS = [AlgoInfo("mood", "petri.algos.mood.algorithm:Mood",
                   "a frontier from a sweep of regularisation weights (PC-DARTS searches)",
-                  SECTIONS + ("mood",), KINDS, "mood_toy.yaml")]
+                  ("supernet", "arch", "derived", "search", "mood"), KINDS, "mood_toy.yaml")]

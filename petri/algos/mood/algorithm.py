@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from petri.algos.darts.algorithm import PCDarts
+from petri.algos.base import Algorithm, Outcome
+from petri.algos.darts.algorithm import PCDarts, Regulariser, SupernetSearches
 from petri.config import from_mapping, setting
 from petri.errors import ConfigError
 from petri.store.records import Job, JobSpec
@@ -88,27 +89,28 @@ def next_weights(searches: list[Search], split: set[tuple[float, float]], delta:
     return out[:limit]
 
 
-class Mood(PCDarts):
+class Mood(Algorithm):
     name = "mood"
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
+        # MOOD's searches are PC-DARTS searches (its defaults under the config's sections).
+        self.searches = SupernetSearches(cfg, self.name, PCDarts.defaults)
         self.m = from_mapping(MoodCfg, self.cfg.get("mood"), "mood")
         if not self.m.initial:
             raise ConfigError("mood.initial must list at least one weight in [0, 1)")
         if self.m.max_searches < len(self.m.initial):
             raise ConfigError("mood.max_searches must be at least the number of initial weights")
-        if self.data.get("val_size", 0) == 0:
+        if self.searches.data.get("val_size", 0) == 0:
             raise ConfigError("mood places searches by their validation cross-entropy; set "
                               "data.val_size above 0")
 
     def _search(self, n: int, rnd: int, nu: float, pair=None) -> JobSpec:
         # Every search starts from the same seed, as in the reference: ν alone differs.
-        spec = self.search_spec(n, {"kind": self.m.regulariser, "nu": nu},
-                                {"weight_decay": self.m.weight_decay,
-                                 "seed": self.search_trainer["seed"] + self.seed})
-        spec |= {"round": rnd, "pair": list(pair) if pair else None}
-        return JobSpec("darts_search", spec, f"mood/{n}")
+        trainer = {"weight_decay": self.m.weight_decay,
+                   "seed": self.searches.search_trainer["seed"] + self.seed}
+        return self.searches.job(f"mood/{n}", n, Regulariser(self.m.regulariser, nu), trainer,
+                                 round=rnd, pair=list(pair) if pair else None)
 
     def _plan(self, view: RunView) -> tuple[list[Job], list[tuple[float, tuple]]]:
         """The search jobs so far, and the next round's (ν, pair) once this one is done."""
@@ -127,6 +129,9 @@ class Mood(PCDarts):
         jobs, plan = self._plan(view)
         rnd = 1 + max((j.spec["round"] for j in jobs), default=0)
         return [self._search(len(jobs) + i, rnd, nu, pair) for i, (nu, pair) in enumerate(plan)]
+
+    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+        return self.searches.on_result(job, result)
 
     def stop_reason(self, view: RunView) -> str | None:
         if not view.job_count():
