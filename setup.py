@@ -31,7 +31,9 @@ setup(
     extras_require={
         # fvcore is the independent MAC counter the cost tests compare against; pexpect drives
         # `petri watch` in a pty; matplotlib lets the tests exercise `petri plot`.
-        "test": ["pytest>=7", "fvcore", "pexpect", "matplotlib"],
+        "test": ["pytest>=7", "fvcore", "pexpect", "matplotlib", "tensorboard"],
+        # Per-job TensorBoard event files (petri.train.scalars); without it none are written.
+        "tensorboard": ["tensorboard"],
         "vision": ["torchvision"],
         "plot": ["matplotlib"],
     },
