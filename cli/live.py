@@ -11,9 +11,10 @@ import time
 
 import click
 
-from petri.cli.status import fmt_cost, jobs_table
+from petri.cli.status import fmt_cost, jobs_table, run_progress
 
-# Height of the parts below the plot: jobs header/borders, bottom row (slots + events).
+# Height of the header and of the parts below the plot: bottom row (slots + events).
+HEADER_ROWS = 2
 BOTTOM_ROWS = 7
 MIN_PLOT_ROWS = 8
 
@@ -21,6 +22,12 @@ MIN_PLOT_ROWS = 8
 def _duration(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def newest(snap: dict) -> int | None:
+    """The point that landed last among those plotted (ids follow the plan, not time)."""
+    pts = [p for p in snap["points"] if p["cost"] and p["error"] is not None]
+    return max(pts, key=lambda p: (p["created"], p["id"]))["id"] if pts else None
 
 
 def frontier_plot(snap: dict, width: int, height: int) -> "Text":
@@ -49,12 +56,11 @@ def frontier_plot(snap: dict, width: int, height: int) -> "Text":
 
     # The legend is a line of rich text under the plot: plotext drops its own on small plots.
     hull, band = snap["hull"], set(snap["band"])
-    newest = max(pts)
     draw(hull, "hd", "green", lines=True)
     draw([i for i in pts if i not in band], "•", "white")
     draw([i for i in band if i not in hull], "•", "yellow")
     draw(hull, "o", "green")
-    draw([newest], "x", "red")
+    draw([newest(snap)], "x", "red")
     if snap["log_cost"]:
         fig.ruler("x").scale("log")
     unit = {"macs": "MACs", "params": "params", "activation_bytes": "activation bytes"}
@@ -68,15 +74,20 @@ def legend(snap: dict) -> "Text":
     from rich.text import Text
 
     t = Text(no_wrap=True, overflow="ellipsis")
-    newest = max((p["id"] for p in snap["points"]), default=None)
-    for glyph, style, label in (("o", "green", "hull"), ("•", "yellow", f"eps band {snap['eps']:g}"),
-                                ("•", "white", "point"), ("x", "red", f"newest #{newest}")):
+    entries = [("o", "green", "hull"), ("•", "yellow", f"eps band {snap['eps']:g}"),
+               ("•", "white", "point")]
+    last = newest(snap)
+    if last is not None:
+        entries.append(("x", "red", f"newest #{last}"))
+    for glyph, style, label in entries:
         t.append(f" {glyph} ", style=style)
         t.append(label + " ")
     return t
 
 
+
 def _header(snap: dict):
+    """Two lines, so that 80 columns hold it whole: the run, then its jobs and compute."""
     from rich.text import Text
 
     d = snap["daemon"]
@@ -88,28 +99,50 @@ def _header(snap: dict):
     else:
         t.append(f"● daemon stopped (last: {d['last_state'] or 'never started'})",
                  style="bold yellow")
+    t.append(f" │ {run_progress(snap)}", style="bold")
+    if snap["eta_s"] is not None:
+        t.append(f" │ ETA {_duration(snap['eta_s'])}")
     j = snap["jobs"]
-    t.append(f" │ jobs q{j['queued']} r{j['running']} d{j['done']}")
+    t.append(f"\njobs queued {j['queued']} running {j['running']} done {j['done']}")
     if j["failed"]:
-        t.append(f" f{j['failed']}", style="red")
-    t.append(f" │ points {len(snap['points'])} (frontier {len(snap['frontier'])})")
-    t.append(f" │ compute {_duration(snap['compute_s'])}")
+        t.append(f" failed {j['failed']}", style="red")
+    t.append(f" │ frontier {len(snap['frontier'])} │ compute {_duration(snap['compute_s'])}")
     return t
 
 
-def _frontier_table(snap: dict, rows: int):
+def _tested(snap: dict) -> bool:
+    """An evaluation run (`petri eval`): its points carry test errors."""
+    return any(p["test_error"] is not None for p in snap["points"])
+
+
+def _points_table(snap: dict, rows: int):
+    """The frontier by cost; for an evaluation run, every model as it finishes, with its
+    test accuracy."""
     from rich.table import Table
 
     t = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
-    for col in ("#", snap["cost_metric"], "error", "stage"):
+    tested = _tested(snap)
+    cols = ("#", snap["cost_metric"], "val acc", "test acc") if tested else \
+        ("#", snap["cost_metric"], "error", "stage")
+    for col in cols:
         t.add_column(col, no_wrap=True)
     by_id = {p["id"]: p for p in snap["points"]}
-    front = sorted(snap["frontier"], key=lambda i: by_id[i]["cost"])
-    for i in front[:max(1, rows)]:
+    if tested:  # the newest last, so the rows that fit are the latest results
+        ids = sorted(by_id, key=lambda i: (by_id[i]["created"], i))[-max(1, rows):]
+    else:
+        ids = sorted(snap["frontier"], key=lambda i: by_id[i]["cost"])[:max(1, rows)]
+    last = newest(snap)
+
+    def pct(err):
+        return "-" if err is None else f"{100 * err:.2f}%"
+
+    for i in ids:
         p = by_id[i]
-        style = "bold red" if i == max(by_id) else ("green" if i in snap["hull"] else "")
-        t.add_row(str(i), fmt_cost(p["cost"]), f"{100 * p['error']:.2f}%", p["stage"] or "",
-                  style=style)
+        style = "bold red" if i == last else ("green" if i in snap["hull"] else "")
+        tail = (pct(None if p["error"] is None else 1 - p["error"]),
+                pct(None if p["test_error"] is None else 1 - p["test_error"])) if tested \
+            else (pct(p["error"]), p["stage"] or "")
+        t.add_row(str(i), fmt_cost(p["cost"]), *tail, style=style)
     return t
 
 
@@ -124,12 +157,18 @@ def _slots(snap: dict, gpus):
             used = g.mem_total - g.mem_free
             t.add_row(f"{g.index} {g.name}", "-" if g.util is None else f"{g.util}%",
                       f"{used / 2**30:.1f}/{g.mem_total / 2**30:.1f} GiB")
+    elif snap["workers"]:
+        for col in ("slot", "job", "cpu", "memory"):
+            t.add_column(col, no_wrap=True)
+        for w in sorted(snap["workers"], key=lambda w: w["worker"] or ""):
+            cpu = w["cpu_percent"]
+            mem = w["rss_bytes"]
+            t.add_row(w["worker"] or "-", f"#{w['job_id']}",
+                      "-" if cpu is None else f"{cpu:.0f}%",
+                      "-" if mem is None else f"{mem / 2**30:.2f} GiB")
     else:
         t.add_column("slots", no_wrap=False)
         t.add_row(snap["daemon"].get("slots") or "no slots yet")
-        busy = {w["worker"] for w in snap["workers"]}
-        if busy:
-            t.add_row("busy: " + ", ".join(sorted(busy)))
     return t
 
 
@@ -151,20 +190,21 @@ def frame(snap: dict, width: int, height: int, gpus=None):
     from rich.panel import Panel
 
     jobs_rows = min(len(snap["workers"]), 6) + 3 if snap["workers"] else 3
-    plot_rows = max(MIN_PLOT_ROWS, height - 1 - jobs_rows - BOTTOM_ROWS)
+    plot_rows = max(MIN_PLOT_ROWS, height - HEADER_ROWS - jobs_rows - BOTTOM_ROWS)
     wide = width >= 110
     plot_w = (width * 3 // 5 if wide else width) - 2
     root = Layout()
-    root.split_column(Layout(_header(snap), size=1), Layout(name="main", size=plot_rows),
+    root.split_column(Layout(_header(snap), size=HEADER_ROWS),
+                      Layout(name="main", size=plot_rows),
                       Layout(name="jobs", size=jobs_rows), Layout(name="bottom", size=BOTTOM_ROWS))
     plot = Panel(Group(frontier_plot(snap, plot_w, plot_rows - 3), legend(snap)),
                  title=f"frontier of {snap['run_dir']}", padding=0)
+    table = Panel(_points_table(snap, plot_rows - 3),
+                  title="models evaluated" if _tested(snap) else "frontier points")
     if wide:
-        root["main"].split_row(Layout(plot, ratio=3),
-                               Layout(Panel(_frontier_table(snap, plot_rows - 3),
-                                            title="frontier points"), ratio=2))
-    else:
-        root["main"].update(plot)
+        root["main"].split_row(Layout(plot, ratio=3), Layout(table, ratio=2))
+    else:  # room for one: an evaluation's results, else the frontier
+        root["main"].update(table if _tested(snap) else plot)
     root["jobs"].update(Panel(jobs_table(snap) if snap["workers"] else "no job running",
                               title="running jobs", padding=0))
     root["bottom"].split_row(Layout(Panel(_slots(snap, gpus), title="slots"), ratio=2),
@@ -186,7 +226,7 @@ def watch(run_dir: str, interval: float = 0.5, exit_when_done: bool = False) -> 
     from rich.live import Live
 
     from petri.daemon.slots import query_gpus
-    from petri.status import snapshot
+    from petri.status import snapshot, with_cpu_percent
 
     console = Console()
     snap = snapshot(run_dir)
@@ -204,7 +244,7 @@ def watch(run_dir: str, interval: float = 0.5, exit_when_done: bool = False) -> 
                 if exit_when_done and (snap["done"] or snap["daemon"]["state"] != "running"):
                     break
                 time.sleep(interval)
-                snap = snapshot(run_dir)
+                snap = with_cpu_percent(snapshot(run_dir), snap)
     except KeyboardInterrupt:
         pass
     return snap

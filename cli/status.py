@@ -39,6 +39,12 @@ def jobs_table(snap: dict, title: str | None = None):
     return t
 
 
+def run_progress(snap: dict) -> str:
+    """"13 of 20 points" where the algorithm plans a number, else "13 points"."""
+    n, planned = len(snap["points"]), snap["planned_points"]
+    return f"{n} of {planned} points" if planned else f"{n} points"
+
+
 def render(snap: dict):
     """The snapshot as rich renderables (no I/O here: the live view reuses this)."""
     from rich.console import Group
@@ -52,6 +58,9 @@ def render(snap: dict):
     j = snap["jobs"]
     head.add_row("daemon", state, "jobs", "  ".join(f"{k} {v}" for k, v in j.items()),
                  "done" if snap["done"] else "")
+    eta = snap["eta_s"]
+    head.add_row("progress", run_progress(snap) +
+                 ("" if eta is None else f", about {eta / 60:.0f} min to go"))
     if d.get("slots"):
         head.add_row("slots", d["slots"])
     parts = [head]

@@ -1,9 +1,11 @@
 """One snapshot of a run for `status`, `watch` and scripts: read-only, torch-free."""
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from petri.daemon.pidfile import daemon_alive, last_fatal
@@ -49,7 +51,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
     metric = cost_metric or hull["metric"]
     pid = daemon_alive(run_dir)
     points = [{"id": p.id, "cost": p.cost(metric), "error": p.val_error, "test_error": p.test_error,
-               "parent": p.parent,
+               "parent": p.parent, "created": p.created,
                "params": p.params, "macs": p.macs, "activation_bytes": p.activation_bytes,
                "stage": p.stage, "job_id": p.job_id} for p in pts]
     priced = [(p["id"], p["cost"], p["error"]) for p in points
@@ -59,13 +61,21 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         prog = read_json(RunDir(run_dir).job(j.id) / PROGRESS) or {}
         if prog.get("lease") != j.lease:
             prog = {}
+        usage = process_usage(j.pid) if pid is not None and j.pid else None
         workers.append({"job_id": j.id, "kind": j.kind, "worker": j.worker, "device": j.device,
-                        "attempt": j.attempts, "step": prog.get("step"),
+                        "attempt": j.attempts, "pid": j.pid,
+                        "cpu_s": usage.cpu_s if usage else None,
+                        "rss_bytes": usage.rss_bytes if usage else None,
+                        "cpu_percent": None, "step": prog.get("step"),
                         "total_steps": prog.get("total_steps"), "loss": prog.get("loss"),
                         "images_per_s": prog.get("images_per_s"), "eta_s": prog.get("eta_s"),
                         "phase": prog.get("phase"),
                         "progress_age_s": round(time.time() - prog["t"], 1) if "t" in prog else None})
+    compute_s = spent + (sum(time.time() - j.started for j in running if j.started)
+                         if pid is not None else 0.0)
+    planned = int(meta["planned_points"]) if "planned_points" in meta else None
     return {
+        "t": time.time(),
         "run_dir": str(run_dir),
         "daemon": {"state": "running" if pid is not None else "stopped", "pid": pid,
                    "last_state": meta.get("daemon_state"), "slots": meta.get("slots"),
@@ -78,8 +88,9 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
                       "fail_class": j.fail_class, "error": _last_line(j.error)} for j in failed],
         "cost_metric": metric,
         # Rows a dead daemon left running are not computing: count them only while it lives.
-        "compute_s": spent + (sum(time.time() - j.started for j in running if j.started)
-                              if pid is not None else 0.0),
+        "compute_s": compute_s,
+        "planned_points": planned,
+        "eta_s": run_eta(len(points), planned, compute_s, len(running)) if pid else None,
         "points": points,
         "frontier": pareto_front(priced),
         "hull": lower_hull(priced, hull["log"]),
@@ -89,6 +100,46 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         "events": recent,
         "done": meta.get("done") == "1",
     }
+
+
+def run_eta(done: int, planned: int | None, compute_s: float, running: int) -> float | None:
+    """Seconds until the planned points are in: the points left at the compute each point
+    took so far, shared by the jobs running now. None until a point has landed."""
+    if planned is None or not done or done >= planned:
+        return None
+    return (planned - done) * compute_s / done / max(1, running)
+
+
+@dataclass(frozen=True)
+class Usage:
+    cpu_s: float  # user + system CPU seconds of the process so far
+    rss_bytes: int
+
+
+def process_usage(pid: int, proc: Path = Path("/proc")) -> Usage | None:
+    """A worker's CPU time and resident memory from /proc (None where it is gone or there is
+    no /proc): enough for the live view, without a dependency on psutil."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        rss_pages = int((proc / str(pid) / "statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    # Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the command name.
+    return Usage((int(stat[11]) + int(stat[12])) / ticks, rss_pages * os.sysconf("SC_PAGE_SIZE"))
+
+
+def with_cpu_percent(snap: dict, before: dict | None) -> dict:
+    """`snap` with each worker's CPU% over the time since `before` (the previous snapshot
+    of the same run); a worker new since then, or a first snapshot, has none."""
+    if before is None:
+        return snap
+    prev = {w["pid"]: w["cpu_s"] for w in before["workers"] if w["cpu_s"] is not None}
+    dt = snap["t"] - before["t"]
+    workers = [{**w, "cpu_percent": 100 * (w["cpu_s"] - prev[w["pid"]]) / dt}
+               if dt > 0 and w["cpu_s"] is not None and w["pid"] in prev else w
+               for w in snap["workers"]]
+    return {**snap, "workers": workers}
 
 
 def configured_hull(run_dir: Path) -> dict:

@@ -63,6 +63,11 @@ class Algorithm:
         """Why no more work will be proposed (None while the search goes on)."""
         return None
 
+    def planned_points(self) -> int | None:
+        """The most points the run can make, where its config fixes that (`status` shows
+        "13 of 20 points" and an ETA); None where it depends on what the jobs find."""
+        return None
+
     def is_done(self, view: RunView) -> bool:
         """Done once it proposes nothing more and every job it made has finished."""
         c = view.counts()

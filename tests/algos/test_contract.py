@@ -121,3 +121,17 @@ def test_planning_imports_no_torch(name):
     res = subprocess.run([sys.executable, "-c", code, json.dumps(CASES[name][0])],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+PLANNED = {**CASES, "petridish-budget": (petridish_tests.cfg(petridish={"budget_epochs": 9}),
+                                         petridish_tests.fake_result)}
+
+
+@pytest.mark.parametrize("name", sorted(PLANNED))
+def test_a_planned_total_is_the_number_of_points_the_run_makes(name):
+    # `status` shows "13 of 20 points" from it; these configs stop on nothing else.
+    config, fake = PLANNED[name]
+    planned = create_algo(config).planned_points()
+    if planned is None:
+        pytest.skip(f"{name} cannot know its total before its jobs finish")
+    assert len(run(config, fake)) == planned

@@ -115,3 +115,62 @@ def test_plot_writes_a_figure_of_several_runs(run_dir, tmp_path_factory, suffix)
     assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data[:500]
     if suffix == ".svg":
         assert b"validation error" in data and b"MACs" in data
+
+
+def test_header_is_whole_at_80x24_with_run_progress_and_eta(run_dir):
+    snap = {**snapshot(run_dir), "planned_points": 20, "eta_s": 754.0}
+    head = render(snap, 80, 24).splitlines()[:2]
+    assert "6 of 20 points" in head[0] and "ETA 0:12:34" in head[0]
+    assert "compute 0:01:00" in head[1] and "frontier 5" in head[1]
+    assert not any("…" in line for line in head)
+    snap["planned_points"] = None  # an algorithm that cannot know its total: just the count
+    assert "│ 6 points" in render(snap, 80, 24).splitlines()[0]
+
+
+def test_run_eta_is_the_points_left_at_the_compute_per_point_so_far():
+    from petri.status import run_eta
+
+    assert run_eta(5, 20, 500.0, 3) == pytest.approx(15 * 100 / 3)
+    assert run_eta(0, 20, 0.0, 1) is None and run_eta(20, 20, 9.0, 1) is None
+    assert run_eta(5, None, 500.0, 1) is None
+
+
+def test_newest_is_the_point_that_landed_last_and_never_none(run_dir, tmp_path_factory):
+    snap = snapshot(run_dir)
+    snap["points"][1]["created"] = snap["points"][-1]["created"] + 1  # id 2 landed last
+    text = render(snap, 80, 24)
+    assert "newest #2" in text
+    empty = tmp_path_factory.mktemp("empty")
+    save_config({"algo": "smoke"}, empty)
+    db.connect(empty, create=True).close()
+    assert "newest" not in render(snapshot(empty), 80, 24)
+
+
+def test_cpu_slots_show_cpu_percent_and_memory_of_their_worker(run_dir):
+    from petri.status import process_usage, with_cpu_percent
+
+    usage = process_usage(os.getpid())
+    assert usage.rss_bytes > 2 ** 20 and usage.cpu_s > 0
+    before = snapshot(run_dir)
+    worker = {"pid": os.getpid(), "cpu_s": 10.0, "rss_bytes": 3 * 2 ** 29}
+    before["workers"] = [{**before["workers"][0], **worker}]
+    after = {**before, "t": before["t"] + 2.0,
+             "workers": [{**before["workers"][0], "cpu_s": 11.5}]}
+    text = render(with_cpu_percent(after, before), 80, 24)
+    row = next(ln for ln in text.splitlines() if "cpu1" in ln and "#7" in ln)
+    assert "75%" in row and "1.50 GiB" in row
+
+
+def test_an_evaluation_shows_test_accuracy_as_models_finish(tmp_path):
+    save_config({"algo": "smoke"}, tmp_path)
+    conn = db.connect(tmp_path, create=True)
+    jobs.enqueue(conn, [JobSpec("eval_train", {}, f"e{i}") for i in range(2)])
+    for i, test_error in enumerate((0.125, 0.25)):
+        j = jobs.claim(conn, "cpu0", "cpu")
+        jobs.complete(conn, j.id, j.lease, {}, [PointSpec(f"e{i}", None, macs=1000 * (i + 1),
+                                                          test_error=test_error, stage="eval")],
+                      [], 3)
+    conn.close()
+    text = render(snapshot(tmp_path), 80, 24)
+    assert "models evaluated" in text and "test acc" in text
+    assert "87.50%" in text and "75.00%" in text

@@ -88,3 +88,6 @@ class Evaluate(Algorithm):
     def stop_reason(self, view: RunView) -> str | None:
         return "every gallery model evaluated" if view.job_count() else None
 
+    def planned_points(self) -> int:
+        return len(self.models)
+

@@ -12,6 +12,7 @@ config and seed give the same points.
 """
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -235,6 +236,17 @@ class Petridish(Algorithm):
             ordinal = len(self.seeds) + job.spec["index"]
         return Outcome(points=[trained_point(job, result, stage, lineage, parent=parent,
                                              budget=budget, ordinal=ordinal)])
+
+    def planned_points(self) -> int:
+        """Every seed, then children up to max_points or the epoch budget (max_cost, the
+        device-hours budget and patience may stop it sooner)."""
+        seeds, t = len(self.seeds), self.trainers
+        children = max(0, self.p.max_points - seeds)
+        if self.p.budget_epochs is not None:
+            per_child = t["search"]["epochs"] + t["post_train"]["epochs"]
+            left = self.p.budget_epochs - seeds * t["seed_train"]["epochs"]
+            children = min(children, max(0, math.ceil(left / per_child)))
+        return seeds + children
 
     def stop_reason(self, view: RunView) -> str | None:
         seeds, searches = self._read(view)

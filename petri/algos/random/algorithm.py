@@ -69,3 +69,6 @@ class RandomSearch(Algorithm):
 
     def stop_reason(self, view: RunView) -> str | None:
         return f"all {self.r.samples} samples proposed" if view.job_count() else None
+
+    def planned_points(self) -> int:
+        return self.r.samples

@@ -42,6 +42,9 @@ class Smoke(Algorithm):
                                          stage="smoke", budget=result["steps"],
                                          ordinal=job.spec["index"])])
 
+    def planned_points(self) -> int:
+        return self.smoke.jobs
+
     def is_done(self, view: RunView) -> bool:
         c = view.counts()
         return sum(c.values()) >= self.smoke.jobs \
