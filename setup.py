@@ -27,11 +27,19 @@ setup(
         "pyyaml>=6",
         "plotext>=5.2",
         "Pillow>=9.1",  # decodes users' images in `petri data import`
+        # `petri export --format safetensors`: a wheel of its own with no dependencies, and
+        # the weights format timm and the Hub load, so it costs nothing to have it always.
+        "safetensors>=0.4",
     ],
     extras_require={
         # fvcore is the independent MAC counter the cost tests compare against; pexpect drives
-        # `petri watch` in a pty; matplotlib lets the tests exercise `petri plot`.
-        "test": ["pytest>=7", "fvcore", "pexpect", "matplotlib", "tensorboard"],
+        # `petri watch` in a pty; matplotlib lets the tests exercise `petri plot`; onnx and
+        # onnxruntime let them export to ONNX and run the file without petri.
+        "test": ["pytest>=7", "fvcore", "pexpect", "matplotlib", "tensorboard", "onnx>=1.16",
+                 "onnxscript", "onnxruntime"],
+        # `petri export --format onnx`: torch's exporter (torch.export) writes through
+        # onnxscript, which checks the graph with onnx.
+        "onnx": ["onnx>=1.16", "onnxscript"],
         # Per-job TensorBoard event files (petri.train.scalars); without it none are written.
         "tensorboard": ["tensorboard"],
         "vision": ["torchvision"],

@@ -8,12 +8,13 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 
 @contextmanager
-def training_bar(description: str):
-    """Yield a hook that takes `petri.train.progress.Progress` reports and draws them."""
+def training_bar(description: str, console=None):
+    """Yield a hook that takes `petri.train.progress.Progress` reports and draws them (on
+    `console`, default stdout's)."""
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("epoch {task.fields[epoch]}"), TextColumn("loss {task.fields[loss]}"),
                   TextColumn("{task.fields[rate]} img/s"), TimeElapsedColumn(),
-                  TimeRemainingColumn()) as bar:
+                  TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task(description, total=None, epoch="-", loss="-", rate="-")
 
         def hook(p) -> None:

@@ -5,9 +5,8 @@ import json
 
 import click
 
-from petri.cli.options import Device, FiniteRange
+from petri.cli.options import Device, FiniteRange, cost_option
 from petri.cli.status import fmt_cost
-from petri.hull import COST_METRICS
 
 
 @click.command()
@@ -15,8 +14,7 @@ from petri.hull import COST_METRICS
 @click.option("--eps", type=FiniteRange(min=0), default=None,
               help="Ensemble every point within this band of the lower hull instead of the "
                    "Pareto frontier.")
-@click.option("--cost", type=click.Choice(sorted(COST_METRICS)), default=None,
-              help="Cost axis for the selection (default: the run's hull.cost).")
+@cost_option("Cost axis for the selection (default: the run's hull.cost).")
 @click.option("--per-class", is_flag=True, help="One weight per member and class.")
 @click.option("--device", type=Device(), default="cpu", show_default=True,
               help="cpu, cuda, cuda:N or auto.")

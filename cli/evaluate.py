@@ -3,7 +3,9 @@ their test accuracy. The evaluation is a run of its own (default `runs/eval-<gal
 interrupt it, `petri eval` again (or `petri resume`) and it continues."""
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -11,31 +13,44 @@ import click
 from petri.cli.status import fmt_cost
 
 
-def results_table(run_dir: Path):
-    from rich.table import Table
-
+def results(run_dir: Path) -> list[dict]:
+    """One row per gallery model: its job's state and, once trained, its cost and errors."""
     from petri.status import reading
 
     with reading(run_dir) as view:
         points = view.points()
         jobs = view.jobs()
+    done = {p.lineage.get("gallery_id"): p for p in points}
+    rows = []
+    for j in jobs:
+        gid = j.spec.get("gallery_id")
+        p = done.get(gid)
+        rows.append({"gallery_id": gid, "state": j.state if p is None else "done",
+                     "point": p and p.id, "params": p and p.params, "macs": p and p.macs,
+                     "search_val_error": p and p.lineage.get("search_val_error"),
+                     "val_error": p and p.val_error, "test_error": p and p.test_error})
+    return rows
+
+
+def results_table(run_dir: Path):
+    from rich.table import Table
+
     t = Table(title=f"evaluation of {run_dir}")
     for col in ("gallery id", "params", "MACs", "search val error", "eval val error",
                 "test accuracy"):
         t.add_column(col)
-    done = {p.lineage.get("gallery_id"): p for p in points}
-    for j in jobs:
-        gid = j.spec.get("gallery_id")
-        p = done.get(gid)
-        if p is None:
-            t.add_row(str(gid), "-", "-", "-", "-", f"[yellow]{j.state}[/]")
+    for r in results(run_dir):
+        if r["point"] is None:
+            t.add_row(str(r["gallery_id"]), "-", "-", "-", "-", f"[yellow]{r['state']}[/]")
             continue
-        search = p.lineage.get("search_val_error")
-        t.add_row(str(gid), fmt_cost(p.params), fmt_cost(p.macs),
-                  "-" if search is None else f"{100 * search:.2f}%",
-                  "-" if p.val_error is None else f"{100 * p.val_error:.2f}%",
-                  f"[bold]{100 * (1 - p.test_error):.2f}%[/]")
+        t.add_row(str(r["gallery_id"]), fmt_cost(r["params"]), fmt_cost(r["macs"]),
+                  _pct(r["search_val_error"]), _pct(r["val_error"]),
+                  f"[bold]{100 * (1 - r['test_error']):.2f}%[/]")
     return t
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
 
 
 @click.command("eval")
@@ -47,7 +62,10 @@ def results_table(run_dir: Path):
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config value, e.g. --set trainer.epochs=600 (repeatable).")
 @click.option("--detach", is_flag=True, help="Start the jobs and return; no live view.")
-def evaluate(gallery_path, config, run_dir, sets, detach):
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the results as JSON instead of the live view and table (after the "
+                   "evaluation ends; with --detach, as they stand).")
+def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
     """Train every model of GALLERY_PATH (scaled as CONFIG says) and report test accuracy."""
     from rich.console import Console
 
@@ -62,7 +80,7 @@ def evaluate(gallery_path, config, run_dir, sets, detach):
     gallery_path = Path(gallery_path).resolve()
     run_dir = Path(run_dir or Path("runs") / f"eval-{gallery_path.stem}")
     if RunDir(run_dir).config.exists():
-        click.echo(f"{run_dir} already holds this evaluation: continuing it")
+        click.echo(f"{run_dir} already holds this evaluation: continuing it", err=as_json)
     else:
         # Quoted, so YAML reads a path with `: ` or ` #` in it as the path it is.
         cfg = load_config(config, (*sets, f"eval.gallery={json.dumps(str(gallery_path))}"))
@@ -74,7 +92,15 @@ def evaluate(gallery_path, config, run_dir, sets, detach):
         save_config(cfg, run_dir)
     snap_done = _done(run_dir)
     if not snap_done and daemon_alive(run_dir) is None:
-        launch(run_dir, foreground=False)
+        # With --json, stdout carries the JSON alone: what launch says goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr if as_json else sys.stdout):
+            launch(run_dir, foreground=False)
+    if as_json:
+        if not (detach or snap_done):
+            _wait(run_dir, gallery_path)
+        click.echo(json.dumps({"run_dir": str(run_dir), "done": _done(run_dir),
+                               "models": results(run_dir)}, indent=1))
+        return
     if detach:
         return
     if not snap_done:
@@ -83,6 +109,18 @@ def evaluate(gallery_path, config, run_dir, sets, detach):
     if not _done(run_dir):
         click.echo(f"the evaluation goes on in the background; `petri eval {gallery_path} "
                    f"--config {config} --run-dir {run_dir}` shows it again")
+
+
+def _wait(run_dir: Path, gallery_path: Path) -> None:
+    """Wait quietly, as the live view would, until the evaluation ends or its daemon stops."""
+    import time
+
+    from petri.daemon.pidfile import daemon_alive
+
+    click.echo(f"evaluating {gallery_path.name} in {run_dir}; Ctrl-C leaves it running (see "
+               f"`petri status {run_dir}`)", err=True)
+    while not _done(run_dir) and daemon_alive(run_dir) is not None:
+        time.sleep(1.0)
 
 
 def _done(run_dir: Path) -> bool:

@@ -1,13 +1,15 @@
-"""`petri export` (a run's frontier to an HDF5 gallery) and `petri gallery show`."""
+"""`petri export` (a run's frontier to an HDF5 gallery, or a file per model) and
+`petri gallery show|desc`."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from petri.cli.options import FiniteRange
+from petri.cli.options import FiniteRange, cost_option
 from petri.cli.status import fmt_cost
-from petri.hull import COST_METRICS
+from petri.export import FORMATS, GALLERY
 
 
 def _pct(v) -> str:
@@ -16,31 +18,48 @@ def _pct(v) -> str:
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default="gallery.h5",
-              show_default=True, help="The gallery file to write (replaced atomically).")
+@click.option("-o", "--output", type=click.Path(),
+              help="The gallery file to write (replaced atomically; default gallery.h5), or "
+                   "for the other formats the folder (default RUN_DIR's name and the format).")
+@click.option("--format", "fmt", type=click.Choice([GALLERY, *FORMATS]), default=GALLERY,
+              show_default=True,
+              help="hdf5: one gallery for `petri gallery`/`petri eval`; torchscript, onnx, "
+                   "safetensors: a file per model with a JSON of its inputs, classes and "
+                   "cost beside it.")
 @click.option("--eps", type=FiniteRange(min=0), default=None,
               help="Export every point within this relative band of the lower hull "
                    "instead of the Pareto frontier, e.g. --eps 0.025.")
-@click.option("--cost", type=click.Choice(sorted(COST_METRICS)), default=None,
-              help="Cost axis for the selection (default: the run's hull.cost).")
-def export(run_dir, output, eps, cost):
-    """Write the frontier models of RUN_DIR (desc, weights, cost, error, lineage) to HDF5."""
+@cost_option("Cost axis for the selection (default: the run's hull.cost).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def export(run_dir, output, fmt, eps, cost, as_json):
+    """Write the frontier models of RUN_DIR (desc, weights, cost, error, lineage) to an HDF5
+    gallery, or each as a TorchScript, ONNX or safetensors file."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from petri.gallery import export as run_export
+    from petri.export import export as run_export
 
-    # Off a terminal the bar would leave a blank line and nothing else.
+    output = output or ("gallery.h5" if fmt == GALLERY else f"{Path(run_dir).name}-{fmt}")
+    # The bar goes to stderr, so --json leaves stdout to the JSON; off a terminal it would
+    # leave a blank line and nothing else.
+    console = Console(stderr=True)
     with Progress(TextColumn("[bold]exporting"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), transient=True,
-                  disable=not Console().is_terminal) as bar:
+                  TextColumn("{task.description}"), transient=True, console=console,
+                  disable=not console.is_terminal) as bar:
         task = bar.add_task("", total=None)
 
         def on_model(m):
             bar.update(task, advance=1, description=f"model {m.id}")
-        models = run_export(run_dir, output, eps, cost, on_model)
-    click.echo(f"wrote {len(models)} models to {output}; list them with "
-               f"`petri gallery show {output}`")
+        summary = run_export(run_dir, output, fmt, eps, cost, on_model)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=1))
+    elif fmt == GALLERY:
+        click.echo(f"wrote {len(summary.models)} models to {output}; list them with "
+                   f"`petri gallery show {output}`")
+    else:
+        click.echo(f"wrote {len(summary.models)} {fmt} models to {output}/ "
+                   f"(model-<id>{FORMATS[fmt]}, each with model-<id>.json: input shape, "
+                   f"mean/std, classes, cost)")
 
 
 @click.group()
@@ -50,28 +69,76 @@ def gallery():
 
 @gallery.command()
 @click.argument("path", type=click.Path(dir_okay=False))
-def show(path):
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the gallery's metadata and models (no weights) as JSON.")
+def show(path, as_json):
     """List the models of the gallery at PATH."""
-    from rich.console import Console
-    from rich.table import Table
-
     from petri.gallery import model_desc
     from petri.store.gallery import read_meta, read_models
 
     meta = read_meta(path)
     models = read_models(path)
+    descs = [model_desc(m, path) for m in models]  # a damaged entry fails either way
+    if as_json:
+        click.echo(json.dumps({"path": str(path), **meta,
+                               "models": [m.to_dict() for m in models]}, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
     t = Table(title=f"{Path(path).name}: {len(models)} models ({meta.get('selection', '?')} of "
                     f"{meta.get('source', '?')})")
     for col in ("id", "stage", "MACs", "params", "memory", "val error", "test error", "parent",
                 "cells", "nodes (normal/reduce)"):
         t.add_column(col)
-    for m in models:
-        d = model_desc(m, path)
+    for m, d in zip(models, descs):
         t.add_row(str(m.id), m.stage, fmt_cost(m.macs), fmt_cost(m.params),
                   fmt_cost(m.activation_bytes), _pct(m.val_error), _pct(m.test_error),
                   str(m.parent if m.parent is not None else "-"),
                   f"{d.cells} ({d.reductions} red.)", f"{d.normal.n_nodes}/{d.reduce.n_nodes}")
+    t.caption = "; ".join(_inputs(models))
+    Console().print(t)
+
+
+def _inputs(models) -> list[str]:
+    """What the models expect and predict, when all of them agree."""
+    lines = []
+    pres = {m.preprocessing for m in models}
+    if len(pres) == 1 and None not in pres:
+        pre = pres.pop()
+        lines.append(f"inputs {'x'.join(map(str, pre.shape))} (C×H×W), (pixel/255 - mean)/std "
+                     f"with mean {', '.join(f'{v:g}' for v in pre.mean)} and std "
+                     f"{', '.join(f'{v:g}' for v in pre.std)}")
+    elif None in pres:
+        lines.append("no input preprocessing recorded (exported before petri kept it: "
+                     "export the run again to add it)")
     labels = {tuple(m.classes) for m in models if m.classes}
     if len(labels) == 1:
-        t.caption = f"classes: {', '.join(labels.pop())}"
-    Console().print(t)
+        lines.append(f"classes: {', '.join(labels.pop())}")
+    return lines
+
+
+@gallery.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("model_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="The .json file to write (default: print it).")
+def desc(path, model_id, output):
+    """The desc of model MODEL_ID of the gallery at PATH, for `petri train` or `petri cost`."""
+    from petri.gallery import model_desc
+    from petri.io import atomic_write, check_writable, write_error
+    from petri.store.gallery import read_model
+
+    m = read_model(path, model_id, with_weights=False)
+    text = json.dumps(model_desc(m, path).to_dict(), indent=1) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    out = Path(output)
+    check_writable(out, "desc")
+    try:
+        atomic_write(out, lambda f: f.write(text.encode()))
+    except OSError as e:
+        raise write_error(e, out, "desc") from None
+    click.echo(f"wrote the desc of model {m.id} to {out}; try `petri cost {out}` or "
+               f"`petri train {out}`")

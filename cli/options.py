@@ -8,6 +8,8 @@ import typing
 
 import click
 
+from petri.hull import COST_METRICS
+
 
 class FiniteRange(click.FloatRange):
     """A FloatRange that also refuses nan and ±inf, which slip past open-ended bounds."""
@@ -27,6 +29,25 @@ def setting_type(cls, name: str) -> click.ParamType:
     kind = click.IntRange if int in (hint, *typing.get_args(hint)) else FiniteRange
     return kind(bounds.get("ge", bounds.get("gt")), bounds.get("le", bounds.get("lt")),
                 min_open="gt" in bounds, max_open="lt" in bounds)
+
+
+class CostAxis(click.Choice):
+    """`--cost`: macs, params or memory, the names `hull.cost` takes; the value is the point
+    field the cost is read from (memory: activation_bytes). A field name typed for an axis is
+    refused with the axis's name, so one spelling holds on the command line and in configs."""
+
+    def __init__(self):
+        super().__init__(sorted(COST_METRICS))
+
+    def convert(self, value, param, ctx):
+        axis = {field: name for name, field in COST_METRICS.items()}.get(value)
+        if axis is not None and axis != value:
+            self.fail(f"{value!r} is spelled {axis!r} (as in hull.cost).", param, ctx)
+        return COST_METRICS[super().convert(value, param, ctx)]
+
+
+def cost_option(help: str):
+    return click.option("--cost", type=CostAxis(), default=None, help=help)
 
 
 class Device(click.ParamType):

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from petri.cli.compare import frame_option
+from petri.cli.options import cost_option
 from petri.cli.status import fmt_cost
 from petri.errors import PetriError
 
@@ -113,8 +114,7 @@ def draw_hv_curves(result: dict, metric: str, out: Path) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="frontier.png",
               show_default=True, help="Figure file; the extension picks the format "
                                       "(.png, .svg, .pdf).")
-@click.option("--cost", type=click.Choice(sorted(UNITS)), default=None,
-              help="Cost axis (default: the first run's hull.cost).")
+@cost_option("Cost axis (default: the first run's hull.cost).")
 @click.option("--lineage", is_flag=True, help="Draw an arrow from each parent to its child.")
 @click.option("--hv-curve", is_flag=True,
               help="Plot hypervolume against compute spent, per algorithm, instead of the "

@@ -1,6 +1,8 @@
 """`petri train`: train one architecture on a dataset and report its accuracy."""
 from __future__ import annotations
 
+import json
+
 import click
 
 from petri.cli.options import Device, setting_type
@@ -46,11 +48,15 @@ POSITIVE = click.IntRange(min=1)
 @click.option("--test", "with_test", is_flag=True, help="Also report test accuracy.")
 @click.option("--threads", type=setting_type(DaemonCfg, "threads"),
               help="CPU threads (default: the cores other petri daemons leave free).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as JSON (what was trained, cost, errors, throughput); "
+                   "the progress goes to stderr.")
 def train(arch, dataset, channels, cells, epochs, batch_size, lr, subset, val_size, cutout,
           auxiliary, drop_path, seed, device, data_dir, on_device, ckpt, checkpoint_every,
-          with_test, threads):
+          with_test, threads, as_json):
     """Train ARCH (a known genotype or a desc .json/.yaml) and print its accuracy."""
     import torch
+    from rich.console import Console
 
     from petri import threads as host
     from petri.cli.bars import training_bar
@@ -81,14 +87,22 @@ def train(arch, dataset, channels, cells, epochs, batch_size, lr, subset, val_si
     click.echo(f"{desc.name or arch} (C={desc.channels}, L={desc.cells}): "
                f"{c.params / 1e6:.3f} M params, {c.macs / 1e6:.1f} M MACs; "
                f"{len(splits.train)} train / {len(splits.val)} val images on {device}, "
-               f"{host.describe(threads, use)}")
+               f"{host.describe(threads, use)}", err=as_json)
     try:
-        with training_bar(f"training {desc.name or arch}") as hook:
+        with training_bar(f"training {desc.name or arch}",
+                          Console(stderr=True) if as_json else None) as hook:
             result = run_training(model, splits, cfg, device, ckpt_path=ckpt, on_progress=hook,
                                   with_test=with_test)
     except torch.OutOfMemoryError:  # the estimate up front misses workspaces and fragmentation
         raise PetriError(f"{device} ran out of memory at batch size {batch_size}: lower "
                          f"--batch-size") from None
+    if as_json:
+        click.echo(json.dumps({"arch": desc.name or arch, "channels": desc.channels,
+                               "cells": desc.cells, "dataset": data.dataset, "device": device,
+                               "threads": threads, "train_images": len(splits.train),
+                               "val_images": len(splits.val), **c.to_dict(),
+                               **result.to_dict()}, indent=1))
+        return
     val = "-" if result.val_error is None else f"{100 * (1 - result.val_error):.2f}%"
     click.echo(f"validation accuracy: {val}  ({result.images_per_s:.0f} img/s, "
                f"{result.wall_s:.0f} s)")

@@ -15,7 +15,8 @@ from petri.hull import COST_METRICS, eps_band, pareto_front
 from petri.io import check_writable, remove_stale_temps
 from petri.rundir import RunDir
 from petri.space.desc import ModelDesc
-from petri.store.gallery import GalleryModel, read_meta, read_model, write_gallery
+from petri.store.gallery import (GalleryModel, Preprocessing, read_meta, read_model,
+                                 write_gallery)
 
 
 def select_points(points, metric: str, eps: float | None, log_cost: bool = True) -> list:
@@ -28,16 +29,18 @@ def select_points(points, metric: str, eps: float | None, log_cost: bool = True)
 
 def selected_points(run_dir: str | Path, eps: float | None = None,
                     metric: str | None = None) -> tuple[list, dict, str]:
-    """(the chosen points of `run_dir`, job specs by id, the cost metric they were chosen by)."""
+    """(the chosen points of `run_dir`, job specs by id, the cost metric they were chosen by).
+
+    `metric` is a point field (macs, params, activation_bytes), default the run's hull.cost."""
     from petri.status import configured_hull, reading
 
     run_dir = Path(run_dir)
     hull = configured_hull(run_dir)
     metric = metric or hull["metric"]
-    metric = COST_METRICS.get(metric, metric)
     if metric not in COST_METRICS.values():
         raise StoreError(f"unknown cost metric {metric!r}; choose one of "
-                         f"{', '.join(COST_METRICS)}")
+                         f"{', '.join(COST_METRICS.values())} (the point fields; --cost and "
+                         f"hull.cost name them {', '.join(COST_METRICS)})")
     with reading(run_dir, verify=True) as view:
         points = view.points()
         specs = {j.id: j.spec for j in view.jobs()}
@@ -75,42 +78,64 @@ def check_target(out: Path) -> None:
     remove_stale_temps(out)
 
 
-def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
-           metric: str | None = None, on_model: Callable | None = None) -> list[GalleryModel]:
-    """Write the selected points of `run_dir` with their weights to the gallery `out`."""
+def frontier_models(run_dir: str | Path, eps: float | None = None,
+                    metric: str | None = None) -> tuple[list[GalleryModel], dict]:
+    """The selected points of `run_dir` as gallery models with their weights and what their
+    inputs must be, and the gallery's metadata (source, cost metric, selection, config)."""
     from petri.data.info import dataset_info
 
-    run_dir, out = Path(run_dir), Path(out)
-    check_target(out)
+    run_dir = Path(run_dir)
     chosen, specs, metric = selected_points(run_dir, eps, metric)
     models = []
     for p in chosen:
         state = point_weights(run_dir, p)
         spec = specs.get(p.job_id, {})
+        info = dataset_info(spec["data"]["dataset"]) if "data" in spec else None
         models.append(GalleryModel(
             id=p.id, key=p.key, desc=p.desc, val_error=p.val_error, test_error=p.test_error,
             params=p.params, macs=p.macs, activation_bytes=p.activation_bytes, parent=p.parent,
             stage=p.stage or "", lineage=p.lineage, trainer=spec.get("trainer", {}),
-            data=spec.get("data", {}),
-            classes=list(dataset_info(spec["data"]["dataset"]).classes) if "data" in spec else [],
+            data=spec.get("data", {}), classes=list(info.classes) if info else [],
+            preprocessing=info and Preprocessing(info.shape, info.mean, info.std),
             weights={k: v.detach().cpu().numpy() for k, v in state.items()}))
     config_path = RunDir(run_dir).config
-    config = config_path.read_text() if config_path.is_file() else ""
     meta = {"source": str(run_dir.resolve()), "cost_metric": metric,
-            "selection": "frontier" if eps is None else f"eps band {eps:g}", "config": config}
+            "selection": "frontier" if eps is None else f"eps band {eps:g}",
+            "config": config_path.read_text() if config_path.is_file() else ""}
+    return models, meta
+
+
+def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
+           metric: str | None = None, on_model: Callable | None = None) -> list[GalleryModel]:
+    """Write the selected points of `run_dir` with their weights to the gallery `out`."""
+    out = Path(out)
+    check_target(out)
+    models, meta = frontier_models(run_dir, eps, metric)
     write_gallery(out, models, meta, on_model)
     return models
 
 
 def load_model(path: str | Path, model_id: int, device: str = "cpu"):
-    """The gallery model `model_id` as a ready `nn.Module` (eval mode) with its weights, and
-    `model.classes`: the name of each output."""
+    """The gallery model `model_id` as a ready `nn.Module` (eval mode) with its weights;
+    `model.classes` names each output and `model.preprocessing` (a `Preprocessing`, None for
+    galleries exported before it was kept) says what inputs must be:
+
+        pre = model.preprocessing            # shape (C, H, W), mean and std per channel
+        mean, std = (torch.tensor(v).view(-1, 1, 1) for v in (pre.mean, pre.std))
+        logits = model(((pixels / 255 - mean) / std)[None])   # pixels: uint8, (C, H, W)
+        model.classes[int(logits.argmax(1))]
+    """
+    return build_module(read_model(path, model_id), path).to(device)
+
+
+def build_module(m: GalleryModel, path: str | Path):
+    """Gallery model `m` (read with its weights from `path`) as an `nn.Module` in eval mode,
+    carrying `classes` and `preprocessing`."""
     import numpy as np
     import torch
 
     from petri.space.build import build_model
 
-    m = read_model(path, model_id)
     model = build_model(model_desc(m, path))
     # h5py returns 0-d datasets (BN's num_batches_tracked) as numpy scalars: wrap them.
     try:
@@ -120,7 +145,8 @@ def load_model(path: str | Path, model_id: int, device: str = "cpu"):
                          f"({' '.join(str(e).split())[:200]}); export the gallery again") \
             from None
     model.classes = tuple(m.classes)
-    return model.to(device).eval()
+    model.preprocessing = m.preprocessing
+    return model.eval()
 
 
 def model_desc(m: GalleryModel, path: str | Path) -> ModelDesc:

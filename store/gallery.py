@@ -6,7 +6,9 @@ Layout (format `petri-gallery-1`)::
                                  config (the run's YAML)
     /models/<point id>/   attrs: desc, lineage, trainer, data (JSON), val_error, params, macs,
                                  activation_bytes, parent, stage, key,
-                                 classes (JSON: the name of each output, by index)
+                                 classes (JSON: the name of each output, by index),
+                                 preprocessing (JSON: input shape, mean, std; galleries
+                                 written before it have none)
     /models/<id>/weights/<tensor name>   one dataset per state-dict entry
 
 Weights arrive as numpy arrays, so this module needs h5py and numpy only. A gallery is built
@@ -20,7 +22,7 @@ import json
 import operator
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from petri.errors import StoreError
@@ -29,6 +31,39 @@ from petri.io import atomic_write, check_free_space, write_error
 FORMAT = "petri-gallery-1"
 JSON_ATTRS = ("desc", "lineage", "trainer", "data")
 NUMBER_ATTRS = ("val_error", "test_error", "params", "macs", "activation_bytes", "parent")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What a model's input must be: float images of `shape` (C, H, W), each channel scaled
+    as in training, `(pixel / 255 - mean) / std` for 8-bit pixels."""
+
+    shape: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def to_dict(self) -> dict:
+        return {"shape": list(self.shape), "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, d) -> "Preprocessing":
+        """The preprocessing `d` describes; ValueError naming what is wrong with it."""
+        if not isinstance(d, dict) or set(d) != {"shape", "mean", "std"}:
+            raise ValueError("is not an object of shape, mean and std")
+        shape, mean, std = d["shape"], d["mean"], d["std"]
+        if not (isinstance(shape, list) and len(shape) == 3
+                and all(isinstance(n, int) and not isinstance(n, bool) and n > 0
+                        for n in shape)):
+            raise ValueError(f"has a shape that is not three positive integers ({shape!r})")
+        for name, values in (("mean", mean), ("std", std)):
+            if not (isinstance(values, list) and len(values) == shape[0]
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                            for v in values)):
+                raise ValueError(f"has a {name} that is not {shape[0]} numbers, one per "
+                                 f"channel ({values!r})")
+        if not all(v > 0 for v in std):
+            raise ValueError(f"has a std that is not positive ({std!r})")
+        return cls(tuple(shape), tuple(map(float, mean)), tuple(map(float, std)))
 
 
 @dataclass
@@ -47,7 +82,20 @@ class GalleryModel:
     data: dict
     test_error: float | None = None
     classes: list = field(default_factory=list)  # what output i predicts
+    preprocessing: Preprocessing | None = None  # None in galleries written before it was kept
     weights: dict = field(default_factory=dict, repr=False)  # name -> numpy array
+
+    def to_dict(self) -> dict:
+        """Everything but the weights, as plain JSON values."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "weights"}
+        d["preprocessing"] = self.preprocessing and self.preprocessing.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GalleryModel":
+        pre = d.get("preprocessing")
+        return cls(**{**d, "preprocessing": None if pre is None
+                      else Preprocessing.from_dict(pre)})
 
 
 def write_gallery(path: str | Path, models: list[GalleryModel], meta: dict,
@@ -70,6 +118,8 @@ def write_gallery(path: str | Path, models: list[GalleryModel], meta: dict,
             for name in JSON_ATTRS:
                 g.attrs[name] = json.dumps(getattr(m, name))
             g.attrs["classes"] = json.dumps(m.classes)
+            if m.preprocessing is not None:
+                g.attrs["preprocessing"] = json.dumps(m.preprocessing.to_dict())
             for name in NUMBER_ATTRS:
                 value = getattr(m, name)
                 if value is not None:
@@ -178,6 +228,16 @@ def _model(g, with_weights: bool, path) -> GalleryModel:
     for attr in ("key", "stage"):
         if not isinstance(attrs.get(attr), str):
             raise damaged(f"has no {attr} attribute")
+    if "preprocessing" in attrs:
+        try:
+            pre = json.loads(attrs["preprocessing"])
+        except (TypeError, ValueError) as e:
+            raise damaged(f"has a preprocessing attribute that is not JSON "
+                          f"({_one_line(e)})") from None
+        try:
+            kw["preprocessing"] = Preprocessing.from_dict(pre)
+        except ValueError as e:
+            raise damaged(f"has a preprocessing attribute that {e}") from None
     weights = g.get("weights")
     if not isinstance(weights, h5py.Group) or not all(
             isinstance(v, h5py.Dataset) for v in weights.values()):
@@ -199,8 +259,9 @@ def read_models(path: str | Path, with_weights: bool = False) -> list[GalleryMod
     return sorted(models, key=lambda m: (m.macs or 0, m.id))
 
 
-def read_model(path: str | Path, model_id: int | str) -> GalleryModel:
-    """The model `model_id` (an integer, or a string of digits) with its weights."""
+def read_model(path: str | Path, model_id: int | str, with_weights: bool = True) -> GalleryModel:
+    """The model `model_id` (an integer, or a string of digits), with its weights unless
+    `with_weights` is false."""
     with _reading(path) as f:
         group = f["models"]
         name = _model_name(model_id)
@@ -208,4 +269,4 @@ def read_model(path: str | Path, model_id: int | str) -> GalleryModel:
             raise StoreError(f"gallery {path} has no model {model_id!r}; model ids are the "
                              f"integers `petri gallery show` lists; it holds: "
                              f"{', '.join(_ids(group)) or 'none'}")
-        return _model(group[name], True, path)
+        return _model(group[name], with_weights, path)

@@ -227,6 +227,56 @@ def test_export_into_a_read_only_folder_is_one_line(run, tmp_path):
         out.chmod(0o755)
 
 
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx", "safetensors"])
+def test_export_of_files_onto_a_file_under_a_file_or_in_proc_is_one_line(run, tmp_path, fmt):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious")
+    def stored():  # a reader's SQLite -shm/-wal files are no change to the run
+        return {p: b for p, b in files(run).items() if not p.name.endswith(("-shm", "-wal"))}
+
+    before, run_before = files(tmp_path), stored()
+    one_line_error(run_petri("export", run, "-o", notes, "--format", fmt), str(notes),
+                   "is a file", "give a folder with -o")
+    one_line_error(run_petri("export", run, "-o", notes / "out", "--format", fmt),
+                   "is a file, not a folder")
+    one_line_error(run_petri("export", run, "-o", "/proc/petri-out", "--format", fmt), "/proc")
+    assert files(tmp_path) == before and stored() == run_before
+
+
+def test_export_of_an_unknown_format_or_a_missing_run_is_one_line(run, tmp_path):
+    one_line_error(run_petri("export", run, "-o", tmp_path / "out", "--format", "tflite"),
+                   "--format", "'tflite' is not one of", "onnx")
+    one_line_error(run_petri("export", tmp_path / "nowhere", "--format", "onnx"),
+                   "nowhere", "does not exist")
+    one_line_error(run_petri("export", tmp_path, "--format", "onnx", "-o", tmp_path / "out"),
+                   "no petri run")
+    assert not list(tmp_path.iterdir())
+
+
+def test_export_to_onnx_without_the_extra_names_it(run, tmp_path, monkeypatch):
+    import sys
+
+    from petri.export import export
+
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed
+    with pytest.raises(PetriError, match=r"onnxscript is missing\): pip install 'petri\[onnx\]'"):
+        export(run, tmp_path / "out", "onnx")
+    assert not list(tmp_path.iterdir())
+
+
+def test_gallery_desc_of_a_bad_id_or_to_an_unwritable_path_is_one_line(gallery, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious")
+    before = files(tmp_path)
+    one_line_error(run_petri("gallery", "desc", gallery, "9"), "has no model '9'",
+                   "it holds: 1, 2")
+    one_line_error(run_petri("gallery", "desc", gallery, "1", "-o", notes / "net.json"),
+                   "cannot write the desc", "is a file, not a folder")
+    one_line_error(run_petri("gallery", "desc", tmp_path / "none.h5", "1"), "does not exist",
+                   "petri export")
+    assert files(tmp_path) == before
+
+
 def test_export_cleans_temp_files_of_killed_writes_but_not_live_ones(run, tmp_path):
     out = tmp_path / "g.h5"
     stale = tmp_path / ".g.h5.killed.tmp"
@@ -306,6 +356,14 @@ DAMAGE = {
     "no weights": (lambda f: f["models/1"].__delitem__("weights"), ["model 1", "weights"]),
     "text number": (_set("val_error", "low"), ["model 1", "val_error", "not a number"]),
     "not a gallery": (lambda f: f.attrs.__setitem__("format", "other"), ["not a petri gallery"]),
+    "preprocessing not JSON": (_set("preprocessing", "{"), ["model 1", "preprocessing",
+                                                            "not JSON"]),
+    "short input shape": (_set("preprocessing", json.dumps({"shape": [1, 28], "mean": [0.1],
+                                                            "std": [0.3]})),
+                          ["model 1", "preprocessing", "three positive integers"]),
+    "mean per channel": (_set("preprocessing", json.dumps({"shape": [3, 8, 8], "mean": [0.1],
+                                                           "std": [0.3, 0.3, 0.3]})),
+                         ["model 1", "preprocessing", "not 3 numbers, one per channel"]),
 }
 
 
