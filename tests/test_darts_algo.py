@@ -75,6 +75,34 @@ def test_darts_runs_its_searches_then_trains_each_distinct_genotype(tmp_path):
     assert algo.stop_reason(view) == "all 3 searches proposed"
 
 
+def test_the_first_search_by_index_names_a_shared_network_and_a_failed_one_holds_none_back():
+    from petri.store.store import RunStore
+
+    store, algo = RunStore.memory(), create_algo(cfg(darts={"searches": 3}))
+    store.enqueue(algo.propose(store.view, 3))
+    first, second, third = (store.claim("w", "cpu") for _ in range(3))
+    same = {**fake_result(second, None), "desc": desc_with(0)}
+    # Search 2 finishes first, but search 1 (same cells) is still in flight: nothing yet.
+    out = algo.on_result(third, same, store.view)
+    assert out.jobs == [] and store.complete(third.id, third.lease, same, [], out.jobs)
+    assert store.fail(first.id, first.lease, "deterministic", "boom") == "failed"
+    out = algo.on_result(second, same, store.view)
+    assert [j.spec["lineage"]["search"] for j in out.jobs] == ["darts/1", "darts/2"]
+    store.complete(second.id, second.lease, same, [], out.jobs)
+    trains = store.view.jobs(kind="train")  # one network, named by search 1
+    assert [j.spec["lineage"]["search"] for j in trains] == ["darts/1"]
+    assert not algo.is_done(store.view)  # its train job is still to run
+    # A failure releases later searches only at the next proposal; until then, not done.
+    store2, algo2 = RunStore.memory(), create_algo(cfg(darts={"searches": 2}))
+    store2.enqueue(algo2.propose(store2.view, 2))
+    a, b = store2.claim("w", "cpu"), store2.claim("w", "cpu")
+    out = algo2.on_result(b, same, store2.view)
+    store2.complete(b.id, b.lease, same, [], out.jobs)
+    store2.fail(a.id, a.lease, "deterministic", "boom")
+    assert algo2.stop_reason(store2.view) is None and not algo2.is_done(store2.view)
+    assert [j.kind for j in algo2.propose(store2.view, 1)] == ["train"]
+
+
 def test_variants_differ_only_in_defaults_the_config_can_override():
     d2 = create_algo(cfg("darts2")).searches
     assert d2.arch.second_order and d2.supernet.partial is None

@@ -74,7 +74,9 @@ def run(config, fake_result, slots=2, order_seed=0, restart_at=None, limit=300):
         out = algo.on_result(job, result, store.view)
         assert store.complete(job.id, job.lease, result, out.points, out.jobs)
     assert algo.is_done(store.view), "the algorithm never finished"
-    points = sorted((p.key, p.val_error, p.params, p.macs) for p in store.view.points())
+    # Ids and parents too: an id names a point in status, plot and the gallery.
+    points = sorted((p.id, p.key, p.parent, p.val_error, p.params, p.macs)
+                    for p in store.view.points())
     store.close()
     return points
 

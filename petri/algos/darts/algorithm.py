@@ -140,21 +140,42 @@ class SupernetSearches:
             extra={"index": index, **extra})
         return JobSpec("darts_search", spec.to_dict(), key)
 
-    def on_result(self, job: Job, result: dict) -> Outcome:
-        """A search becomes the train job of its derived network; that job becomes a point."""
+    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+        """A search releases the train jobs of derived networks (see `released`); a train job
+        becomes a point, numbered by the search that derived it."""
         if job.kind == "darts_search":
-            return Outcome(jobs=[self._train_derived(job, result)])
-        # Numbered by the search that derived it; where two searches derive the same network,
-        # by whichever finished first (as its lineage is).
+            return Outcome(jobs=self.released(view, job, result))
         return Outcome(points=[trained_point(job, result, self.name, job.spec["lineage"],
-                                             ordinal=job.spec["lineage"]["search_index"])])
+                                             ordinal=job.spec["lineage"].get("search_index"))])
+
+    def released(self, view: RunView, job: Job | None = None,
+                 result: dict | None = None) -> list[JobSpec]:
+        """The train jobs of the finished searches before the first one still in flight
+        (`job` finishing with `result`), in index order. Of the searches that derive the same
+        network the first by index enqueues it, so its point's id and lineage never depend
+        on which search finished first."""
+        specs = []
+        for s in sorted(view.jobs(kind="darts_search"), key=lambda j: j.spec["index"]):
+            found = result if job is not None and s.id == job.id else s.result
+            if s.state == "failed":
+                continue
+            if found is None:
+                break
+            specs.append(self._train_derived(s, found))
+        return specs
+
+    def waiting(self, view: RunView) -> bool:
+        """Whether derived networks wait for their train job: a search that fails releases
+        the later ones' at the next proposal, not at a result."""
+        known = {j.key for j in view.jobs(kind="train")}
+        return any(spec.key not in known for spec in self.released(view))
 
     def _train_derived(self, job: Job, result: dict) -> JobSpec:
         """Keyed by the derived cells: searches that find the same genotype share one job
-        (enqueueing is idempotent by key), and which of them finished first changes neither
-        the job nor its point (only the lineage names it)."""
+        (enqueueing is idempotent by key)."""
         cells = hashlib.sha256(_cells(result["desc"]).encode()).hexdigest()[:16]
-        lineage = {"search": job.key, "search_index": job.spec["index"], "search_seed": job.spec["trainer"]["seed"],
+        lineage = {"search": job.key, "search_index": job.spec["index"],
+                   "search_seed": job.spec["trainer"]["seed"],
                    "supernet_val_error": result["val_error"]}
         reg = Regulariser(**job.spec["regulariser"])
         if reg.kind:
@@ -180,14 +201,16 @@ class Darts(Algorithm):
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         if view.job_count():
-            return []
+            return self.searches.released(view)
         return [self.searches.job(f"{self.name}/{i}", i) for i in range(self.darts.searches)]
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
-        return self.searches.on_result(job, result)
+        return self.searches.on_result(job, result, view)
 
     def stop_reason(self, view: RunView) -> str | None:
-        return f"all {self.darts.searches} searches proposed" if view.job_count() else None
+        if not view.job_count() or self.searches.waiting(view):
+            return None
+        return f"all {self.darts.searches} searches proposed"
 
 
 class Darts2(Darts):

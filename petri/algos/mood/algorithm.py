@@ -128,13 +128,14 @@ class Mood(Algorithm):
             return [self._search(i, 0, nu) for i, nu in enumerate(self.m.initial)]
         jobs, plan = self._plan(view)
         rnd = 1 + max((j.spec["round"] for j in jobs), default=0)
-        return [self._search(len(jobs) + i, rnd, nu, pair) for i, (nu, pair) in enumerate(plan)]
+        return self.searches.released(view) + [self._search(len(jobs) + i, rnd, nu, pair)
+                                              for i, (nu, pair) in enumerate(plan)]
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
-        return self.searches.on_result(job, result)
+        return self.searches.on_result(job, result, view)
 
     def stop_reason(self, view: RunView) -> str | None:
-        if not view.job_count():
+        if not view.job_count() or self.searches.waiting(view):
             return None
         jobs, plan = self._plan(view)
         if plan or any(j.state in ("queued", "running") for j in jobs):
