@@ -39,7 +39,8 @@ def export(run_dir, output, fmt, eps, cost, as_json):
 
     from petri.export import export as run_export
 
-    output = output or ("gallery.h5" if fmt == GALLERY else f"{Path(run_dir).name}-{fmt}")
+    if output is None:
+        output = "gallery.h5" if fmt == GALLERY else f"{Path(run_dir).resolve().name}-{fmt}"
     # The bar goes to stderr, so --json leaves stdout to the JSON; off a terminal it would
     # leave a blank line and nothing else.
     console = Console(stderr=True)
@@ -64,7 +65,7 @@ def export(run_dir, output, fmt, eps, cost, as_json):
 
 @click.group()
 def gallery():
-    """Inspect HDF5 galleries written by `petri export`."""
+    """Inspect HDF5 galleries written by `petri export`: list their models, take out a desc."""
 
 
 @gallery.command()
@@ -96,7 +97,7 @@ def show(path, as_json):
                   fmt_cost(m.activation_bytes), _pct(m.val_error), _pct(m.test_error),
                   str(m.parent if m.parent is not None else "-"),
                   f"{d.cells} ({d.reductions} red.)", f"{d.normal.n_nodes}/{d.reduce.n_nodes}")
-    t.caption = "; ".join(_inputs(models))
+    t.caption = "\n".join(_inputs(models))
     Console().print(t)
 
 

@@ -23,8 +23,10 @@ COMMANDS = {
     "status": ("petri.cli.status:status", "Jobs, workers, failures and the frontier of a run."),
     "ls": ("petri.cli.ls:ls", "The runs under a directory: state, algorithm, points, compute."),
     "watch": ("petri.cli.live:watch_cmd", "A live full-screen view of a run (Ctrl-C quits)."),
-    "export": ("petri.cli.gallery:export", "Write a run's frontier models to an HDF5 gallery."),
-    "gallery": ("petri.cli.gallery:gallery", "Inspect an HDF5 gallery (`petri gallery show`)."),
+    "export": ("petri.cli.gallery:export", "Write a run's frontier models to an HDF5 gallery, "
+                                           "or as TorchScript, ONNX or safetensors files."),
+    "gallery": ("petri.cli.gallery:gallery", "Inspect an HDF5 gallery (`petri gallery show`, "
+                                             "`petri gallery desc`)."),
     "eval": ("petri.cli.evaluate:evaluate", "Train a gallery's models longer; test accuracy."),
     "compare": ("petri.cli.compare:compare", "Hypervolume in a fixed frame, budgets and an "
                                              "exact test against random over runs."),
