@@ -49,8 +49,6 @@ def _axes():
 
 
 def _save(plt, fig, ax, out: Path) -> None:
-    ax.grid(True, which="both", linewidth=0.3, alpha=0.5)
-    ax.legend(fontsize="small", frameon=False)
     fig.tight_layout()
     try:
         fig.savefig(out)
@@ -60,18 +58,75 @@ def _save(plt, fig, ax, out: Path) -> None:
         plt.close(fig)
 
 
-def draw(snaps: list[dict], labels: list[str], out: Path, lineage: bool = False) -> None:
+def _finish(ax, handles=None) -> None:
+    ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
+    ax.legend(handles=handles, fontsize="small", frameon=False)
+
+
+def tick_label(v: float) -> str:
+    """A short cost label: 300, 2.5k, 40M."""
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= div:
+            return f"{v / div:.3g}{unit}"
+    return f"{v:.3g}"
+
+
+def log_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
+    """Ticks for a log axis over [lo, hi] that never crowd: the densest of 1-2-5, 1-3 and
+    powers of ten that gives at most `most`, then every k-th power of ten; inside one
+    factor of ten, evenly spaced round values."""
+    import math
+
+    from matplotlib.ticker import MaxNLocator
+
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for subs in ((1, 2, 5), (1, 3), (1,)):
+        ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in subs
+                 if lo <= m * 10.0 ** e <= hi]
+        if 2 <= len(ticks) <= most:
+            return ticks
+    if len(ticks) > most:
+        step = math.ceil(len(ticks) / most)
+        return ticks[::step]
+    return [t for t in MaxNLocator(4).tick_values(lo, hi) if lo <= t <= hi]
+
+
+def _cost_axis(ax, log: bool) -> None:
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    if log:
+        ax.set_xscale("log")
+        lo, hi = ax.get_xlim()
+        ax.xaxis.set_major_locator(FixedLocator(log_ticks(lo, hi)))
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor ticks stay, unlabelled
+        ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: tick_label(v)))
+
+
+def figure(snaps: list[dict], labels: list[str], lineage: bool = False, ids: bool = False):
+    """The frontiers of `snaps` on one axes: (pyplot, figure, axes)."""
+    from matplotlib.lines import Line2D
+
     plt, fig, ax, colours = _axes()
     for k, (snap, label) in enumerate(zip(snaps, labels)):
         c = colours[k % len(colours)]
         pts = {p["id"]: p for p in snap["points"] if p["cost"] and p["error"] is not None}
         if not pts:
             continue
-        ax.scatter([p["cost"] for p in pts.values()], [100 * p["error"] for p in pts.values()],
+        front_ids, band = set(snap["frontier"]), set(snap["band"])
+        other = [p for i, p in pts.items() if i not in front_ids and i not in band]
+        ax.scatter([p["cost"] for p in other], [100 * p["error"] for p in other],
                    s=12, color=c, alpha=0.35, linewidths=0)
+        near = [p for i, p in pts.items() if i in band and i not in front_ids]
+        ax.scatter([p["cost"] for p in near], [100 * p["error"] for p in near], s=22,
+                   facecolors="none", edgecolors=c, linewidths=0.8, zorder=3)
         front = [pts[i] for i in snap["frontier"] if i in pts]
         ax.scatter([p["cost"] for p in front], [100 * p["error"] for p in front], s=22,
                    color=c, label=f"{label} (frontier {len(front)} of {len(pts)})", zorder=3)
+        if ids:
+            for p in pts.values():
+                ax.annotate(str(p["id"]), (p["cost"], 100 * p["error"]), xytext=(3, 3),
+                            textcoords="offset points", fontsize=5, color=c)
         hull = [pts[i] for i in snap["hull"] if i in pts]
         ax.plot([p["cost"] for p in hull], [100 * p["error"] for p in hull], color=c,
                 linewidth=1.2, zorder=2)
@@ -84,10 +139,27 @@ def draw(snaps: list[dict], labels: list[str], out: Path, lineage: bool = False)
                                 arrowprops={"arrowstyle": "->", "color": c, "alpha": 0.3,
                                             "linewidth": 0.6})
     metric = snaps[0]["cost_metric"]
-    if all(s["log_cost"] for s in snaps):
-        ax.set_xscale("log")
-    ax.set_xlabel(UNITS.get(metric, metric) + (" (log scale)" if snaps[0]["log_cost"] else ""))
+    log = all(s["log_cost"] for s in snaps)
+    _cost_axis(ax, log)
+    ax.set_xlabel(UNITS.get(metric, metric) + (" (log scale)" if log else ""))
     ax.set_ylabel("validation error (%)")
+    # What the marks mean, in grey beside the runs' colours.
+    grey, eps = "0.4", ", ".join(sorted({f"{s['eps']:g}" for s in snaps}))
+    keys = [Line2D([], [], color=grey, linewidth=1.2, label="lower convex hull"),
+            Line2D([], [], linestyle="none", marker="o", markerfacecolor="none",
+                   markeredgecolor=grey, label=f"within the hull's eps band ({eps})"),
+            Line2D([], [], linestyle="none", marker="o", markersize=3, color=grey, alpha=0.5,
+                   label="other points")]
+    if lineage:
+        keys.append(Line2D([], [], linestyle="none", marker=r"$\rightarrow$", markersize=10,
+                           color=grey, label="lineage (parent to child)"))
+    _finish(ax, ax.get_legend_handles_labels()[0] + keys)
+    return plt, fig, ax
+
+
+def draw(snaps: list[dict], labels: list[str], out: Path, lineage: bool = False,
+         ids: bool = False) -> None:
+    plt, fig, ax = figure(snaps, labels, lineage, ids)
     _save(plt, fig, ax, out)
 
 
@@ -106,6 +178,7 @@ def draw_hv_curves(result: dict, metric: str, out: Path) -> None:
                  f"{fmt_cost(fr['max_cost'])} ({fr['source']})", fontsize="small")
     ax.set_xlabel("compute spent (minutes of job training time)")
     ax.set_ylabel("hypervolume (normalised)")
+    _finish(ax)
     _save(plt, fig, ax, out)
 
 
@@ -116,19 +189,20 @@ def draw_hv_curves(result: dict, metric: str, out: Path) -> None:
                                       "(.png, .svg, .pdf).")
 @cost_option("Cost axis (default: the first run's hull.cost).")
 @click.option("--lineage", is_flag=True, help="Draw an arrow from each parent to its child.")
+@click.option("--ids", is_flag=True, help="Write each point's id beside it.")
 @click.option("--hv-curve", is_flag=True,
               help="Plot hypervolume against compute spent, per algorithm, instead of the "
                    "frontiers (the frame and scores of `petri compare`).")
 @frame_option
-def plot(run_dirs, output, cost, lineage, hv_curve, frame):
+def plot(run_dirs, output, cost, lineage, ids, hv_curve, frame):
     """Plot the frontier of one or more runs (overlaid) to a PNG/SVG/PDF file."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise PetriError("`petri plot` needs matplotlib: pip install 'petri[plot]'") from None
-    if hv_curve and (cost or lineage):
-        raise click.UsageError("--cost and --lineage draw frontiers; --hv-curve uses the "
-                               "runs' hull.cost")
+    if hv_curve and (cost or lineage or ids):
+        raise click.UsageError("--cost, --lineage and --ids draw frontiers; --hv-curve uses "
+                               "the runs' hull.cost")
     if frame and not hv_curve:
         raise click.UsageError("--frame applies to --hv-curve only")
     out = Path(output)
@@ -143,5 +217,5 @@ def plot(run_dirs, output, cost, lineage, hv_curve, frame):
         from petri.status import snapshot
 
         snaps = [snapshot(d, cost_metric=cost) for d in run_dirs]
-        draw(snaps, [Path(d).name for d in run_dirs], out, lineage)
+        draw(snaps, [Path(d).name for d in run_dirs], out, lineage, ids)
     click.echo(f"wrote {output}")
