@@ -16,15 +16,14 @@ import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Callable
 
+from petri import plugins
 from petri.errors import ConfigError, PetriError
 
 # Sections every run may have whatever its algorithm (read by the daemon, data and trainer).
-SHARED_SECTIONS = ("algo", "seed", "name", "daemon", "data", "trainer", "compare")
+SHARED_SECTIONS = ("algo", "seed", "name", "daemon", "ray", "data", "trainer", "compare")
 CORE_KINDS = {"train": "petri.train.job:run"}  # any algorithm may train a desc
-GROUP = "petri.algos"
 
 
 @dataclass(frozen=True)
@@ -52,12 +51,8 @@ def registry() -> dict[str, AlgoInfo]:
     for sub in pkgutil.iter_modules(petri.algos.__path__):
         if sub.ispkg:
             infos += importlib.import_module(f"petri.algos.{sub.name}").ALGOS
-    for ep in entry_points(group=GROUP):
-        try:
-            obj = ep.load()
-        except Exception as e:  # a broken plug-in must not take every command down silently
-            raise PetriError(f"the petri.algos plug-in {ep.name!r} ({ep.value}) does not "
-                             f"load: {e}; reinstall or uninstall it") from None
+    for name in plugins.names(plugins.ALGOS):
+        obj = plugins.load(plugins.ALGOS, name)
         infos += list(obj) if isinstance(obj, (list, tuple)) else [obj]
     out: dict[str, AlgoInfo] = {}
     for info in infos:

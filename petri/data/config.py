@@ -46,11 +46,11 @@ class DataCfg:
 def absolute_paths(section: dict) -> dict:
     """A config's `data` mapping with relative `dataset` and `data_dir` paths made absolute
     from the current directory: the daemon and its workers run elsewhere (in the run dir)."""
-    from petri.data.info import DATASETS
+    from petri.data.info import named_datasets
 
     out = dict(section)
     for key in ("dataset", "data_dir"):
         value = out.get(key)
-        if isinstance(value, str) and value not in DATASETS:
+        if isinstance(value, str) and value not in named_datasets():
             out[key] = str(Path(value).expanduser().absolute())
     return out

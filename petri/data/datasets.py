@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from petri.data.info import DATASETS, dataset_info
+from petri.data.info import DATASETS, dataset_info, dataset_plugin, named_datasets
 from petri.errors import DataError
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -178,6 +178,26 @@ def _load_cifar(name: str, data_dir: Path, download_ok: bool) -> RawDataset:
     return RawDataset(name, tx, ty, sx, sy)
 
 
+def _load_plugin(name: str, data_dir: Path) -> RawDataset:
+    plugin = dataset_plugin(name)
+    where = f"the petri.datasets plug-in {name!r}"
+    try:
+        tx, ty, sx, sy = plugin.load(data_dir)
+    except DataError:
+        raise
+    except Exception as e:  # the plug-in's own failure, said in one line
+        raise DataError(f"{where} could not read its data: {type(e).__name__}: {e}") from None
+    tx, ty = np.asarray(tx), np.asarray(ty, dtype=np.int64)
+    if tx.dtype != np.uint8 or tx.ndim != 4:
+        raise DataError(f"{where} must return uint8 images of shape (N, C, H, W), got "
+                        f"{tx.dtype} {tx.shape}; fix the plug-in")
+    if sx is not None:
+        sx, sy = np.asarray(sx, dtype=np.uint8), np.asarray(sy, dtype=np.int64)
+    _check_pairs(name, where, tx, ty, sx if sx is not None else tx[:0],
+                 sy if sy is not None else ty[:0], plugin.info.num_classes)
+    return RawDataset(name, tx, ty, sx, sy)
+
+
 def _check_pairs(name, where, tx, ty, sx, sy, n_classes: int) -> None:
     if len(tx) != len(ty) or len(sx) != len(sy):
         raise DataError(f"{name} in {where}: image and label counts differ; fetch it again")
@@ -200,7 +220,7 @@ def _missing_message(name: str, data_dir: Path, why: str) -> str:
 def load_dataset(name: str, data_dir: str | Path | None = None,
                  download_ok: bool = True) -> RawDataset:
     """Load a dataset's train and test sets as uint8 arrays."""
-    if name not in DATASETS:
+    if name not in named_datasets():
         from petri.data.importer import resolve_dataset
         from petri.data.petrifile import open_arrays
 
@@ -209,6 +229,12 @@ def load_dataset(name: str, data_dir: str | Path | None = None,
         return RawDataset(path, a["train_x"], a["train_y"], a.get("test_x"), a.get("test_y"))
     info = dataset_info(name)
     data_dir = Path(data_dir) if data_dir else default_data_dir()
+    if name not in DATASETS:
+        raw = _load_plugin(name, data_dir)
+        if raw.train_x.shape[1:] != info.shape:
+            raise DataError(f"{name}: images have shape {raw.train_x.shape[1:]}, expected "
+                            f"{info.shape}; fix the petri.datasets plug-in")
+        return raw
     # PETRI_OFFLINE=1 turns downloads off for machines that must not reach the network.
     download_ok = download_ok and not os.environ.get("PETRI_OFFLINE")
     if name in _IDX_SOURCES:

@@ -116,9 +116,11 @@ def resolve_dataset(name: str, data_dir: str | Path | None = None) -> str:
     """A built-in name as is; otherwise the absolute path of a `.petri` file, importing an
     image folder, .npz or .h5 into `DATA_DIR/imported/` the first time it is named."""
     from petri.data.datasets import default_data_dir
-    from petri.data.info import DATASETS, unknown_dataset
+    from petri.data.info import DATASETS, dataset_plugin, named_datasets, unknown_dataset
 
-    if name in DATASETS:
+    if name in named_datasets():
+        if name not in DATASETS:
+            dataset_plugin(name)  # a broken plug-in fails here, not in every worker
         return name
     path = Path(name).expanduser().resolve()
     if not path.exists():

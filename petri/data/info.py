@@ -1,13 +1,16 @@
 """What petri knows about each dataset without loading it (no torch import).
 
-A dataset is a built-in name or a path: a `.petri` file (whose header answers), or an image
-folder / `.npz` / HDF5 file, imported into the data dir on first use (`petri.data.importer`).
+A dataset is a built-in name, the name of a `petri.datasets` plug-in, or a path: a `.petri`
+file (whose header answers), or an image folder / `.npz` / HDF5 file, imported into the data
+dir on first use (`petri.data.importer`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+from petri import plugins
 from petri.errors import DataError
 
 
@@ -56,6 +59,30 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+@dataclass(frozen=True)
+class DatasetPlugin:
+    """What a `petri.datasets` entry point names: the dataset's info (its `name` is the
+    entry point's) and a reader `load(data_dir) -> (train_x, train_y, test_x, test_y)`:
+    uint8 images (N, C, H, W) of `info.shape`, integer labels; no test split: None, None.
+    The module should not import torch, so that checking a config stays quick."""
+
+    info: DatasetInfo
+    load: Callable[[Path], tuple]
+
+
+def named_datasets() -> tuple[str, ...]:
+    """Datasets known by name: the built-in ones, then the installed plug-ins'."""
+    return tuple(DATASETS) + tuple(n for n in plugins.names(plugins.DATASETS) if n not in DATASETS)
+
+
+def dataset_plugin(name: str) -> DatasetPlugin:
+    plugin = plugins.load(plugins.DATASETS, name)
+    if not isinstance(plugin, DatasetPlugin) or plugin.info.name != name:
+        raise DataError(f"the petri.datasets plug-in {name!r} must name a DatasetPlugin whose "
+                        f"info.name is {name!r}; fix the plug-in")
+    return plugin
+
+
 def dataset_info(name: str, data_dir: str | Path | None = None) -> DatasetInfo:
     """The info of a built-in dataset, or of a user dataset from its `.petri` header.
 
@@ -63,6 +90,8 @@ def dataset_info(name: str, data_dir: str | Path | None = None) -> DatasetInfo:
     `data.flip: true` for photos) and CIFAR's crop padding of an eighth of the side."""
     if name in DATASETS:
         return DATASETS[name]
+    if name in plugins.names(plugins.DATASETS):
+        return dataset_plugin(name).info
     from petri.data.importer import resolve_dataset
     from petri.data.petrifile import read_header
 
@@ -72,5 +101,5 @@ def dataset_info(name: str, data_dir: str | Path | None = None) -> DatasetInfo:
 
 
 def unknown_dataset(name: str) -> DataError:
-    return DataError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}, a .petri "
+    return DataError(f"unknown dataset {name!r}: use one of {', '.join(named_datasets())}, a .petri "
                      f"file (`petri data import`), an image folder, an .npz or an .h5 file")

@@ -27,6 +27,8 @@ PRIMITIVES: tuple[str, ...] = (
     "dil_conv_3x3",
     "dil_conv_5x5",
 )
+# What random cells and growth draw from by default: `none` is no op to add.
+SEARCH_OPS = tuple(op for op in PRIMITIVES if op != "none")
 STEMS = ("cifar", "imagenet")
 
 
@@ -172,6 +174,19 @@ def _cell_from_dict(d: dict) -> CellDesc:
     return CellDesc(nodes=nodes, concat=tuple(d["concat"]))
 
 
+def known_ops() -> tuple[str, ...]:
+    """The built-in primitives, then those of installed `petri.ops` plug-ins (by name, none
+    imported): any of them may appear in a desc."""
+    from petri import plugins
+
+    extra = tuple(plugins.names(plugins.OPS))
+    clash = sorted(set(extra) & set(PRIMITIVES))
+    if clash:
+        raise DescError(f"the petri.ops plug-in(s) {', '.join(clash)} reuse a built-in op's "
+                        f"name; rename or uninstall them")
+    return PRIMITIVES + extra
+
+
 def _validate_cell(kind: str, cell: CellDesc) -> None:
     if not cell.nodes:
         raise DescError(f"{kind} cell: needs at least one node")
@@ -180,8 +195,9 @@ def _validate_cell(kind: str, cell: CellDesc) -> None:
             raise DescError(f"{kind} cell, node {j}: has no edges")
         for k, e in enumerate(node.edges):
             where = f"{kind} cell, node {j}, edge {k}"
-            if e.op not in PRIMITIVES:
-                raise DescError(f"{where}: unknown op {e.op!r}; known ops: {', '.join(PRIMITIVES)}")
+            if e.op not in known_ops():
+                raise DescError(f"{where}: unknown op {e.op!r}; known ops: "
+                                f"{', '.join(known_ops())}")
             if not _is_int(e.input) or not 0 <= e.input < j + 2:
                 raise DescError(f"{where}: input {e.input!r} is out of range; node {j} may read "
                                 f"states 0..{j + 1} (0=s0, 1=s1, i+2=node i)")

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from petri.errors import DescError
-from petri.space.desc import PRIMITIVES
+from petri import plugins
+from petri.space.desc import PRIMITIVES, known_ops
 
 
 class ReLUConvBN(nn.Sequential):
@@ -115,11 +116,17 @@ assert tuple(OPS) == PRIMITIVES, "the op registry must list the primitives in in
 
 
 def create_op(name: str, c: int, stride: int, affine: bool = True, search: bool = False) -> nn.Module:
-    try:
-        factory = OPS[name]
-    except KeyError:
-        raise DescError(f"unknown op {name!r}; known ops: {', '.join(OPS)}") from None
-    return factory(c, stride, affine, search)
+    """A built-in primitive, or a `petri.ops` plug-in's (same signature as the OPS rows)."""
+    factory = OPS.get(name)
+    if factory is None:
+        if name not in known_ops():
+            raise DescError(f"unknown op {name!r}; known ops: {', '.join(known_ops())}")
+        factory = plugins.load(plugins.OPS, name)
+    op = factory(c, stride, affine, search)
+    if not isinstance(op, nn.Module):
+        raise DescError(f"the petri.ops plug-in {name!r} returned {type(op).__name__}, not an "
+                        f"nn.Module; fix the plug-in")
+    return op
 
 
 def is_identity(op: nn.Module) -> bool:

@@ -79,7 +79,7 @@ def seed_descs(cfg: PetridishCfg, pareto: ParetoCfg, dataset: str, seed: int) ->
     for r, c, n in pareto.macros():
         key = f"r{r}c{c}n{n}"
         out[key] = random_desc(
-            random.Random(f"{seed}/seed-cells/{key}"), n, cfg.edges_per_node,
+            random.Random(f"{seed}/seed-cells/{key}"), n, cfg.edges_per_node, pareto.ops,
             channels=cfg.channels, cells=c, reductions=r,
             in_channels=info.shape[0], num_classes=info.num_classes,
             stem_multiplier=cfg.stem_multiplier, name=f"seed-{key}")
@@ -212,7 +212,7 @@ class Petridish(Algorithm):
         if self.p.search_subset is not None:  # candidates train ~5x slower than their parent
             data = {**data, "subset": self.p.search_subset}
         grow = GrowSpec(k=self.p.k, l1=self.p.l1, grow_existing=self.p.grow_existing,
-                        select=self.p.select)
+                        select=self.p.select, ops=self.pareto.ops)
         return JobSpec("search", SearchSpec(
             parent_desc=parent.desc, parent_checkpoint=parent.checkpoint, data=data,
             trainer=trainer, grow=grow, extra={"index": n, "parent": parent.id}).to_dict(),

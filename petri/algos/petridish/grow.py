@@ -30,13 +30,13 @@ from torch import nn
 
 from petri.errors import DescError
 from petri.space.build import Network, build_model
-from petri.space.desc import PRIMITIVES, CellDesc, EdgeDesc, ModelDesc, NodeDesc
+from petri.space.desc import SEARCH_OPS, CellDesc, EdgeDesc, ModelDesc, NodeDesc
 from petri.space.ops import create_op
 
 NEW = "new"
-# Every primitive but `none` may grow a new node. Existing nodes only take ops that end in a
-# batch norm, because α must be folded into the op for the child to start where search ended.
-NEW_NODE_OPS = tuple(op for op in PRIMITIVES if op != "none")
+# A new node may take any of the space's ops (SEARCH_OPS unless pareto.ops says). Existing
+# nodes only take built-in ops that end in a batch norm, because α must be folded into the op
+# for the child to start where search ended.
 EXISTING_NODE_OPS = ("sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 
 
@@ -54,9 +54,10 @@ class Pick:
         return asdict(self)
 
 
-def targets(cell: CellDesc, grow_existing: bool) -> dict[str, tuple[int, tuple[str, ...]]]:
+def targets(cell: CellDesc, grow_existing: bool, ops: tuple[str, ...] | None = None
+            ) -> dict[str, tuple[int, tuple[str, ...]]]:
     """Growth targets of a cell type: name -> (number of inputs, candidate ops)."""
-    out = {NEW: (cell.n_nodes + 2, NEW_NODE_OPS)}
+    out = {NEW: (cell.n_nodes + 2, tuple(ops or SEARCH_OPS))}
     if grow_existing:
         for j in range(cell.n_nodes):
             out[str(j)] = (j + 2, EXISTING_NODE_OPS)
@@ -105,15 +106,15 @@ class GrowthNet(nn.Module):
     """A frozen parent network with trainable candidate layers in every cell."""
 
     def __init__(self, parent: Network, grow_existing: bool = False, l1: float = 0.0,
-                 seed: int = 0):
+                 seed: int = 0, ops: tuple[str, ...] | None = None):
         super().__init__()
         self.net = parent
         self.l1 = l1
         for p in parent.parameters():
             p.requires_grad_(False)
         desc = parent.desc
-        self.plans = {"normal": targets(desc.normal, grow_existing),
-                      "reduce": targets(desc.reduce, grow_existing)}
+        self.plans = {"normal": targets(desc.normal, grow_existing, ops),
+                      "reduce": targets(desc.reduce, grow_existing, ops)}
         g = torch.Generator().manual_seed(seed)
         self.alphas = nn.ParameterDict()
         for kind, plan in self.plans.items():

@@ -24,6 +24,9 @@ class GrowSpec:
     l1: float  # L1 on the candidates' α
     grow_existing: bool  # also offer candidates to existing nodes
     select: str  # one of SELECT_RULES
+    # A new node's candidate ops: pareto.ops (None, as in runs made before it existed: the
+    # built-in ones).
+    ops: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
     def make_model():
         parent = build_model(parent_desc)
         parent.load_state_dict(parent_weights)
-        return GrowthNet(parent, grow.grow_existing, grow.l1, seed=cfg.seed)
+        return GrowthNet(parent, grow.grow_existing, grow.l1, seed=cfg.seed, ops=grow.ops)
 
     search, result, batch = fit(make_model, splits, cfg, ctx, model_hooks=search_hooks)
     search.to("cpu")

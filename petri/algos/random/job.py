@@ -22,7 +22,8 @@ def draw(sampler: dict, index: int, in_channels: int, num_classes: int, shape):
         r = rng.randint(sampler["min_reductions"], sampler["max_reductions"])
         c = rng.randint(max(sampler["min_cells"], 2 * r + 1), max(sampler["max_cells"], 2 * r + 1))
         n = rng.randint(sampler["min_nodes"], sampler["max_nodes"])
-        desc = random_desc(rng, n, sampler["edges_per_node"], channels=sampler["channels"],
+        desc = random_desc(rng, n, sampler["edges_per_node"], sampler.get("ops"),
+                           channels=sampler["channels"],
                            cells=c, reductions=r, in_channels=in_channels,
                            num_classes=num_classes, stem_multiplier=sampler["stem_multiplier"],
                            name=f"random-{index}")
