@@ -23,9 +23,9 @@ def _pct(v) -> str:
                    "for the other formats the folder (default RUN_DIR's name and the format).")
 @click.option("--format", "fmt", type=click.Choice([GALLERY, *FORMATS]), default=GALLERY,
               show_default=True,
-              help="hdf5: one gallery for `petri gallery`/`petri eval`; torchscript, onnx, "
-                   "safetensors: a file per model with a JSON of its inputs, classes and "
-                   "cost beside it.")
+              help="hdf5: one gallery for `petri gallery`/`petri eval`; torchscript, pt2 "
+                   "(torch.export), onnx, safetensors: a file per model with a JSON of its "
+                   "inputs, classes and cost beside it.")
 @click.option("--eps", type=FiniteRange(min=0), default=None,
               help="Export every point within this relative band of the lower hull "
                    "instead of the Pareto frontier, e.g. --eps 0.025.")
@@ -33,7 +33,7 @@ def _pct(v) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def export(run_dir, output, fmt, eps, cost, as_json):
     """Write the frontier models of RUN_DIR (desc, weights, cost, error, lineage) to an HDF5
-    gallery, or each as a TorchScript, ONNX or safetensors file."""
+    gallery, or each as a TorchScript, torch.export, ONNX or safetensors file."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 

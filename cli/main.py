@@ -24,7 +24,7 @@ COMMANDS = {
     "ls": ("petri.cli.ls:ls", "The runs under a directory: state, algorithm, points, compute."),
     "watch": ("petri.cli.live:watch_cmd", "A live full-screen view of a run (Ctrl-C quits)."),
     "export": ("petri.cli.gallery:export", "Write a run's frontier models to an HDF5 gallery, "
-                                           "or as TorchScript, ONNX or safetensors files."),
+                                           "or as TorchScript, pt2, ONNX or safetensors files."),
     "gallery": ("petri.cli.gallery:gallery", "Inspect an HDF5 gallery (`petri gallery show`, "
                                              "`petri gallery desc`)."),
     "eval": ("petri.cli.evaluate:evaluate", "Train a gallery's models longer; test accuracy."),

@@ -1,8 +1,9 @@
-"""`petri export RUN -o DIR --format torchscript|onnx|safetensors`: each selected model of a run
-as a file of its own, with `model-<id>.json` beside it (an `ExportedModel`: input shape,
+"""`petri export RUN -o DIR --format torchscript|pt2|onnx|safetensors`: each selected model of a
+run as a file of its own, with `model-<id>.json` beside it (an `ExportedModel`: input shape,
 mean/std, class names, cost, errors, lineage and the desc).
 
     torchscript  model-<id>.pt           torch.jit.load(path)(x); also from C++ (libtorch)
+    pt2          model-<id>.pt2          torch.export.load(path).module()(x)
     onnx         model-<id>.onnx         onnxruntime.InferenceSession(path), input "images"
     safetensors  model-<id>.safetensors  weights only: load them into
                                          build_model(ModelDesc.from_dict(json["desc"]))
@@ -14,8 +15,8 @@ typed, statically unrolled code, for an API torch has deprecated in favour of to
 All of that is fixed when a network is built, so a trace of the eval-mode network records
 exactly the computation the desc describes; the one thing a trace bakes in is the input's
 height and width (FactorizedReduce pads odd sizes by comparing shapes), which is the
-dataset's and is written in the JSON. ONNX goes through torch.export (torch's default
-exporter), with the batch dimension left free.
+dataset's and is written in the JSON. pt2 (torch.export's ExportedProgram, the path torch
+recommends now) and ONNX (written from that program) leave the batch dimension free.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from petri.io import (atomic_write, atomic_write_json, check_writable, remove_st
                       write_error)
 from petri.store.gallery import GalleryModel, Preprocessing
 
-FORMATS = {"torchscript": ".pt", "onnx": ".onnx", "safetensors": ".safetensors"}
+FORMATS = {"torchscript": ".pt", "pt2": ".pt2", "onnx": ".onnx", "safetensors": ".safetensors"}
 GALLERY = "hdf5"  # the format of `petri.gallery.export`: all models in one file
 SIDECAR_FORMAT = "petri-export-1"
 EXAMPLE_BATCH = 2  # a trace at batch 1 may fold the batch size into reshapes
@@ -113,15 +114,15 @@ def export(run_dir: str | Path, out: str | Path, fmt: str = GALLERY, eps: float 
         _check_folder(out)
         files = {}
         for m in models:
-            files[m.id] = str(out / f"model-{m.id}{FORMATS[fmt]}")
+            path = out / f"model-{m.id}{FORMATS[fmt]}"
             module = gallery.build_module(m, run_dir)
             try:
-                write(module, m, Path(files[m.id]))
+                write(module, m, path)
                 atomic_write_json(out / f"model-{m.id}.json",
-                                  ExportedModel.of(m, fmt, Path(files[m.id]).name,
-                                                   meta["source"]).to_dict())
+                                  ExportedModel.of(m, fmt, path.name, meta["source"]).to_dict())
             except OSError as e:
-                raise write_error(e, Path(files[m.id]), "exported model") from None
+                raise write_error(e, path, "exported model") from None
+            files[m.id] = str(path)
             if on_model is not None:
                 on_model(m)
     return ExportSummary(str(out), fmt, meta["cost_metric"], meta["selection"],
@@ -148,7 +149,8 @@ def _writer(fmt: str) -> Callable:
         except ImportError as e:
             raise PetriError(f"--format onnx needs the onnx extra ({e.name} is missing): "
                              f"pip install 'petri[onnx]'") from None
-    writers = {"torchscript": _torchscript, "onnx": _onnx, "safetensors": _safetensors}
+    writers = {"torchscript": _torchscript, "pt2": _pt2, "onnx": _onnx,
+               "safetensors": _safetensors}
     if fmt not in writers:
         raise PetriError(f"unknown export format {fmt!r}; use one of {GALLERY}, "
                          f"{', '.join(FORMATS)}")
@@ -183,25 +185,43 @@ def _quiet_exporters():
 def _torchscript(module, m: GalleryModel, path: Path) -> None:
     import torch
 
-    with _quiet_exporters(), torch.no_grad():
-        traced = torch.jit.trace(module, _example(m))
-    atomic_write(path, lambda f: torch.jit.save(traced, f))
+    with _quiet_exporters():
+        with torch.no_grad():
+            traced = torch.jit.trace(module, _example(m))
+        atomic_write(path, lambda f: torch.jit.save(traced, f))
+
+
+def _program(module, m: GalleryModel):
+    """The network as torch.export's ExportedProgram, any batch size."""
+    import torch
+
+    with _quiet_exporters():
+        return torch.export.export(module, (_example(m),),
+                                   dynamic_shapes=({0: torch.export.Dim("batch")},))
+
+
+def _pt2(module, m: GalleryModel, path: Path) -> None:
+    import torch
+
+    program = _program(module, m)
+    atomic_write(path, lambda f: torch.export.save(program, f))
 
 
 def _onnx(module, m: GalleryModel, path: Path) -> None:
     import torch
 
+    program = _program(module, m)
     try:
         with _quiet_exporters():
-            program = torch.onnx.export(
-                module, (_example(m),), input_names=["images"], output_names=["logits"],
-                dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, verbose=False)
+            onnx_program = torch.onnx.export(program, input_names=["images"],
+                                             output_names=["logits"], dynamo=True,
+                                             verbose=False)
     except Exception as e:  # torch's exporter raises many kinds; the cause is in the text
         raise PetriError(f"model {m.id}: torch could not export it to ONNX "
-                         f"({' '.join(str(e).split())[:300]}); --format torchscript or "
+                         f"({' '.join(str(e).split())[:300]}); --format pt2, torchscript or "
                          f"safetensors still work") from None
     # One self-contained file: the weights inside, not in a `.onnx.data` beside it.
-    data = program.model_proto.SerializeToString()
+    data = onnx_program.model_proto.SerializeToString()
     atomic_write(path, lambda f: f.write(data))
 
 

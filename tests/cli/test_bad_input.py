@@ -227,7 +227,7 @@ def test_export_into_a_read_only_folder_is_one_line(run, tmp_path):
         out.chmod(0o755)
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "onnx", "safetensors"])
+@pytest.mark.parametrize("fmt", ["torchscript", "pt2", "onnx", "safetensors"])
 def test_export_of_files_onto_a_file_under_a_file_or_in_proc_is_one_line(run, tmp_path, fmt):
     notes = tmp_path / "notes.txt"
     notes.write_text("precious")
@@ -251,6 +251,19 @@ def test_export_of_an_unknown_format_or_a_missing_run_is_one_line(run, tmp_path)
     one_line_error(run_petri("export", tmp_path, "--format", "onnx", "-o", tmp_path / "out"),
                    "no petri run")
     assert not list(tmp_path.iterdir())
+
+
+def test_export_of_files_on_a_full_disk_says_so_and_leaves_no_partial_file(run, tmp_path,
+                                                                          monkeypatch):
+    from petri.export import export
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(PetriError, match="is full: the exported model .*model-1.pt was not "
+                                         "written"):
+        export(run, tmp_path / "out", "torchscript")
+    assert not list((tmp_path / "out").iterdir())
 
 
 def test_export_to_onnx_without_the_extra_names_it(run, tmp_path, monkeypatch):

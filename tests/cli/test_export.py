@@ -61,6 +61,9 @@ kind, path, x = sys.argv[1], sys.argv[2], np.load(sys.argv[3])
 if kind == "torchscript":
     import torch
     out = torch.jit.load(path)(torch.from_numpy(x)).detach().numpy()
+elif kind == "pt2":
+    import torch
+    out = torch.export.load(path).module()(torch.from_numpy(x)).detach().numpy()
 else:
     import onnxruntime
     out = onnxruntime.InferenceSession(path).run(["logits"], {"images": x})[0]
@@ -85,14 +88,16 @@ def _sidecar(out: Path, model_id: int) -> ExportedModel:
     return ExportedModel.from_dict(json.loads((out / f"model-{model_id}.json").read_text()))
 
 
-def test_torchscript_runs_without_petri_and_equals_the_eager_model(run, gallery, tmp_path):
-    out = tmp_path / "ts"
-    summary = _export(run, out, "torchscript")
-    assert sorted(p.name for p in out.iterdir()) == ["model-1.json", "model-1.pt",
-                                                     "model-2.json", "model-2.pt"]
-    x = _images(3)  # the trace ran at batch 2: the batch stays free
+@pytest.mark.parametrize("fmt,suffix", [("torchscript", ".pt"), ("pt2", ".pt2")])
+def test_torch_files_run_without_petri_and_equal_the_eager_model(run, gallery, tmp_path, fmt,
+                                                                 suffix):
+    out = tmp_path / fmt
+    summary = _export(run, out, fmt)
+    assert sorted(p.name for p in out.iterdir()) == ["model-1.json", f"model-1{suffix}",
+                                                     "model-2.json", f"model-2{suffix}"]
+    x = _images(3)  # traced and exported at batch 2: the batch stays free
     for m in summary.models:
-        got = _run_outside_petri("torchscript", Path(m.file), x, tmp_path)
+        got = _run_outside_petri(fmt, Path(m.file), x, tmp_path)
         torch.testing.assert_close(got, _eager(gallery, m.id, x), rtol=0, atol=1e-6)
 
 
