@@ -33,6 +33,11 @@ RANDOM = {"algo": "random", "seed": 2, "data": {"dataset": "fashion-mnist"},
           "pareto": {"min_reductions": 0, "max_reductions": 1, "min_cells": 1, "max_cells": 3,
                      "min_nodes": 1, "max_nodes": 2},
           "random": {"samples": 6, "channels": 4}, "trainer": {"epochs": 1}}
+EVOLUTION = {"algo": "evolution", "seed": 4, "data": {"dataset": "fashion-mnist"},
+             "pareto": {"min_reductions": 0, "max_reductions": 1, "min_cells": 1,
+                        "max_cells": 3, "min_nodes": 1, "max_nodes": 3},
+             "evolution": {"population": 4, "sample": 2, "cycles": 5, "parallel": 2,
+                           "channels": 4}, "trainer": {"epochs": 1}}
 CASES = {
     "smoke": ({"algo": "smoke", "smoke": {"jobs": 5}}, smoke_result),
     "petridish": (petridish_tests.cfg(), petridish_tests.fake_result),
@@ -42,6 +47,7 @@ CASES = {
     "pc-darts": (darts_tests.cfg("pc-darts", supernet={"channels": 8}),
                  darts_tests.fake_result),
     "mood": (darts_tests.mood_cfg(max_searches=4), darts_tests.fake_result),
+    "evolution": (EVOLUTION, petridish_tests.fake_result),
 }
 # `eval` needs a gallery to exist; tests/daemon/test_petridish_run.py runs it on an export.
 NAMES = sorted(n for n in registry() if n != "eval")

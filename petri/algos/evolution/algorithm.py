@@ -1,0 +1,156 @@
+"""`evolution`: regularized (aging) evolution (Real et al., 2019) aimed at a frontier.
+
+A population of `evolution.population` random architectures from the `pareto` space is
+trained; then each child is a mutation of the winner of a tournament among `sample` members
+drawn from the youngest `population` points (older ones age out, the paper's
+regularisation). The paper's tournament picks the most accurate member; petri's searches a
+frontier, so the winner is the member on the best Pareto front of (cost, validation error)
+within the population, then the one with the lower error. A mutation changes the op or the
+input of one edge of the normal or the reduction cell.
+
+Children come in generations of `parallel`, each proposed once the one before has
+finished, and every draw is seeded by (run seed, child index), so a run is the same in any
+finishing order and after any restart. Every model trains once with the run's `trainer`
+recipe (the generic `train` job) and becomes a point.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+from petri.algos.base import Algorithm, Outcome, trained_point
+from petri.config import from_mapping, setting
+from petri.data.config import DataCfg
+from petri.data.info import dataset_info
+from petri.errors import ConfigError
+from petri.hull import HullCfg, pareto_front
+from petri.space.desc import SEARCH_OPS, EdgeDesc, ModelDesc
+from petri.space.sample import ParetoCfg, random_desc
+from petri.store.records import Job, JobSpec, Point
+from petri.store.view import RunView
+from petri.train.config import TrainCfg
+from petri.train.job import TrainSpec
+
+
+@dataclass(frozen=True)
+class EvolutionCfg:
+    population: int = setting(10, ge=2, le=10_000)  # members alive at a time
+    sample: int = setting(3, ge=1, le=10_000)  # tournament size
+    cycles: int = setting(20, ge=1, le=1_000_000)  # children trained after the population
+    parallel: int = setting(2, ge=1, le=1024)  # children per generation
+    channels: int = setting(16, ge=1, le=1024)
+    stem_multiplier: int = setting(3, ge=1, le=16)
+    edges_per_node: int = setting(2, ge=1, le=16)
+
+
+def mutate(desc: ModelDesc, rng: random.Random, ops: tuple[str, ...]) -> ModelDesc:
+    """`desc` with one edge changed: its op (to another of `ops`) or its input (to an
+    earlier state no other edge of its node reads); the op when no such input exists."""
+    kind = rng.choice(("normal", "reduce"))
+    cell = getattr(desc, kind)
+    j = rng.randrange(cell.n_nodes)
+    node = cell.nodes[j]
+    k = rng.randrange(len(node.edges))
+    edge = node.edges[k]
+    free = [i for i in range(j + 2) if i not in {e.input for e in node.edges}]
+    other_ops = [op for op in ops if op != edge.op]
+    if free and (not other_ops or rng.random() < 0.5):
+        new = EdgeDesc(edge.op, rng.choice(free))
+    elif other_ops:
+        new = EdgeDesc(rng.choice(other_ops), edge.input)
+    else:
+        return desc  # one op and every input taken: nothing can change
+    edges = node.edges[:k] + (new,) + node.edges[k + 1:]
+    nodes = cell.nodes[:j] + (replace(node, edges=edges),) + cell.nodes[j + 1:]
+    return replace(desc, **{kind: replace(cell, nodes=nodes)}).validate()
+
+
+def front_ranks(points: list[Point], metric: str) -> dict[int, int]:
+    """Point id -> its Pareto front (0 = non-dominated) within `points`."""
+    left = [(p.id, p.cost(metric), p.val_error) for p in points]
+    ranks, rank = {}, 0
+    while left:
+        front = set(pareto_front(left))
+        ranks |= {i: rank for i in front}
+        left = [p for p in left if p[0] not in front]
+        rank += 1
+    return ranks
+
+
+class Evolution(Algorithm):
+    name = "evolution"
+
+    def __init__(self, cfg: dict):
+        super().__init__(cfg)
+        self.e = from_mapping(EvolutionCfg, cfg.get("evolution"), "evolution")
+        if self.e.sample > self.e.population:
+            raise ConfigError(f"evolution.sample ({self.e.sample}) must be at most "
+                              f"evolution.population ({self.e.population})")
+        self.pareto = from_mapping(ParetoCfg, cfg.get("pareto"), "pareto")
+        self.macros = self.pareto.macros()  # the ranges are sane and bounded
+        self.metric = from_mapping(HullCfg, cfg.get("hull"), "hull").metric
+        self.data = DataCfg.from_dict(cfg.get("data")).to_dict()
+        self.trainer = TrainCfg.from_dict(cfg.get("trainer") or {}).to_dict()
+        self.info = dataset_info(self.data["dataset"])
+        self.total = self.e.population + self.e.cycles
+
+    def _job(self, n: int, desc: ModelDesc, **extra) -> JobSpec:
+        key = f"evolution/{n}"
+        spec = TrainSpec(desc=replace(desc, name=f"evolution-{n}").to_dict(), data=self.data,
+                         trainer=self.trainer_for(self.trainer, key),
+                         extra={"index": n, **extra})
+        return JobSpec("train", spec.to_dict(), key)
+
+    def _initial(self, n: int) -> JobSpec:
+        rng = random.Random(f"{self.seed}/evolution/{n}")
+        r, c, nodes = rng.choice(self.macros)
+        desc = random_desc(rng, nodes, self.e.edges_per_node, self.pareto.ops,
+                           channels=self.e.channels, cells=c, reductions=r,
+                           in_channels=self.info.shape[0], num_classes=self.info.num_classes,
+                           stem_multiplier=self.e.stem_multiplier)
+        return self._job(n, desc)
+
+    def _members(self, view: RunView) -> list[Point]:
+        """The youngest `population` trained models (by index: the order they were made)."""
+        # A model without a validation error (data.val_size 0) or cost has no place to rank.
+        points = sorted((p for p in view.points() if p.stage == self.name
+                         and p.val_error is not None and p.cost(self.metric) is not None),
+                        key=lambda p: p.lineage["index"])
+        return points[-self.e.population:]
+
+    def _child(self, n: int, members: list[Point]) -> JobSpec:
+        rng = random.Random(f"{self.seed}/evolution/{n}")
+        ranks = front_ranks(members, self.metric)
+        contestants = rng.sample(members, min(self.e.sample, len(members)))
+        parent = min(contestants, key=lambda p: (ranks[p.id], p.val_error, p.lineage["index"]))
+        child = mutate(ModelDesc.from_dict(parent.desc), rng, self.pareto.ops or SEARCH_OPS)
+        return self._job(n, child, parent=parent.id)
+
+    def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
+        n = view.job_count()
+        if n == 0:
+            return [self._initial(i) for i in range(self.e.population)]
+        c = view.counts()
+        if c["queued"] or c["running"] or n >= self.total:
+            return []  # a generation starts once the one before has finished
+        members = self._members(view)
+        if not members:
+            return []
+        return [self._child(i, members) for i in range(n, min(n + self.e.parallel, self.total))]
+
+    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+        n = job.spec["index"]
+        return Outcome(points=[trained_point(job, result, self.name, {"index": n},
+                                             parent=job.spec.get("parent"), ordinal=n)])
+
+    def stop_reason(self, view: RunView) -> str | None:
+        n = view.job_count()
+        if n >= self.total:
+            return f"all {self.e.cycles} children proposed"
+        c = view.counts()
+        if n and not c["queued"] and not c["running"] and not self._members(view):
+            return "no member of the population trained (see the failed jobs)"
+        return None
+
+    def planned_points(self) -> int:
+        return self.total
