@@ -16,8 +16,7 @@ COMMANDS = {
     "cost": ("petri.cli.cost:cost", "Params, MACs and activation memory of an architecture."),
     "train": ("petri.cli.train:train", "Train one architecture with a progress bar."),
     "start": ("petri.cli.daemon:start", "Start a daemon on a run directory."),
-    "run": ("petri.cli.daemon:run", "Run a search (petridish, darts, darts2, pc-darts, mood, "
-                                    "random) on a daemon."),
+    "run": ("petri.cli.daemon:run", "Run a search on a daemon (`petri run --list`: which)."),
     "resume": ("petri.cli.daemon:resume", "Restart the daemon of an existing run directory."),
     "stop": ("petri.cli.daemon:stop", "Stop a run's daemon (workers checkpoint first)."),
     "status": ("petri.cli.status:status", "Jobs, workers, failures and the frontier of a run."),
