@@ -11,14 +11,17 @@ from petri.store.records import Point, PointSpec, dumps
 def insert_points(conn: sqlite3.Connection, job_id: int, points: list[PointSpec]) -> list[int]:
     """Insert inside the caller's transaction; a key seen before is skipped (idempotent).
 
-    A point with an `ordinal` gets id ordinal + 1; an id already taken by another key is an
-    algorithm numbering two points alike, and fails the transaction rather than drop one.
+    A point with an `ordinal` gets id ordinal + 1 (in runs created with planned ids: see
+    schema.sql); an id already taken by another key is an algorithm numbering two points
+    alike, and fails the transaction rather than drop one.
     """
+    planned = conn.execute("SELECT 1 FROM meta WHERE key = 'point_ids' AND value = 'plan'") \
+        .fetchone() is not None
     ids = []
     for p in points:
         if conn.execute("SELECT 1 FROM points WHERE key = ?", (p.key,)).fetchone():
             continue
-        point_id = None if p.ordinal is None else p.ordinal + 1
+        point_id = p.ordinal + 1 if planned and p.ordinal is not None else None
         if point_id is not None and \
                 (taken := conn.execute("SELECT key FROM points WHERE id = ?", (point_id,))
                  .fetchone()):

@@ -67,3 +67,8 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- Written only when a run is created: its point ids follow the algorithm's plan (a point's
+-- ordinal). A run begun by an older petri lacks the row and keeps numbering points as they
+-- land, so resuming it never has a planned id clash with one it already gave out.
+INSERT INTO meta (key, value) VALUES ('point_ids', 'plan');

@@ -11,7 +11,8 @@ in memory):
   are skipped. Repeating a proposal or an ingest changes nothing.
 - **Point ids follow the plan, not the clock.** A point whose spec has an `ordinal` gets id
   ordinal + 1, whenever it lands; one without gets the next free id. Two keys claiming one id
-  fail the write (`StoreError`) instead of dropping a point.
+  fail the write (`StoreError`) instead of dropping a point. A run created before planned
+  ids keeps giving the next free id, so resuming it cannot clash.
 - **Claims are fenced.** `claim` moves the best ready job (queued, `not_before` passed,
   highest priority, then lowest id) to running, bumps its lease and counts an attempt.
   `complete`, `fail` and `release` act only for the current lease of a running job; for a

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from petri.errors import StoreError
+from petri.store import db
 from petri.store.records import JobSpec, PointSpec
 from petri.store.store import RunStore
 
@@ -95,7 +96,7 @@ def test_records_are_frozen_copies(store):
 def test_meta_and_events(store):
     store.set_meta(daemon_state="running", slots=2)
     store.set_meta(daemon_state="stopped")
-    assert store.view.meta() == {"daemon_state": "stopped", "slots": "2"}
+    assert store.view.meta() == {"daemon_state": "stopped", "slots": "2", "point_ids": "plan"}
     store.log_event("daemon", "hello")
     assert [e["message"] for e in store.view.events()] == ["hello"]
 
@@ -133,3 +134,11 @@ def test_a_repeated_point_is_skipped_and_a_clashing_ordinal_lands_nothing(store)
                                                PointSpec("b/point", 0.2, ordinal=0)], [])
     assert [p.key for p in store.view.points()] == ["a/point"]
     assert store.get(job.id).state == "running"  # the whole write was rolled back
+
+
+def test_a_run_begun_before_planned_ids_keeps_numbering_points_as_they_land(store):
+    finish(store, "old", [PointSpec("old/point", 0.1)])  # id 1, given as it landed
+    with db.transaction(store.conn):
+        store.conn.execute("DELETE FROM meta WHERE key = 'point_ids'")  # as such a run has
+    finish(store, "new", [PointSpec("new/point", 0.2, ordinal=0)])  # would claim id 1
+    assert {p.key: p.id for p in store.view.points()} == {"old/point": 1, "new/point": 2}
