@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from petri.daemon.pidfile import daemon_alive, last_fatal
+from petri.daemon.pidfile import daemon_alive, last_fatal, process_start_time
 from petri.errors import StoreError
 from petri.hull import HullCfg, eps_band, lower_hull, pareto_front
 from petri.io import read_json
@@ -61,7 +61,11 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         prog = read_json(RunDir(run_dir).job(j.id) / PROGRESS) or {}
         if prog.get("lease") != j.lease:
             prog = {}
-        usage = process_usage(j.pid) if pid is not None and j.pid else None
+        # Only a worker of this machine, the very process the job was claimed by (a Ray
+        # actor's pid names a process elsewhere; a reused pid, another one).
+        ours = pid is not None and j.pid and j.pid_start is not None \
+            and process_start_time(j.pid) == j.pid_start
+        usage = process_usage(j.pid) if ours else None
         workers.append({"job_id": j.id, "kind": j.kind, "worker": j.worker, "device": j.device,
                         "attempt": j.attempts, "pid": j.pid,
                         "cpu_s": usage.cpu_s if usage else None,

@@ -174,3 +174,20 @@ def test_an_evaluation_shows_test_accuracy_as_models_finish(tmp_path):
     text = render(snapshot(tmp_path), 80, 24)
     assert "models evaluated" in text and "test acc" in text
     assert "87.50%" in text and "75.00%" in text
+
+
+@pytest.mark.parametrize("same_process", [True, False])
+def test_snapshot_reads_a_workers_usage_only_from_the_process_that_claimed_the_job(
+        tmp_path, monkeypatch, same_process):
+    import petri.status
+    from petri.daemon.pidfile import process_start_time
+
+    save_config({"algo": "smoke"}, tmp_path)
+    conn = db.connect(tmp_path, create=True)
+    jobs.enqueue(conn, [JobSpec("sleep_train", {}, "k")])
+    start = process_start_time(os.getpid()) if same_process else "1"  # "1": a reused pid
+    jobs.claim(conn, "cpu0", "cpu", pid=os.getpid(), pid_start=start)
+    conn.close()
+    monkeypatch.setattr(petri.status, "daemon_alive", lambda run_dir: os.getpid())
+    worker = snapshot(tmp_path)["workers"][0]
+    assert (worker["rss_bytes"] is not None and worker["cpu_s"] > 0) == same_process
