@@ -36,7 +36,10 @@ setup(
         # `petri watch` in a pty; matplotlib lets the tests exercise `petri plot`; onnx and
         # onnxruntime let them export to ONNX and run the file without petri.
         "test": ["pytest>=7", "fvcore", "pexpect", "matplotlib", "tensorboard", "onnx>=1.16",
-                 "onnxscript", "onnxruntime"],
+                 "onnxscript", "onnxruntime", "ray>=2.9"],
+        # `daemon.executor: ray`: the workers run as Ray actors on a cluster (the tests run a
+        # real multi-node Ray on one machine, so the test extra has it too).
+        "ray": ["ray>=2.9"],
         # `petri export --format onnx`: torch's exporter (torch.export) writes through
         # onnxscript, which checks the graph with onnx.
         "onnx": ["onnx>=1.16", "onnxscript"],

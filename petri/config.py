@@ -149,6 +149,8 @@ class RunCfg:
 
 @dataclass(frozen=True)
 class DaemonCfg:
+    # local: worker processes on this machine; ray: Ray actors on a cluster (see RayCfg).
+    executor: typing.Literal["local", "ray"] = "local"
     cpu_slots: int = setting(1, ge=1, le=1024)
     # Threads of each CPU slot (None: the cores other petri daemons leave free, shared among
     # the slots; see petri.threads).
@@ -172,6 +174,28 @@ class DaemonCfg:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class RayCfg:
+    """The `ray` section: where the cluster is and what each slot's actor holds of it. Read
+    only when `daemon.executor` is ray; the slot settings of `daemon` apply to local runs."""
+
+    # auto: the cluster `ray start` runs on this machine (or RAY_ADDRESS); local: a private
+    # one-machine Ray that lives as long as the daemon; else a head's HOST:PORT.
+    address: str = "auto"
+    slots: int | None = setting(None, ge=1, le=4096)  # None: as many as the cluster holds at start
+    num_cpus: float = setting(1.0, gt=0)
+    num_gpus: float = setting(0.0, ge=0)  # below 1 shares a GPU: 0.5 puts two slots on each
+
+    def __post_init__(self):
+        if self.num_gpus > 1 and not float(self.num_gpus).is_integer():
+            raise ConfigError(f"ray.num_gpus must be below 1 or a whole number, got "
+                              f"{self.num_gpus!r}: Ray shares a GPU only as a fraction of one")
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "RayCfg":
+        return from_mapping(cls, d, "ray")
 
 
 def apply_override(cfg: dict, assignment: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from petri.config import DaemonCfg, RunCfg, apply_override, from_mapping, read_yaml
+from petri.config import DaemonCfg, RayCfg, RunCfg, apply_override, from_mapping, read_yaml
 from petri.errors import ConfigError, PetriError
 from petri.io import atomic_write
 from petri.rundir import RunDir
@@ -51,7 +51,11 @@ def check(cfg: dict, where: str = "config"):
         if "algo" not in cfg:
             raise ConfigError("missing `algo` (for example `algo: petridish`)")
         from_mapping(RunCfg, {k: cfg[k] for k in ("algo", "seed", "name") if k in cfg}, "")
-        DaemonCfg.from_dict(cfg.get("daemon"))
+        RayCfg.from_dict(cfg.get("ray"))
+        if DaemonCfg.from_dict(cfg.get("daemon")).executor == "ray":
+            from petri.daemon.executor import require_ray
+
+            require_ray()  # before anything is created: a missing Ray changes nothing
         # On its own too: stage sections may override every key a bad value sits under.
         TrainCfg.from_dict(cfg.get("trainer") or {})
         CompareCfg.from_dict(cfg.get("compare"))  # a bad frame fails at `petri run`, not later

@@ -14,7 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-from petri.config import DaemonCfg
+from petri.config import DaemonCfg, RayCfg
 from petri.daemon.executor import Event, LocalExecutor
 from petri.daemon.pidfile import FatalRecord, RunLock, already_running, kill_if_same, write_pid
 from petri.daemon.slots import plan_slots, query_gpus
@@ -25,6 +25,8 @@ from petri.rundir import PROGRESS, RESULT, RunDir
 from petri.store.store import RunStore
 
 log = logging.getLogger("petri.daemon")
+
+
 class Daemon:
     def __init__(self, run_dir: Path, nvml=None):
         self.run_dir = Path(run_dir)
@@ -32,6 +34,7 @@ class Daemon:
         # The algorithm is built once, here; it checks its own sections as it is built.
         self.cfg, self.algo = open_run(run_dir)
         self.dcfg = DaemonCfg.from_dict(self.cfg.get("daemon"))
+        self.rcfg = RayCfg.from_dict(self.cfg.get("ray"))
         self.nvml = nvml
         self.stopping = False
         self.stop_now = False
@@ -57,10 +60,9 @@ class Daemon:
         self.store = RunStore.open(self.run_dir)
         self.check_job_dirs()
         self.view = self.store.view
-        gpus = query_gpus(self.nvml) if self.dcfg.use_gpus else None
-        self.slots, line = plan_slots(gpus, self.dcfg.cpu_slots, self.dcfg.slots_per_gpu,
-                                      self.dcfg.min_free_mb, self.dcfg.allow_shared_gpus,
-                                      threads=self.dcfg.threads)
+        # Before the pid file: a cluster that cannot be reached fails `petri start` in one line.
+        self.executor = self.open_executor()
+        line = self.slots_line = self.executor.describe()
         log.info(line)
         self.store.set_meta(daemon_pid=os.getpid(), daemon_state="running", slots=line,
                             started=time.time())
@@ -73,15 +75,14 @@ class Daemon:
         write_pid(self.run_dir)  # only now may `petri start` report that the daemon started
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        self.log_file = open(self.rd.workers_log, "ab")
-        self.executor = LocalExecutor(self.log_file)
-        for slot in self.slots:
+        for slot in self.executor.slots:
             self.executor.spawn(slot)
         last_propose = 0.0
         done = False
         while not self.stopping:
             for ev in self.executor.poll(self.dcfg.poll_s):
                 self.handle(ev)
+            self.note_slots()
             self.check_hung()
             if any(h.idle for h in self.executor.handles) and \
                     (time.time() - last_propose > 0.2 or self._ready_jobs()):
@@ -92,6 +93,25 @@ class Daemon:
                 break
         self.shutdown(done)
         return 0
+
+    def open_executor(self):
+        if self.dcfg.executor == "ray":
+            from petri.daemon.ray_executor import RayExecutor  # only Ray runs import ray
+
+            return RayExecutor(self.rcfg)
+        gpus = query_gpus(self.nvml) if self.dcfg.use_gpus else None
+        slots, line = plan_slots(gpus, self.dcfg.cpu_slots, self.dcfg.slots_per_gpu,
+                                 self.dcfg.min_free_mb, self.dcfg.allow_shared_gpus,
+                                 threads=self.dcfg.threads)
+        return LocalExecutor(open(self.rd.workers_log, "ab"), slots, line)
+
+    def note_slots(self) -> None:
+        """Keep the store's slot line current: a Ray slot's node is known once its actor
+        runs, and changes when the actor is replaced."""
+        line = self.executor.describe()
+        if line != self.slots_line:
+            self.slots_line = line
+            self.store.set_meta(slots=line)
 
     def _on_signal(self, signum, frame) -> None:
         if self.stopping:  # a second signal: stop without waiting
@@ -129,7 +149,6 @@ class Daemon:
                 self.store.log_event("search", f"search done: {reason}")
         self.store.set_meta(daemon_state=state, done=int(done), stopped_at=time.time())
         self.store.log_event("daemon", f"daemon {os.getpid()} {state}")
-        self.log_file.close()
         self.store.close()
         self.rd.pid.unlink(missing_ok=True)
 
@@ -225,7 +244,7 @@ class Daemon:
             if specs:
                 self.store.enqueue(specs, self.dcfg.max_attempts)
         for h in idle:
-            job = self.store.claim(h.slot.name, h.slot.device, h.pid, h.pid_start)
+            job = self.store.claim(h.slot.name, h.placement, h.pid, h.pid_start)
             if job is None:
                 break
             d = self.rd.job(job.id)

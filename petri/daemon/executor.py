@@ -1,7 +1,11 @@
-"""The executor seam: how the daemon runs workers. `LocalExecutor` uses local processes.
+"""The executor seam: how the daemon runs workers. `LocalExecutor` uses local processes;
+`petri.daemon.ray_executor.RayExecutor` uses Ray actors (imported only when a run asks for it).
 
-Another executor (Ray, say) implements the same four calls: `spawn(slot)`, `assign(handle,
-message)`, `poll(timeout) -> events`, `kill(handle)`; the algorithms never see it.
+Both offer the same calls: `slots` and `describe()` (the slots to fill and a line saying where
+they are), `spawn(slot)`, `assign(handle, message)`, `request_stop(handle)`,
+`kill(handle, reason)`, `poll(timeout) -> events` and `close_all()`. Whatever runs a job, its
+job directory on this machine is where the daemon finds its progress, checkpoints and
+`result.json`; the algorithms never see the executor.
 """
 from __future__ import annotations
 
@@ -12,44 +16,79 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from dataclasses import KW_ONLY, dataclass, field
 
 from petri.daemon.pidfile import process_start_time
 from petri.daemon.slots import Slot
+from petri.errors import ConfigError
 
 
 @dataclass
-class WorkerHandle:
+class Handle(ABC):
+    """One slot's worker as the daemon sees it, whatever runs it."""
+
     slot: Slot
-    proc: subprocess.Popen
+    _: KW_ONLY
     ready: bool = False
     job: dict | None = None  # the run message of the job in hand
     assigned_at: float = 0.0
-    buffer: bytes = b""
     exit_reason: str | None = None
+    # The local process the store records with a claim, so a restarted daemon can kill an
+    # orphan; None where no process of this machine runs the job.
+    pid: int | None = None
     pid_start: str | None = None
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
+    @abstractmethod
+    def running(self) -> bool:
+        """Whether the worker can still take a job."""
 
     @property
     def idle(self) -> bool:
-        return self.ready and self.job is None and self.proc.poll() is None
+        return self.ready and self.job is None and self.running()
+
+    @property
+    def placement(self) -> str:
+        """Where jobs of this worker run, as the store records it with each claim."""
+        return self.slot.device
+
+
+@dataclass
+class WorkerHandle(Handle):
+    proc: subprocess.Popen
+    _: KW_ONLY
+    buffer: bytes = b""
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
 
 
 @dataclass
 class Event:
     kind: str  # ready | done | exited
-    handle: WorkerHandle
+    handle: Handle
     data: dict = field(default_factory=dict)
 
 
+def require_ray() -> None:
+    """Refuse a Ray run, in one line naming the fix, where Ray cannot be imported."""
+    try:
+        import ray  # noqa: F401
+    except ImportError as e:
+        raise ConfigError(f"daemon.executor is ray but Ray cannot be imported ({e}): "
+                          f"pip install 'petri[ray]', or set daemon.executor=local") from None
+
+
 class LocalExecutor:
-    def __init__(self, log_file):
+    def __init__(self, log_file, slots: list[Slot] = (), line: str = ""):
         self.log_file = log_file
+        self.slots = list(slots)
+        self.line = line
         self.selector = selectors.DefaultSelector()
         self.handles: list[WorkerHandle] = []
+
+    def describe(self) -> str:
+        return self.line
 
     def spawn(self, slot: Slot) -> WorkerHandle:
         env = {**os.environ, **slot.env, "PYTHONUNBUFFERED": "1"}
@@ -57,7 +96,7 @@ class LocalExecutor:
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=self.log_file, start_new_session=True)
         os.set_blocking(proc.stdout.fileno(), False)
-        h = WorkerHandle(slot, proc, pid_start=process_start_time(proc.pid))
+        h = WorkerHandle(slot, proc, pid=proc.pid, pid_start=process_start_time(proc.pid))
         self.selector.register(proc.stdout, selectors.EVENT_READ, h)
         self.handles.append(h)
         return h
@@ -114,8 +153,10 @@ class LocalExecutor:
         return events
 
     def close_all(self) -> None:
+        """End of stdin tells each worker to exit; their exits follow in `poll`."""
         for h in self.handles:
             try:
                 h.proc.stdin.close()
             except OSError:
                 pass
+        self.log_file.close()  # the workers hold their own copies of it
