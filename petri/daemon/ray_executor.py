@@ -278,11 +278,13 @@ class RayExecutor:
             elif not h.dead:
                 why = self.start_error.get(h.slot.name)
                 waiting.append(f"{h.slot.name} (retrying: {why})" if why else h.slot.name)
-        parts = [f"{host}: {' '.join(names)}" for host, names in sorted(by_node.items())]
+        line = f"Ray at {self.address}: {len(self.slots)} slot(s) of {self._resources()}"
+        if by_node:
+            line += " on " + "; ".join(f"{node}: {' '.join(names)}"
+                                       for node, names in sorted(by_node.items()))
         if waiting:
-            parts.append("waiting for room: " + ", ".join(waiting))
-        return (f"Ray at {self.address}: {len(self.slots)} slot(s) of {self._resources()}"
-                + (" on " + "; ".join(parts) if parts else ""))
+            line += "; waiting for room: " + ", ".join(waiting)
+        return line
 
     # ---- the seam ----------------------------------------------------------------------------
     def spawn(self, slot: Slot) -> ActorHandle:

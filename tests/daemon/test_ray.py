@@ -6,6 +6,7 @@ gives for the same config and seed; a node lost mid-run costs at most a checkpoi
 its jobs resume elsewhere; `kill -9` of the daemon plus `petri resume` continues; and a run
 that asks for Ray where it is not installed is refused in one line, changing nothing.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -187,6 +188,26 @@ def test_kill9_of_the_daemon_then_resume_rejoins_the_cluster_and_lands_once(clus
     assert db_rows(run, "PRAGMA integrity_check") == [("ok",)]
     # Ray ended the dead daemon's actors; the resumed daemon's went when it finished.
     wait_for(lambda: slot_actors() == 0, 30, "no actor left")
+
+
+def test_stop_checkpoints_the_jobs_on_their_actors_and_resume_finishes_them(cluster, tmp_path):
+    run = tmp_path / "run"
+    steps, every = 120, 5
+    start(run, *on_ray(cluster, "smoke.jobs=2", f"smoke.steps={steps}",
+                       f"smoke.checkpoint_every={every}", "smoke.step_time=0.02"))
+    wait_for(lambda: sum((w["step"] or 0) >= 10 for w in snapshot(run)["workers"]) == 2, 60,
+             "both jobs in progress")
+    res = run_petri("stop", run, timeout=120)
+    assert res.returncode == 0, res.stderr
+    rows = attempts(run)
+    assert [r[3] for r in rows] == ["stopped", "stopped"]
+    for job in (1, 2):  # the stop checkpoint (any step) reached the head with its log
+        d = run / "jobs" / f"{job:06d}"
+        done = len((d / "steps.log").read_text().split())
+        assert json.loads((d / "checkpoint.json").read_text())["step"] == done
+    assert run_petri("resume", run).returncode == 0
+    assert wait_done(run)["jobs"]["done"] == 2
+    assert steps_trained(run) == 2 * steps  # nothing done twice after a clean stop
 
 
 def test_an_actor_that_dies_or_hangs_is_replaced_and_its_attempt_fails_as_infra(cluster,
