@@ -63,8 +63,11 @@ def cli():
     """petri: search for families of networks on the Pareto frontier of error against cost."""
 
 
+LOG_FORMAT = "petri: %(levelname)s: %(message)s"
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="petri: %(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     try:
         rv = cli.main(args=argv, prog_name="petri", standalone_mode=False)
     except PetriError as e:

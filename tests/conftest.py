@@ -1,3 +1,6 @@
+import contextlib
+import io
+import logging
 import os
 import random
 import subprocess
@@ -39,6 +42,54 @@ def run_petri(*args, env=None, timeout=300, **kw):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "petri.cli.main", *map(str, args)],
                           capture_output=True, text=True, env=full_env, timeout=timeout, **kw)
+
+
+# What must run in a fresh interpreter: a daemon in the foreground (signals, the run's lock),
+# and anything whose imports an environment (PYTHONPATH: plug-ins) or a pre-exec hook decides.
+_OWN_PROCESS_ARGS = {"--foreground", "daemon"}
+_OWN_PROCESS_ENV = {"PYTHONPATH"}
+
+
+def run_petri_here(*args, env=None, timeout=300, cwd=None, **kw):
+    """`run_petri` in this interpreter where nothing needs a process of its own: the same
+    exit code, stdout and stderr, without a second of torch import per call. Used by the
+    fast layer of the bad-input tests; the slow layer runs the same cases with `run_petri`."""
+    argv = [str(a) for a in args]
+    if kw or _OWN_PROCESS_ARGS & set(argv) or _OWN_PROCESS_ENV & set(env or {}):
+        return run_petri(*args, env=env, timeout=timeout, cwd=cwd, **kw)
+    from petri.cli.main import LOG_FORMAT, main
+
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    handler = logging.StreamHandler(err)  # main's basicConfig finds it and adds none
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.handlers, saved_env, saved_cwd = [handler], dict(os.environ), os.getcwd()
+    root.setLevel(logging.WARNING)
+    try:
+        os.environ.update(env or {})
+        if cwd:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as e:  # click's --help and --version exit
+                code = e.code if isinstance(e.code, int) else 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        root.handlers = saved_handlers
+        root.setLevel(saved_level)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(params=["here", pytest.param("process", marks=pytest.mark.slow)])
+def cli_both_ways(request, monkeypatch):
+    """For a module that calls `run_petri` (`pytestmark = pytest.mark.usefixtures(...)`):
+    each test runs in this interpreter (the fast layer) and in fresh ones (marked slow)."""
+    here = request.param == "here"
+    monkeypatch.setattr(request.module, "run_petri", run_petri_here if here else run_petri)
 
 
 needs_fashion = pytest.mark.skipif(not (FASHION / "train-images-idx3-ubyte.gz").exists(),

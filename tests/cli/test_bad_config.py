@@ -9,6 +9,9 @@ from petri.launch import load_config
 from petri.errors import ConfigError
 from tests.conftest import ROOT, run_petri
 
+# Each case runs in this interpreter (fast) and in a fresh petri process (slow).
+pytestmark = pytest.mark.usefixtures("cli_both_ways")
+
 SMOKE = ROOT / "configs" / "smoke.yaml"
 TOY = ROOT / "configs" / "petridish_toy.yaml"
 RANDOM = ROOT / "configs" / "random_toy.yaml"

@@ -19,6 +19,9 @@ import torch
 from petri.errors import DescError, PetriError, StoreError
 from tests.conftest import ROOT, needs_fashion, run_petri
 
+# Each case runs in this interpreter (fast) and in a fresh petri process (slow).
+pytestmark = pytest.mark.usefixtures("cli_both_ways")
+
 TRAIN = ["DARTS_V2", "--channels", "4", "--cells", "3", "--epochs", "1", "--subset", "64",
          "--val-size", "32", "--batch-size", "32", "--device", "cpu"]
 
