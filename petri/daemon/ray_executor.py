@@ -6,10 +6,10 @@ directory here (the checkpoint to resume from, logs of earlier attempts) and eve
 RUN/jobs/ that its spec names (a parent's weights to warm-start from). The actor runs the job
 in a scratch run dir of its own laid out like RUN, so a path a job reports relative to its run
 dir means the same here. Every `daemon.progress_every_s` the daemon pulls what changed in the
-scratch job dir and mirrors it into the job dir here (progress, checkpoints, logs); when the
-job returns, one last pull brings the rest, `result.json` last, and only then is the job done.
-A lost node so costs the work since the last checkpoint that reached the head, as a killed
-local worker does.
+scratch job dir and mirrors it into the job dir here (progress, checkpoints, logs); the job's
+last pull comes back with it, lands after any pull still in flight, `result.json` last, and
+only then is the job done. A lost node so costs the work since the last checkpoint that
+reached the head, as a killed local worker does.
 
 Faults: a Ray error from any call on an actor (it died, its node was removed, the call raised)
 ends that worker as a dead process ends a local one: the daemon fails the attempt as infra and
@@ -133,7 +133,8 @@ class SlotActor:
         return {"host": socket.gethostname(), "node": ctx.get_node_id(), "pid": os.getpid(),
                 "resources": ctx.get_assigned_resources()}
 
-    def run(self, msg: dict, job_rel: str, files: dict[str, bytes]) -> str:
+    def run(self, msg: dict, job_rel: str, files: dict[str, bytes]) -> dict:
+        """Run the job on the shipped files; returns the last pull (see `sync`)."""
         with self.lock:
             shutil.rmtree(self.root, ignore_errors=True)
             for name, data in files.items():
@@ -143,17 +144,20 @@ class SlotActor:
             self.job_dir, self.lease = self.root / job_rel, msg["lease"]
             self.job_dir.mkdir(parents=True, exist_ok=True)
             self.sent = {n: _version(p) for n, p in job_files(self.job_dir).items()}  # the head has them
-        record = run_one({**msg, "job_dir": str(self.job_dir), "run_dir": str(self.root)},
-                         self.stop_event)
-        return record["status"]
+        run_one({**msg, "job_dir": str(self.job_dir), "run_dir": str(self.root)},
+                self.stop_event)
+        return self._pull(msg["lease"], last=True)
 
     def stop(self) -> None:
         self.stop_event.set()
 
-    def sync(self, lease: int, last: bool) -> dict | None:
-        """What changed in the job dir since the last sync: `put` {name: bytes} and `keep`,
-        every name it holds now; None before the job of `lease` has started here. `last`
-        (after the job returned) also clears the scratch."""
+    def sync(self, lease: int) -> dict | None:
+        """What changed in the job dir since the last pull: `put` {name: bytes} and `keep`,
+        every name it holds now; None unless the job of `lease` runs here (not yet, or no
+        more: a pull arriving after the last one must not mirror an empty dir)."""
+        return self._pull(lease, last=False)
+
+    def _pull(self, lease: int, last: bool) -> dict | None:
         with self.lock:
             if lease != self.lease:
                 return None
@@ -167,8 +171,9 @@ class SlotActor:
                 except FileNotFoundError:  # renamed away this moment: the next sync sees it
                     continue
                 keep.append(name)
-            if last:
+            if last:  # the job is over here
                 shutil.rmtree(self.root, ignore_errors=True)
+                self.lease = None
             return {"put": put, "keep": keep}
 
 
@@ -185,7 +190,8 @@ class ActorHandle(Handle):
     where: dict | None = None  # the actor's node and resources, once it answers
     dead: bool = False
     syncing: bool = False  # one pull in flight at a time, so pulls land in order
-    returned: bool = False  # the job's `run` call came back; a last pull brings its files
+    # The last pull, come back with `run` while a pull was in flight; it lands after that one.
+    last: dict | None = None
     next_sync: float = 0.0
 
     def running(self) -> bool:
@@ -306,7 +312,7 @@ class RayExecutor:
     def assign(self, h: ActorHandle, message: dict) -> None:
         h.job = message
         h.assigned_at = time.time()
-        h.returned = False
+        h.last = None
         h.next_sync = h.assigned_at + message["progress_every_s"]
         rel, files = job_inputs(message)
         self._call(h, "run", message["lease"], h.actor.run.remote(message, rel, files))
@@ -331,9 +337,9 @@ class RayExecutor:
         self._start_due()
         now = time.time()
         for h in self.handles:
-            if h.job is not None and not h.dead and not h.syncing and not h.returned \
+            if h.job is not None and not h.dead and not h.syncing and h.last is None \
                     and now >= h.next_sync:
-                self._sync(h, last=False)
+                self._sync(h)
         events: list[Event] = []
         if self.gone:
             timeout = 0
@@ -355,10 +361,10 @@ class RayExecutor:
         self.calls = {r: c for r, c in self.calls.items() if not c[0].dead}
         return events
 
-    def _sync(self, h: ActorHandle, last: bool) -> None:
+    def _sync(self, h: ActorHandle) -> None:
         h.syncing = True
         lease = h.job["lease"]
-        self._call(h, "last" if last else "sync", lease, h.actor.sync.remote(lease, last))
+        self._call(h, "sync", lease, h.actor.sync.remote(lease))
 
     def _answer(self, ref) -> list[Event]:
         h, call, lease = self.calls.pop(ref)
@@ -380,19 +386,20 @@ class RayExecutor:
             return [Event("ready", h, value)]
         if h.job is None or h.job["lease"] != lease:
             return []  # the answer of a job this handle no longer holds
+        job_dir = Path(h.job["job_dir"])
         if call == "run":
-            h.returned = True
-            if not h.syncing:
-                self._sync(h, last=True)
-            return []
-        h.syncing = False
-        if value is not None:
-            apply_update(Path(h.job["job_dir"]), value)
-        if call == "sync":
-            if h.returned:
-                self._sync(h, last=True)
+            if h.syncing:
+                h.last = value
+                return []
+        else:
+            h.syncing = False
+            if value is not None:
+                apply_update(job_dir, value)
             h.next_sync = time.time() + h.job["progress_every_s"]
-            return []
+            if h.last is None:
+                return []
+            value = h.last
+        apply_update(job_dir, value)
         return [Event("done", h, {"job_id": h.job["job_id"], "lease": lease})]
 
     def close_all(self) -> None:

@@ -20,8 +20,7 @@ def message(run, job_id, lease, spec):
 def run_on_actor(actor, msg) -> None:
     """Ship the job, run it, and mirror its scratch job dir back into the head's."""
     rel, files = job_inputs(msg)
-    actor.run(msg, rel, files)
-    apply_update(RunDir(msg["run_dir"]).job(msg["job_id"]), actor.sync(msg["lease"], last=True))
+    apply_update(RunDir(msg["run_dir"]).job(msg["job_id"]), actor.run(msg, rel, files))
 
 
 def test_inputs_are_the_job_dir_and_the_files_the_spec_names_under_jobs(tmp_path):
@@ -66,12 +65,13 @@ def test_a_resumed_job_continues_from_the_shipped_checkpoint_and_stale_syncs_are
     (job / "checkpoint.json").write_text(json.dumps({"step": 5}))
     (job / "steps.log").write_text("".join(f"{i}\n" for i in range(1, 7)))
     actor = SlotActor()
-    assert actor.sync(2, last=False) is None  # nothing of lease 2 has started here yet
+    assert actor.sync(2) is None  # nothing of lease 2 has started here yet
     run_on_actor(actor, message(run, 1, 2, SMOKE_SPEC))
     log = [int(v) for v in (job / "steps.log").read_text().split()]
     assert log == list(range(1, 7)) + list(range(6, 13))  # step 6 ran twice, nothing from 0
     assert read_json(job / RESULT)["lease"] == 2
-    assert actor.sync(1, last=False) is None  # an older lease gets nothing
+    # A pull arriving after the last one, or for an older lease, gets nothing to mirror.
+    assert actor.sync(2) is None and actor.sync(1) is None
 
 
 def test_the_mirror_removes_what_the_job_removed_and_ignores_temp_files(tmp_path):
