@@ -211,7 +211,7 @@ def connect(address: str) -> str:
     """Join (or, for `local`, start) the cluster; returns the address it is reached at."""
     fix = ("start one with `ray start --head`, or set ray.address to its address, or to local "
            "for a private one on this machine")
-    host, _, port = address.rpartition(":")
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
     if host and port.isdigit():
         # Ray retries a head that does not answer for two minutes, longer than `petri start`
         # waits for the daemon: ask once, quickly, first.
