@@ -129,9 +129,8 @@ class SlotActor:
         self.sent: dict[str, tuple] = {}
 
     def where(self) -> dict:
-        ctx = ray.get_runtime_context()
-        return {"host": socket.gethostname(), "node": ctx.get_node_id(), "pid": os.getpid(),
-                "resources": ctx.get_assigned_resources()}
+        return {"host": socket.gethostname(), "node": ray.get_runtime_context().get_node_id(),
+                "gpus": [str(g) for g in ray.get_gpu_ids()]}
 
     def run(self, msg: dict, job_rel: str, files: dict[str, bytes]) -> dict:
         """Run the job on the shipped files; returns the last pull (see `sync`)."""
@@ -143,7 +142,8 @@ class SlotActor:
                 path.write_bytes(data)
             self.job_dir, self.lease = self.root / job_rel, msg["lease"]
             self.job_dir.mkdir(parents=True, exist_ok=True)
-            self.sent = {n: _version(p) for n, p in job_files(self.job_dir).items()}  # the head has them
+            # The head holds these already: pulls send what changes from here on.
+            self.sent = {n: _version(p) for n, p in job_files(self.job_dir).items()}
         run_one({**msg, "job_dir": str(self.job_dir), "run_dir": str(self.root)},
                 self.stop_event)
         return self._pull(msg["lease"], last=True)
@@ -187,7 +187,7 @@ class ActorHandle(Handle):
     actor: Any = None  # a Ray actor handle, once the slot's start is due
     _: KW_ONLY
     start_at: float = 0.0
-    where: dict | None = None  # the actor's node and resources, once it answers
+    where: dict | None = None  # the actor's host, node and GPUs, once it answers
     dead: bool = False
     syncing: bool = False  # one pull in flight at a time, so pulls land in order
     # The last pull, come back with `run` while a pull was in flight; it lands after that one.
@@ -280,7 +280,9 @@ class RayExecutor:
         waiting = []
         for h in self.handles:
             if h.where:
-                by_node.setdefault(node_name(h.where), []).append(h.slot.name)
+                gpus = h.where["gpus"]
+                by_node.setdefault(node_name(h.where), []).append(
+                    f"{h.slot.name} (GPU {','.join(gpus)})" if gpus else h.slot.name)
             elif not h.dead:
                 why = self.start_error.get(h.slot.name)
                 waiting.append(f"{h.slot.name} (retrying: {why})" if why else h.slot.name)

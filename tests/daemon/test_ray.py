@@ -60,7 +60,9 @@ def cluster():
 
 
 def on_ray(cluster, *sets, slots=2):
-    return ("daemon.executor=ray", f"ray.address={cluster.address}", f"ray.slots={slots}", *sets)
+    """The settings of a run on `cluster`; `slots=None` lets the daemon fill the cluster."""
+    own = ("daemon.executor=ray", f"ray.address={cluster.address}")
+    return (*own, *([f"ray.slots={slots}"] if slots else []), *sets)
 
 
 def points(run) -> list[tuple]:
@@ -174,9 +176,10 @@ def test_kill9_of_the_daemon_then_resume_rejoins_the_cluster_and_lands_once(clus
     run = tmp_path / "run"
     jobs_n, steps, every = 4, 40, 5
     start(run, *on_ray(cluster, f"smoke.jobs={jobs_n}", f"smoke.steps={steps}",
-                       f"smoke.checkpoint_every={every}", "smoke.step_time=0.03"))
+                       f"smoke.checkpoint_every={every}", "smoke.step_time=0.03", slots=None))
     wait_for(lambda: any((w["step"] or 0) >= 6 for w in snapshot(run)["workers"]), 60,
              "a job in progress")
+    assert " 2 slot(s) of 1 CPU " in snapshot(run)["daemon"]["slots"]  # one per live node
     killed = snapshot(run)["jobs"]["running"]
     kill_daemon_and_resume(run)
     snap = wait_done(run)
