@@ -9,6 +9,7 @@ that asks for Ray where it is not installed is refused in one line, changing not
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,11 +53,27 @@ def cluster():
     finally:
         c.shutdown()
         remove_orphaned_scratch()  # of the actors the tests killed mid-job
+        # A private Ray whose daemon was killed leaves its agents behind for a minute.
+        for pid in started_under(tmp):
+            os.kill(pid, signal.SIGKILL)
         if saved is None:
             os.environ.pop("RAY_TMPDIR", None)
         else:
             os.environ["RAY_TMPDIR"] = saved
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def started_under(ray_tmpdir: str) -> list[int]:
+    """Processes the tests started with this RAY_TMPDIR (Ray's own, and the daemons')."""
+    mark = f"RAY_TMPDIR={ray_tmpdir}".encode()
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if mark in proc.joinpath("environ").read_bytes().split(b"\0"):
+                pids.append(int(proc.name))
+        except OSError:
+            pass
+    return [p for p in pids if p != os.getpid()]
 
 
 def on_ray(cluster, *sets, slots=2):
