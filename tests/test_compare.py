@@ -155,6 +155,7 @@ def test_hypervolume_curve_grows_with_compute_and_ends_at_the_run_score():
     assert curve[-1][1] == pytest.approx(groups(out)["random"]["hv_mean"])
 
 
+@pytest.mark.slow
 def test_random_draws_are_reproducible_and_respect_the_cost_range():
     from petri.cost import count_cost
     from petri.algos.random.job import draw

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("petri", "cli", "store", "tests", "bench")
-FIRST_PARTY = {"petri", "tests"}
+FIRST_PARTY = {"petri", "tests", "bench"}  # bench/gpu_check.py imports its siblings
 
 
 def _norm(name: str) -> str:
@@ -79,6 +79,7 @@ def package_modules() -> list[str]:
     return mods
 
 
+@pytest.mark.slow
 def test_every_package_module_imports_in_a_fresh_interpreter():
     code = ("import importlib, sys\n"
             "bad = []\n"

@@ -40,6 +40,7 @@ def test_nothing_imports_torchvision():
     assert "torchvision" not in mods
 
 
+@pytest.mark.slow
 def test_cost_json_gives_plain_numbers():
     res = run_petri("cost", "DARTS_V2", "--dataset", "cifar10", "--json")
     assert res.returncode == 0, res.stderr
@@ -48,6 +49,7 @@ def test_cost_json_gives_plain_numbers():
     assert c["params"] == 3349342 and 0.52e9 < c["macs"] < 0.54e9
 
 
+@pytest.mark.slow
 def test_cost_of_a_desc_file_for_fashion_mnist(tmp_path):
     from petri.space.genotypes import genotype
 
@@ -58,6 +60,7 @@ def test_cost_of_a_desc_file_for_fashion_mnist(tmp_path):
     assert json.loads(res.stdout)["macs"] > 0
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_nonzero(tmp_path):
     res = run_petri("cost", tmp_path / "missing.json")
     assert res.returncode != 0
@@ -68,6 +71,7 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path):
     assert res.returncode != 0 and "cifar10" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 @needs_fashion
 def test_train_prints_validation_and_test_accuracy():
     res = run_petri("train", "DARTS_V2", "--channels", "8", "--cells", "3", "--epochs", "2",
@@ -79,6 +83,7 @@ def test_train_prints_validation_and_test_accuracy():
     assert 40 < val <= 100 and 40 < test <= 100  # chance is 10%; two short epochs reach ~55%
 
 
+@pytest.mark.slow
 def test_run_and_ensemble_errors_are_one_line(tmp_path):
     res = run_petri("run", "darts", "--config", ROOT / "configs" / "petridish_toy.yaml",
                     "--run-dir", tmp_path / "a")
@@ -92,6 +97,7 @@ def test_run_and_ensemble_errors_are_one_line(tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_train_trains_the_desc_at_its_own_size_and_says_so(tmp_path):
     # A desc file's own channels and cells, not a --channels/--cells default, are trained.
     from petri.space.genotypes import genotype

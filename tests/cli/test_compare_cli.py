@@ -91,6 +91,7 @@ def bad_outputs(tmp_path):
     return cases
 
 
+@pytest.mark.slow
 def test_plot_to_a_bad_output_is_one_line_and_fails(arms, tmp_path):
     for out, words in bad_outputs(tmp_path):
         for extra in ((), ("--hv-curve",)):

@@ -2,12 +2,14 @@
 import json
 
 import numpy as np
+import pytest
 
 from tests.cli.test_cli import _modules_after
 from tests.conftest import run_petri
 from tests.data.userdata import CLASSES, write_folder
 
 
+@pytest.mark.slow
 def test_import_show_train_and_cost_on_a_png_folder(tmp_path):
     write_folder(tmp_path / "pets", {"train": 20, "test": 4})
     out = tmp_path / "pets.petri"

@@ -88,6 +88,7 @@ def _sidecar(out: Path, model_id: int) -> ExportedModel:
     return ExportedModel.from_dict(json.loads((out / f"model-{model_id}.json").read_text()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt,suffix", [("torchscript", ".pt"), ("pt2", ".pt2")])
 def test_torch_files_run_without_petri_and_equal_the_eager_model(run, gallery, tmp_path, fmt,
                                                                  suffix):
@@ -101,6 +102,7 @@ def test_torch_files_run_without_petri_and_equal_the_eager_model(run, gallery, t
         torch.testing.assert_close(got, _eager(gallery, m.id, x), rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_onnx_passes_the_checker_and_onnxruntime_equals_the_eager_model(run, gallery,
                                                                         tmp_path):
     import onnx
@@ -210,6 +212,7 @@ def test_gallery_show_json_lists_the_models_and_imports_no_torch(gallery):
                for m in shown["models"])
 
 
+@pytest.mark.slow
 def test_gallery_desc_writes_a_desc_petri_cost_and_train_accept(gallery, tmp_path):
     from petri.space.build import build_model
     from petri.space.desc import ModelDesc
@@ -228,6 +231,7 @@ def test_gallery_desc_writes_a_desc_petri_cost_and_train_accept(gallery, tmp_pat
     assert printed.returncode == 0 and json.loads(printed.stdout) == json.loads(net.read_text())
 
 
+@pytest.mark.slow
 @needs_fashion
 def test_train_json_is_the_result_and_nothing_else(gallery, tmp_path):
     net = tmp_path / "net.json"

@@ -38,6 +38,7 @@ def run(tmp_path, name, s, stop_first=False):
     return rec["result"]
 
 
+@pytest.mark.slow
 @needs_fashion
 @pytest.mark.parametrize("partial,second_order", [(None, False), (2, False), (None, True)])
 def test_search_resumed_after_a_stop_equals_an_uninterrupted_one(tmp_path, partial,
@@ -62,6 +63,7 @@ def test_warmup_epochs_hold_the_architecture_still(tmp_path):
     assert r["arch_steps"] == 4  # only the second of two epochs updates α
 
 
+@pytest.mark.slow
 @needs_fashion
 def test_mood_regulariser_shrinks_the_weights(tmp_path):
     plain = run(tmp_path, "plain", spec(reg="l1", nu=0.0, epochs=2))

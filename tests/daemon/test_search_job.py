@@ -31,6 +31,7 @@ def search(parent, job_id, select, seed=5):
     return rec
 
 
+@pytest.mark.slow
 @needs_fashion
 def test_alpha_and_random_selection_grow_children_and_random_is_reproducible(parent):
     by_alpha = search(parent, 2, "alpha")["result"]

@@ -51,6 +51,7 @@ def _train_cmd(ckpt):
     return [sys.executable, "-m", "petri.cli.main", "train", *TRAIN, "--checkpoint", str(ckpt)]
 
 
+@pytest.mark.slow
 @needs_fashion
 def test_sigkill_mid_epoch_then_resume_gives_identical_weights(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
