@@ -197,6 +197,15 @@ class RayCfg:
     def from_dict(cls, d: dict | None) -> "RayCfg":
         return from_mapping(cls, d, "ray")
 
+    @staticmethod
+    def require_ray() -> None:
+        """Refuse a Ray run, in one line naming the fix, where Ray cannot be imported."""
+        try:
+            import ray  # noqa: F401
+        except ImportError as e:
+            raise ConfigError(f"daemon.executor is ray but Ray cannot be imported ({e}): "
+                              f"pip install 'petri[ray]', or set daemon.executor=local") from None
+
 
 def apply_override(cfg: dict, assignment: str) -> None:
     """Apply one `a.b.c=value` (value parsed as YAML) to a nested dict in place."""

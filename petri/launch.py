@@ -53,9 +53,7 @@ def check(cfg: dict, where: str = "config"):
         from_mapping(RunCfg, {k: cfg[k] for k in ("algo", "seed", "name") if k in cfg}, "")
         RayCfg.from_dict(cfg.get("ray"))
         if DaemonCfg.from_dict(cfg.get("daemon")).executor == "ray":
-            from petri.daemon.executor import require_ray
-
-            require_ray()  # before anything is created: a missing Ray changes nothing
+            RayCfg.require_ray()  # before anything is created: a missing Ray changes nothing
         # On its own too: stage sections may override every key a bad value sits under.
         TrainCfg.from_dict(cfg.get("trainer") or {})
         CompareCfg.from_dict(cfg.get("compare"))  # a bad frame fails at `petri run`, not later

@@ -21,7 +21,6 @@ from dataclasses import KW_ONLY, dataclass, field
 
 from petri.daemon.pidfile import process_start_time
 from petri.daemon.slots import Slot
-from petri.errors import ConfigError
 
 
 @dataclass
@@ -68,15 +67,6 @@ class Event:
     kind: str  # ready | done | exited
     handle: Handle
     data: dict = field(default_factory=dict)
-
-
-def require_ray() -> None:
-    """Refuse a Ray run, in one line naming the fix, where Ray cannot be imported."""
-    try:
-        import ray  # noqa: F401
-    except ImportError as e:
-        raise ConfigError(f"daemon.executor is ray but Ray cannot be imported ({e}): "
-                          f"pip install 'petri[ray]', or set daemon.executor=local") from None
 
 
 class LocalExecutor:

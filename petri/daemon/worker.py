@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from petri.algos.registry import job_function
-from petri.daemon.context import JobContext, JobFailed, JobStopped
+from petri.job import JobContext, JobFailed, JobStopped
 from petri.io import atomic_write_json
 from petri.rundir import RESULT
 

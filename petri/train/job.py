@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
-from petri.daemon.context import JobContext, JobFailed, JobSpecData, JobStopped
+from petri.job import JobContext, JobFailed, JobSpecData, JobStopped
 
 MIN_BATCH = 8
 

@@ -2,7 +2,7 @@
 skipped (said once) when it is not."""
 import sys
 
-from petri.daemon.context import JobContext
+from petri.job import JobContext
 from petri.train import scalars
 
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.config import from_mapping, setting
-from petri.daemon.context import JobSpecData
+from petri.job import JobSpecData
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
 from petri.store.records import Job, JobSpec

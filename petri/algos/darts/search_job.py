@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from petri.daemon.context import JobContext, JobFailed
+from petri.job import JobContext, JobFailed
 
 
 def run(spec: dict, ctx: JobContext) -> dict:

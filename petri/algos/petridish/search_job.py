@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from petri.daemon.context import JobContext, JobFailed, JobSpecData
+from petri.job import JobContext, JobFailed, JobSpecData
 
 CHILD_INIT = "child_init.pt"
 SELECT_RULES = ("alpha", "random")  # how a search picks its k candidates

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from petri.daemon.context import JobContext, JobFailed
+from petri.job import JobContext, JobFailed
 
 MAX_DRAWS = 2000
 

@@ -12,7 +12,7 @@ import hashlib
 import os
 import time
 
-from petri.daemon.context import JobContext, JobStopped
+from petri.job import JobContext, JobStopped
 from petri.io import atomic_write_json, read_json
 
 

@@ -1,7 +1,9 @@
-"""What a running job may touch: its own directory, a progress file, a stop flag.
+"""What every job kind is given and may raise, below both the algorithms and the daemon.
 
-A worker writes only inside the job directory: `progress.json` (rewritten atomically every
-few seconds, the daemon's liveness signal), checkpoints, and finally `result.json`.
+A job kind reads its spec (a `JobSpecData`), runs with a `JobContext` — its own directory,
+a progress file, a stop flag — and ends in a result, `JobStopped` or `JobFailed`. A worker
+writes only inside the job directory: `progress.json` (rewritten atomically every few
+seconds, the daemon's liveness signal), checkpoints, and finally `result.json`.
 """
 from __future__ import annotations
 
