@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 STAMP := $(VENV)/.petri-installed
 
-.PHONY: setup demo test test-fast bench clean-venv
+.PHONY: setup demo test test-fast bench gpu-check clean-venv
 
 setup: $(STAMP)
 
@@ -35,6 +35,11 @@ test-fast: setup
 
 bench: setup
 	$(PY) bench/train_throughput.py
+
+# Every CUDA figure petri claims (bench/gpu_check.py), as a table in gpu_check.md; on a
+# machine without a GPU: make gpu-check ARGS=--dry-run
+gpu-check: setup
+	bench/gpu_check.sh $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import typing
 from dataclasses import asdict, dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
@@ -41,6 +42,9 @@ class SupernetCfg:
     nodes: int = setting(4, ge=1, le=16)
     stem_multiplier: int = setting(3, ge=1, le=16)
     partial: int | None = setting(None, ge=1)  # PC-DARTS' K: ops see 1/K of the channels
+    # Regional torch.compile of the mixed ops (null: eager); `cudagraphs` also replays them as
+    # CUDA graphs. Minutes of compilation per worker on a CPU, then a faster step: BENCHMARKS.md.
+    compile: typing.Literal["inductor", "cudagraphs"] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,28 @@ with the mixed second derivative taken by central differences at w ± ε·v, ε 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 from torch.func import functional_call
 
 from petri.algos.darts.algorithm import ArchCfg
+
+
+@contextmanager
+def frozen(params):
+    """The weights as constants: first order needs no gradient for them. Eager autograd
+    skips it anyway, but a compiled graph (`supernet.compile`) would compute every weight
+    gradient of the step for nothing."""
+    params = [p for p in params if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 class Architect:
@@ -36,8 +53,9 @@ class Architect:
         if self.second_order:
             grads, loss = self.unrolled_grads(x_train, y_train, x_val, y_val, xi)
         else:
-            loss = self.loss(x_val, y_val)
-            grads = torch.autograd.grad(loss, arch)
+            with frozen(self.model.parameters()):
+                loss = self.loss(x_val, y_val)
+                grads = torch.autograd.grad(loss, arch)
         self.opt.zero_grad(set_to_none=True)
         for a, g in zip(arch, grads):
             a.grad = g

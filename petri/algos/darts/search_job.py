@@ -46,7 +46,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
         model = SearchNetwork(channels=net.channels, cells=net.cells,
                               num_classes=info.num_classes, in_channels=info.shape[0],
                               steps=net.nodes, stem_multiplier=net.stem_multiplier,
-                              partial=net.partial, seed=cfg.seed)
+                              partial=net.partial, seed=cfg.seed, compile=net.compile)
         model.regularise(reg.kind, float(reg.nu))
         if cfg.channels_last and device.type == "cpu" and not net.partial:
             # The training loop turns NHWC on for CUDA only; on CPU it speeds the DARTS

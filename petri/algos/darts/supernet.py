@@ -15,6 +15,8 @@ norm of every network weight — never α or β — through the training loop's 
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -23,6 +25,7 @@ from petri.space.ops import FactorizedReduce, ReLUConvBN, create_op
 
 
 _WEIGHTED_OPS = tuple(i for i, p in enumerate(PRIMITIVES) if p != "none")
+_GRAPHS = 64
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -39,13 +42,20 @@ class MixedOp(nn.Module):
         self.ops = nn.ModuleList(create_op(p, width, stride, affine=False, search=True)
                                  for p in PRIMITIVES)
         self.bypass_pool = nn.MaxPool2d(2, 2) if partial and stride == 2 else None
+        # The conv primitives all start with a ReLU of the edge's input: it is computed once
+        # and their tails (the same modules, not registered twice) run on it.
+        self.tails = {i: nn.Sequential(*list(self.ops[i])[1:]) for i in _WEIGHTED_OPS
+                      if _relu_first(self.ops[i])}
+        self.compile_mode: str | None = None  # set by SearchNetwork; see `compiled_mix`
 
     def _mix(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         # `none` adds w·0: skipping it changes no value and no gradient (its α still gets
         # its share through the softmax), and saves two kernels per edge each way.
-        return sum(weights[i] * self.ops[i](x) for i in _WEIGHTED_OPS)
+        r = torch.relu(x) if self.tails else None
+        return sum(weights[i] * (self.tails[i](r) if i in self.tails else self.ops[i](x))
+                   for i in _WEIGHTED_OPS)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def mix(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         if not self.partial:
             return self._mix(x, weights)
         k = x.shape[1] // self.partial
@@ -58,6 +68,30 @@ class MixedOp(nn.Module):
         if self.bypass_pool is not None:
             rest = self.bypass_pool(rest)
         return channel_shuffle(torch.cat([y, rest], dim=1), self.partial)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        # Evaluation (running BN statistics, no grad) stays eager: it runs once per search
+        # and would only add graphs to compile.
+        if self.compile_mode and self.training:
+            return compiled_mix(self.compile_mode)(self, x, weights)
+        return self.mix(x, weights)
+
+
+def _relu_first(op: nn.Module) -> bool:
+    return isinstance(op, nn.Sequential) and isinstance(op[0], nn.ReLU)
+
+
+# `compile` settings -> torch.compile modes. `cudagraphs` replays each compiled edge as a CUDA
+# graph (CUDA only; elsewhere torch compiles it like `inductor`).
+COMPILE_MODES = {"inductor": "default", "cudagraphs": "reduce-overhead"}
+
+
+@functools.cache
+def compiled_mix(compile: str):
+    """`MixedOp.mix` compiled once per process and setting: one graph per edge shape (and
+    per whether α needs a gradient) serves every edge of that shape in every cell, and every
+    later job of the worker. Shapes are static; a supernet has a handful of them."""
+    return torch.compile(MixedOp.mix, dynamic=False, mode=COMPILE_MODES[compile])
 
 
 class SearchCell(nn.Module):
@@ -97,7 +131,7 @@ class SearchNetwork(nn.Module):
 
     def __init__(self, channels: int = 16, cells: int = 8, num_classes: int = 10,
                  in_channels: int = 3, steps: int = 4, stem_multiplier: int = 3,
-                 partial: int | None = None, seed: int = 0):
+                 partial: int | None = None, seed: int = 0, compile: str | None = None):
         super().__init__()
         self.channels, self.cells, self.steps = channels, cells, steps
         self.num_classes, self.in_channels, self.partial = num_classes, in_channels, partial
@@ -130,6 +164,12 @@ class SearchNetwork(nn.Module):
         # The weight step needs no gradient for α/β; the bilevel hook turns it off there and
         # on for its own step, which saves a reduction per op and edge in every backward.
         self.arch_grad = True
+        if compile is not None and compile not in COMPILE_MODES:
+            raise ValueError(f"unknown compile setting {compile!r}; choose one of "
+                             f"{', '.join(COMPILE_MODES)} or None (eager)")
+        for m in self.modules():
+            if isinstance(m, MixedOp):
+                m.compile_mode = compile
 
     # ---- MOOD's complexity regulariser --------------------------------------------------------
     def regularise(self, kind: str | None, nu: float) -> None:
@@ -196,9 +236,12 @@ class SearchNetwork(nn.Module):
         weights = {k: torch.softmax(a if self.arch_grad else a.detach(), dim=-1)
                    for k, a in self.alphas.items()}
         edges = {k: self.edge_weights(k) for k in ("normal", "reduce")}
-        for i, cell in enumerate(self.layers):
-            kind = "reduce" if cell.reduction else "normal"
-            s0, s1 = s1, cell(s0, s1, weights[kind], edges[kind])
+        # Each edge shape, with and without α's gradient, is one graph: more than dynamo's
+        # default of 8 per function for a full supernet (scoped to this forward).
+        with torch._dynamo.config.patch(recompile_limit=_GRAPHS):
+            for cell in self.layers:
+                kind = "reduce" if cell.reduction else "normal"
+                s0, s1 = s1, cell(s0, s1, weights[kind], edges[kind])
         return self.classifier(self.pool(s1).flatten(1))
 
     # ---- derivation -----------------------------------------------------------------------
