@@ -57,8 +57,11 @@ def run_petri_here(*args, env=None, timeout=300, cwd=None, **kw):
     argv = [str(a) for a in args]
     if kw or _OWN_PROCESS_ARGS & set(argv) or _OWN_PROCESS_ENV & set(env or {}):
         return run_petri(*args, env=env, timeout=timeout, cwd=cwd, **kw)
+    import torch
+
     from petri.cli.main import LOG_FORMAT, main
 
+    threads = torch.get_num_threads()  # `petri train` sets its own for the process
     out, err = io.StringIO(), io.StringIO()
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
@@ -81,6 +84,7 @@ def run_petri_here(*args, env=None, timeout=300, cwd=None, **kw):
         os.environ.update(saved_env)
         root.handlers = saved_handlers
         root.setLevel(saved_level)
+        torch.set_num_threads(threads)
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 

@@ -58,6 +58,7 @@ def test_search_resumed_after_a_stop_equals_an_uninterrupted_one(tmp_path, parti
 
 
 @needs_fashion
+@pytest.mark.slow
 def test_warmup_epochs_hold_the_architecture_still(tmp_path):
     r = run(tmp_path, "warm", spec(partial=2, warmup=1))
     assert r["arch_steps"] == 4  # only the second of two epochs updates α
