@@ -179,3 +179,22 @@ def test_arch_weights_survive_a_device_or_dtype_move():
     snapshot = [t.detach().clone() for t in after]
     opt.step()
     assert any(not torch.equal(s, t) for s, t in zip(snapshot, net.arch_parameters()))
+
+
+@pytest.mark.parametrize("kernel,stride,size", [(3, 1, 8), (5, 1, 8), (3, 2, 8), (5, 2, 7),
+                                                (3, 1, 7)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_polyphase_dilated_depthwise_equals_the_dilated_conv(kernel, stride, size,
+                                                             channels_last):
+    from petri.space.ops import DilatedDepthwise
+
+    torch.manual_seed(0)
+    fast = DilatedDepthwise(4, kernel, stride, kernel - 1)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(2, 4, size, size).contiguous(memory_format=fmt).requires_grad_()
+    out = fast(x)
+    ref = nn.functional.conv2d(x, fast.weight, stride=stride, padding=kernel - 1, dilation=2,
+                               groups=4)
+    assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
+    g, g_ref = (torch.autograd.grad(o.square().sum(), [x, fast.weight]) for o in (out, ref))
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(g, g_ref))
