@@ -36,7 +36,7 @@ test-fast: setup
 bench: setup
 	$(PY) bench/train_throughput.py
 
-# Every CUDA figure petri claims (bench/gpu_check.py), as a table in gpu_check.md; on a
+# Every CUDA figure petri claims (bench/gpu_check.py), as a table in runs/gpu_check.md; on a
 # machine without a GPU: make gpu-check ARGS=--dry-run
 gpu-check: setup
 	bench/gpu_check.sh $(ARGS)

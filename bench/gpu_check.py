@@ -5,9 +5,10 @@ to paste into BENCHMARKS.md.
 
 1. Training throughput (bench/train_throughput.py's two cases): fp32 NCHW, fp32
    channels_last, bf16 autocast channels_last (what the trainer runs on CUDA).
-2. The supernet step (bench/supernet_throughput.py) of DARTS and PC-DARTS, NHWC: eager,
-   regionally compiled (`supernet.compile: inductor`) and compiled with CUDA graphs
-   (`cudagraphs`), each with its ratio to eager in the same interleaved rounds.
+2. The supernet step (bench/supernet_throughput.py) of DARTS and PC-DARTS, NHWC, bf16
+   autocast (the trainer's CUDA defaults): eager, regionally compiled (`supernet.compile:
+   inductor`) and compiled with CUDA graphs (`cudagraphs`), each with its ratio to eager in
+   the same interleaved rounds.
 3. Toy Petridish (configs/petridish_toy.yaml) with 1, 2 and 4 slots per GPU
    (`daemon.slots_per_gpu`): jobs finished per hour over a fixed window from the daemon's
    start, and the GPU's busy fraction over that window (NVML utilisation sampled every 0.5 s).
@@ -210,7 +211,7 @@ def table(rows, plan: Plan, wall_s: float) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "gpu_check.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "gpu_check.md")
     ap.add_argument("--dry-run", action="store_true",
                     help="tiny sizes on the CPU: checks the code paths, measures nothing")
     args = ap.parse_args()
@@ -235,6 +236,7 @@ def main() -> int:
         torch.cuda.empty_cache()  # the toy's workers get the memory the sections above held
     rows += toy_rows(plan, nvml)
     text = table(rows, plan, time.perf_counter() - t0)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text + f"\nwritten to {args.out}")
     return 0

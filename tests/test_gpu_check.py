@@ -33,8 +33,8 @@ def test_the_dry_run_writes_every_figure(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line.split(" | ") for line in out.read_text().splitlines() if line.startswith("| ")]
-    figures = [r[0].strip("| ") for r in rows[2:]]
-    cases = [r[1] for r in rows[2:]]
+    figures = [r[0].strip("| ") for r in rows[1:]]  # rows[0]: the header
+    cases = [r[1] for r in rows[1:]]
     assert figures.count("train") == len(gpu_check.training.CASES) * len(gpu_check.TRAIN_FORMS)
     for variant in gpu_check.supernet.VARIANTS:
         for form in gpu_check.SUPERNET_FORMS:
