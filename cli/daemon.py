@@ -197,6 +197,12 @@ def stop(run_dir, now, timeout):
         raise PetriError(f"{run_dir} is not a petri run dir (no {DB_NAME}); pass the directory "
                          f"that `petri start --run-dir` created")
     pid = daemon_alive(run_dir)
+    # A daemon holds the lock a moment without a pid file: starting (the pid is written last)
+    # and ending (it is removed first).
+    deadline = time.monotonic() + 10
+    while pid == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        pid = daemon_alive(run_dir)
     if pid is None:
         click.echo(f"no daemon is running on {run_dir}")
         return

@@ -17,6 +17,9 @@ from petri.store.gallery import GalleryModel, Preprocessing
 from tests.cli.test_bad_input import make_run, one_line_error
 from tests.conftest import needs_fashion, run_petri
 
+# Each case runs in this interpreter (fast) and in fresh petri processes (slow).
+pytestmark = pytest.mark.usefixtures("cli_both_ways")
+
 FASHION = DATASETS["fashion-mnist"]
 
 
