@@ -78,6 +78,7 @@ def test_parent_stays_frozen_in_eval_mode_while_candidates_train():
     assert search.net.cells[0].grower.training
 
 
+@pytest.mark.slow  # trains the candidates for a few hundred steps
 def test_l1_on_alpha_is_applied_and_shrinks_alpha():
     splits = synthetic_splits()
     desc = small_desc(2)
@@ -121,6 +122,7 @@ def test_grow_desc_adds_a_concatenated_node_and_extra_edges():
     assert ModelDesc.from_json(child.to_json()) == child
 
 
+@pytest.mark.slow  # trains a search, then evaluates parent and child
 @pytest.mark.parametrize("grow_existing,tol", [(False, 1e-5), (True, 0.05)])
 @pytest.mark.parametrize("seed", range(3))
 def test_child_right_after_growth_is_not_worse_than_its_parent(seed, grow_existing, tol):
