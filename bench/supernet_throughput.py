@@ -1,12 +1,14 @@
 """Images/s of a DARTS and a PC-DARTS supernet search step in several forms, and each form's
-ratio to petri's plain eager NCHW step measured in the same process: C=16, 8 cells, 4 nodes,
-batch 32, 32×32×3, first order (an architecture step on a validation batch, then a weight step).
+ratio to the first form measured in the same process (by default the `reference` form: the
+original DARTS code's computation): C=16, 8 cells, 4 nodes, batch 32, 32×32×3, first order
+(an architecture step on a validation batch, then a weight step).
 
     python bench/supernet_throughput.py [--device cpu|cuda] [--steps N] [--rounds R]
-        [--threads T] [--variants darts pc-darts] [--forms eager-nchw compiled-nhwc ...]
+        [--threads T] [--variants darts pc-darts] [--forms reference-nchw eager-nhwc ...]
         [--profile FORM]
 
-Forms: eager, `inductor` (`SearchNetwork(compile="inductor")`: each mixed op's training
+Forms: `reference` (petri's supernet computing as the original code does: `reference_code`),
+eager (petri's own), `inductor` (`SearchNetwork(compile="inductor")`: each mixed op's training
 forward and backward through one `torch.compile` graph per edge shape) or `cudagraphs` (the
 same replayed as CUDA graphs), in NCHW or NHWC.
 Each form is warmed up once (the compiled forms' warm-up is their compile time, printed),
@@ -20,27 +22,68 @@ inside the figure. Images/s counts weight-step images, as the reference scripts 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import statistics
 import time
+from unittest import mock
 
 import torch
+from torch import nn
 
+from petri.algos.darts import supernet
 from petri.algos.darts.algorithm import ArchCfg
 from petri.algos.darts.bilevel import ArchHook
-from petri.algos.darts.supernet import SearchNetwork
+from petri.algos.darts.supernet import MixedOp, SearchNetwork
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.data.loader import DeviceData, Splits
+from petri.space.ops import BatchNorm, DilatedDepthwise
 from petri.train.config import TrainCfg
 from petri.train.loop import train
 
 BATCH = 32
 VARIANTS = {"darts": None, "pc-darts": 4}
 SIZE = dict(channels=16, cells=8, nodes=4, batch=BATCH, hw=32)
-# form -> (SearchNetwork's compile setting, NHWC); the first form given is the ratios' base
-FORMS = {f"{c or 'eager'}-{layout}": (c, layout == "nhwc")
-         for c in (None, "inductor", "cudagraphs") for layout in ("nchw", "nhwc")}
+# form -> (SearchNetwork's compile setting, NHWC); the first form given is the ratios' base.
+# `reference` is eager with petri's levers undone (`reference_code`).
+FORMS = {f"{c}-{layout}": (None if c in ("eager", "reference") else c, layout == "nhwc")
+         for c in ("reference", "eager", "inductor", "cudagraphs") for layout in ("nchw", "nhwc")}
+
+
+def _reference_edge(op: MixedOp, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    # The original MixedOp: every primitive on the edge's input, `none` included, each conv
+    # primitive with its own ReLU, sum() of the weighted terms; PC-DARTS' on a channel slice,
+    # then concatenated with the bypass and shuffled, whose .contiguous() returns NCHW.
+    if not op.partial:
+        return sum(w * o(x) for w, o in zip(weights, op.ops))
+    k = x.shape[1] // op.partial
+    y = sum(w * o(x[:, :k]) for w, o in zip(weights, op.ops))
+    rest = x[:, k:] if op.bypass_pool is None else op.bypass_pool(x[:, k:])
+    out = torch.cat([y, rest], dim=1)
+    n, c, h, w = out.shape
+    out = out.view(n, op.partial, c // op.partial, h, w).transpose(1, 2).contiguous()
+    return out.view(n, c, h, w)
+
+
+def _reference_node(outs: list, edge_weights: torch.Tensor | None, partial) -> torch.Tensor:
+    return sum(outs if edge_weights is None else (w * o for w, o in zip(edge_weights, outs)))
+
+
+@contextlib.contextmanager
+def reference_code():
+    """petri's supernet computing as the original DARTS / PC-DARTS code does (the same modules
+    and weights): no shared ReLU, `none`'s w·0 computed, dilated convs as oneDNN's dilated
+    kernels, sum() of products instead of fused multiply-adds, every batch norm in the
+    tensor's own layout, PC-DARTS' channel shuffle on every edge and returning NCHW. The
+    in-run stand-in for the original code, which this repository does not ship."""
+    patches = [(MixedOp, "mix", _reference_edge), (supernet, "node_sum", _reference_node),
+               (DilatedDepthwise, "forward", nn.Conv2d.forward),
+               (BatchNorm, "forward", nn.BatchNorm2d.forward)]
+    with contextlib.ExitStack() as stack:
+        for owner, name, value in patches:
+            stack.enter_context(mock.patch.object(owner, name, value))
+        yield
 
 
 def synthetic(n: int, device: torch.device, hw: int) -> DeviceData:
@@ -68,7 +111,8 @@ def measure(variant: str, form: str, device: torch.device, steps: int,
         model = model.to(memory_format=torch.channels_last)
     arch_cfg = ArchCfg(lr=3e-4 if VARIANTS[variant] is None else 6e-4)
     hook = ArchHook(arch, seed=0, arch=arch_cfg, amp=cfg.amp, channels_last=nhwc)
-    return train(model, splits, cfg, device, hook=hook).images_per_s
+    with reference_code() if form.startswith("reference") else contextlib.nullcontext():
+        return train(model, splits, cfg, device, hook=hook).images_per_s
 
 
 def profile(variant: str, form: str, device: torch.device, top: int = 15) -> None:
@@ -109,7 +153,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads on CPU")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    ap.add_argument("--forms", nargs="+", default=["eager-nchw", "eager-nhwc", "inductor-nhwc"],
+    ap.add_argument("--forms", nargs="+", default=["reference-nchw", "eager-nchw", "eager-nhwc",
+                                                "inductor-nhwc"],
                     choices=list(FORMS))
     ap.add_argument("--profile", choices=list(FORMS), default=None)
     args = ap.parse_args()

@@ -15,6 +15,18 @@ from petri import plugins
 from petri.space.desc import PRIMITIVES, known_ops
 
 
+class BatchNorm(nn.BatchNorm2d):
+    """BatchNorm2d that normalises a CPU NHWC input with fewer channels than an AVX-512
+    register holds floats in NCHW instead: ATen's channels-last kernel vectorises over the
+    channels, and at PC-DARTS' 4-8 channels per edge it is 2-7× slower than the NCHW one even
+    with the two layout copies (BENCHMARKS.md). The same statistics and outputs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] < 16 and x.device.type == "cpu" and is_nhwc(x):
+            return super().forward(x.contiguous()).contiguous(memory_format=torch.channels_last)
+        return super().forward(x)
+
+
 class ReLUConvBN(nn.Sequential):
     """ReLU, k×k conv, BN: the cell's input preprocessing (1×1) and the stems' building block."""
 
@@ -23,7 +35,7 @@ class ReLUConvBN(nn.Sequential):
         super().__init__(
             nn.ReLU(inplace=False),
             nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out, affine=affine),
+            BatchNorm(c_out, affine=affine),
         )
 
 
@@ -37,7 +49,7 @@ class FactorizedReduce(nn.Module):
         self.relu = nn.ReLU(inplace=False)
         self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
         self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.bn = nn.BatchNorm2d(c_out, affine=affine)
+        self.bn = BatchNorm(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
@@ -58,11 +70,11 @@ class SepConv(nn.Sequential):
             nn.ReLU(inplace=False),
             nn.Conv2d(c, c, kernel, stride=stride, padding=padding, groups=c, bias=False),
             nn.Conv2d(c, c, 1, bias=False),
-            nn.BatchNorm2d(c, affine=affine),
+            BatchNorm(c, affine=affine),
             nn.ReLU(inplace=False),
             nn.Conv2d(c, c, kernel, stride=1, padding=padding, groups=c, bias=False),
             nn.Conv2d(c, c, 1, bias=False),
-            nn.BatchNorm2d(c, affine=affine),
+            BatchNorm(c, affine=affine),
         )
 
 
@@ -84,10 +96,37 @@ class DilatedDepthwise(nn.Conv2d):
         if self.stride[0] == 2:
             return nn.functional.conv2d(x[:, :, ::2, ::2], self.weight, padding=pad,
                                         groups=self.groups)
-        y = nn.functional.conv2d(nn.functional.pixel_unshuffle(x, 2),
-                                 self.weight.repeat_interleave(4, 0), padding=pad,
-                                 groups=4 * self.groups)
-        return nn.functional.pixel_shuffle(y, 2)
+        # The four phases go on the batch axis, where they share the weights as they should
+        # (pixel_unshuffle would put them on channels and need the weights repeated, and it
+        # is a slow copy in NHWC).
+        y = nn.functional.conv2d(_phases(x), self.weight, padding=pad, groups=self.groups)
+        return _unphases(y, x.shape[0])
+
+
+def is_nhwc(x: torch.Tensor) -> bool:
+    """Channels-last strides (a tensor with one pixel or one channel is both layouts: False)."""
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+def _phases(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (4N, C, H/2, W/2): the 2×2 polyphase components, phase-major on the
+    batch axis, in x's memory layout (one copy)."""
+    n, c, h, w = x.shape
+    if is_nhwc(x):
+        p = x.permute(0, 2, 3, 1).reshape(n, h // 2, 2, w // 2, 2, c).permute(2, 4, 0, 1, 3, 5)
+        return p.reshape(4 * n, h // 2, w // 2, c).permute(0, 3, 1, 2)
+    p = x.reshape(n, c, h // 2, 2, w // 2, 2).permute(3, 5, 0, 1, 2, 4)
+    return p.reshape(4 * n, c, h // 2, w // 2)
+
+
+def _unphases(y: torch.Tensor, n: int) -> torch.Tensor:
+    """The inverse of `_phases`."""
+    _, c, h, w = y.shape
+    if is_nhwc(y):
+        p = y.permute(0, 2, 3, 1).reshape(2, 2, n, h, w, c).permute(2, 3, 0, 4, 1, 5)
+        return p.reshape(n, 2 * h, 2 * w, c).permute(0, 3, 1, 2)
+    p = y.reshape(2, 2, n, c, h, w).permute(2, 3, 4, 0, 5, 1)
+    return p.reshape(n, c, 2 * h, 2 * w)
 
 
 class DilConv(nn.Sequential):
@@ -98,7 +137,7 @@ class DilConv(nn.Sequential):
             nn.ReLU(inplace=False),
             DilatedDepthwise(c, kernel, stride, padding),
             nn.Conv2d(c, c, 1, bias=False),
-            nn.BatchNorm2d(c, affine=affine),
+            BatchNorm(c, affine=affine),
         )
 
 
@@ -120,7 +159,7 @@ def _pool(kind: str, c: int, stride: int, affine: bool, search: bool) -> nn.Modu
             else nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False))
     # Search supernets follow each pool with a non-affine BN so the mixed op's terms have
     # comparable scale; evaluation networks use the bare pool.
-    return nn.Sequential(pool, nn.BatchNorm2d(c, affine=False)) if search else pool
+    return nn.Sequential(pool, BatchNorm(c, affine=False)) if search else pool
 
 
 OpFactory = Callable[[int, int, bool, bool], nn.Module]

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from petri.space.desc import PRIMITIVES, CellDesc, EdgeDesc, ModelDesc, NodeDesc
-from petri.space.ops import FactorizedReduce, ReLUConvBN, create_op
+from petri.space.ops import FactorizedReduce, ReLUConvBN, create_op, is_nhwc
 
 
 _WEIGHTED_OPS = tuple(i for i, p in enumerate(PRIMITIVES) if p != "none")
@@ -29,7 +29,12 @@ _GRAPHS = 64
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Interleave `groups` channel groups, keeping x's memory layout (the original's
+    `.contiguous()` turns an NHWC supernet back into NCHW at every edge)."""
     n, c, h, w = x.shape
+    if is_nhwc(x):
+        y = x.permute(0, 2, 3, 1).reshape(n, h, w, groups, c // groups).transpose(3, 4)
+        return y.reshape(n, h, w, c).permute(0, 3, 1, 2)
     return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
@@ -52,10 +57,15 @@ class MixedOp(nn.Module):
         # `none` adds w·0: skipping it changes no value and no gradient (its α still gets
         # its share through the softmax), and saves two kernels per edge each way.
         r = torch.relu(x) if self.tails else None
-        return sum(weights[i] * (self.tails[i](r) if i in self.tails else self.ops[i](x))
-                   for i in _WEIGHTED_OPS)
+        out = None
+        for i in _WEIGHTED_OPS:
+            out = _add_weighted(out, weights[i],
+                                self.tails[i](r) if i in self.tails else self.ops[i](x))
+        return out
 
-    def mix(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def mix(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor | tuple:
+        """The edge's output; PC-DARTS': its two channel parts, the ops' output on the first
+        C/K channels and the bypassed rest, which `node_sum` joins once per node."""
         if not self.partial:
             return self._mix(x, weights)
         k = x.shape[1] // self.partial
@@ -67,14 +77,36 @@ class MixedOp(nn.Module):
         y = self._mix(active, weights)
         if self.bypass_pool is not None:
             rest = self.bypass_pool(rest)
-        return channel_shuffle(torch.cat([y, rest], dim=1), self.partial)
+        return y, rest
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor | tuple:
         # Evaluation (running BN statistics, no grad) stays eager: it runs once per search
         # and would only add graphs to compile.
         if self.compile_mode and self.training:
             return compiled_mix(self.compile_mode)(self, x, weights)
         return self.mix(x, weights)
+
+
+def _add_weighted(total: torch.Tensor | None, w: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """total + w·y in one kernel (addcmul) rather than a product and a sum, each a pass over
+    the feature map; the first term starts the total (`sum()` would add it to a zero)."""
+    return w * y if total is None else torch.addcmul(total, w, y)
+
+
+def node_sum(outs: list, edge_weights: torch.Tensor | None, partial: int | None) -> torch.Tensor:
+    """A node: the sum of its incoming edges' outputs; PC-DARTS': Σ β_e·shuffle(cat(y_e,
+    rest_e)), computed as shuffle(cat(Σ β_e·y_e, Σ β_e·rest_e)) — the same numbers, as a
+    permutation and a concatenation commute with an elementwise sum, with one copy for the
+    concatenation and one for the shuffle per node instead of per edge."""
+    if edge_weights is None:
+        total = outs[0]
+        for out in outs[1:]:
+            total = total + out
+        return total
+    ys = rests = None
+    for w, (y, rest) in zip(edge_weights, outs):
+        ys, rests = _add_weighted(ys, w, y), _add_weighted(rests, w, rest)
+    return channel_shuffle(torch.cat([ys, rests], dim=1), partial)
 
 
 def _relu_first(op: nn.Module) -> bool:
@@ -99,7 +131,7 @@ class SearchCell(nn.Module):
                  reduction_prev: bool, partial: int | None):
         super().__init__()
         self.reduction = reduction
-        self.steps = steps
+        self.steps, self.partial = steps, partial
         self.pre0 = (FactorizedReduce(c_pp, c, affine=False) if reduction_prev
                      else ReLUConvBN(c_pp, c, affine=False))
         self.pre1 = ReLUConvBN(c_p, c, affine=False)
@@ -111,14 +143,12 @@ class SearchCell(nn.Module):
     def forward(self, s0, s1, weights: torch.Tensor, edge_weights: torch.Tensor | None):
         states = [self.pre0(s0), self.pre1(s1)]
         offset = 0
-        for j in range(self.steps):
-            total = 0
-            for i, h in enumerate(states):
-                e = offset + i
-                out = self.edges[e](h, weights[e])
-                total = total + (out if edge_weights is None else edge_weights[e] * out)
-            offset += len(states)
-            states.append(total)
+        for _ in range(self.steps):
+            n = len(states)
+            outs = [self.edges[offset + i](h, weights[offset + i]) for i, h in enumerate(states)]
+            states.append(node_sum(outs, None if edge_weights is None
+                                   else edge_weights[offset:offset + n], self.partial))
+            offset += n
         return torch.cat(states[2:], dim=1)
 
 
