@@ -52,9 +52,10 @@ FORMS = {f"{c}-{layout}": (None if c in ("eager", "reference") else c, layout ==
 
 
 def _reference_edge(op: MixedOp, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    # The original MixedOp: every primitive on the edge's input, `none` included, each conv
-    # primitive with its own ReLU, sum() of the weighted terms; PC-DARTS' on a channel slice,
-    # then concatenated with the bypass and shuffled, whose .contiguous() returns NCHW.
+    # The original MixedOp, from the edge's raw input (`prepare` passes it through): every
+    # primitive on it, `none` included, each conv primitive with its own ReLU and each pool
+    # with its own BN, sum() of the weighted terms; PC-DARTS' on a channel slice, then
+    # concatenated with the bypass and shuffled, whose .contiguous() returns NCHW.
     if not op.partial:
         return sum(w * o(x) for w, o in zip(weights, op.ops))
     k = x.shape[1] // op.partial
@@ -73,11 +74,15 @@ def _reference_node(outs: list, edge_weights: torch.Tensor | None, partial) -> t
 @contextlib.contextmanager
 def reference_code():
     """petri's supernet computing as the original DARTS / PC-DARTS code does (the same modules
-    and weights): no shared ReLU, `none`'s w·0 computed, dilated convs as oneDNN's dilated
-    kernels, sum() of products instead of fused multiply-adds, every batch norm in the
-    tensor's own layout, PC-DARTS' channel shuffle on every edge and returning NCHW. The
-    in-run stand-in for the original code, which this repository does not ship."""
-    patches = [(MixedOp, "mix", _reference_edge), (supernet, "node_sum", _reference_node),
+    and weights): nothing shared between the edges leaving a node (ReLU, pools and pool BNs,
+    PC-DARTS' slice and bypass) or between the ops of an edge (the ReLU), `none`'s w·0
+    computed, dilated convs as oneDNN's dilated kernels, sum() of products instead of fused
+    multiply-adds, every batch norm in the tensor's own layout, PC-DARTS' channel shuffle on
+    every edge and returning NCHW. The in-run stand-in for the original code, which this
+    repository does not ship."""
+    patches = [(MixedOp, "prepare", lambda op, x: x), (MixedOp, "mix", _reference_edge),
+               (supernet, "share_pool_stats", lambda first, others: None),
+               (supernet, "node_sum", _reference_node),
                (DilatedDepthwise, "forward", nn.Conv2d.forward),
                (BatchNorm, "forward", nn.BatchNorm2d.forward)]
     with contextlib.ExitStack() as stack:

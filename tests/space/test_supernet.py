@@ -1,4 +1,6 @@
 """DARTS / PC-DARTS supernet, genotype derivation and the second-order architecture gradient."""
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -160,7 +162,7 @@ def test_mixed_op_equals_the_full_weighted_sum_including_none(stride):
     w = torch.softmax(torch.randn(len(PRIMITIVES)), 0).requires_grad_()
     full = sum(wi * o(x) for wi, o in zip(w, op.ops))  # the textbook definition
     g_full = torch.autograd.grad(full.sum(), w)[0]
-    out = op(x, w)
+    out = op(op.prepare(x), w)
     g = torch.autograd.grad(out.sum(), w)[0]
     # fused multiply-adds round once where a product and a sum round twice
     assert torch.allclose(out, full, rtol=1e-6, atol=1e-6)
@@ -221,18 +223,23 @@ def test_the_speed_levers_compute_what_the_original_code_computes(partial, chann
     if channels_last:
         net, x = net.to(memory_format=torch.channels_last), x.contiguous(
             memory_format=torch.channels_last)
-    wrt = net.arch_parameters() + list(net.parameters())
+    twin = copy.deepcopy(net)
 
-    def loss_and_grads():
+    def loss_and_grads(net):
+        wrt = net.arch_parameters() + list(net.parameters())
         loss = nn.functional.cross_entropy(net(x), y)
-        return [loss.detach()] + list(torch.autograd.grad(loss, wrt))
+        # two training forwards: the running BN statistics take part in neither's loss
+        net(x)
+        return [loss.detach(), *torch.autograd.grad(loss, wrt), *net.buffers()]
 
-    fast = loss_and_grads()
+    fast = loss_and_grads(net)
     with reference_code():
-        ref = loss_and_grads()
-    assert len(fast) == len(ref) == 1 + len(wrt)
+        ref = loss_and_grads(twin)
+    assert len(fast) == len(ref) > 1 + len(net.arch_parameters()) + len(list(net.parameters()))
     for a, b in zip(fast, ref):
         assert torch.allclose(a, b, rtol=1e-9, atol=1e-12), (a - b).abs().max()
+    with torch.no_grad():  # and evaluation, from those statistics
+        assert torch.allclose(net.eval()(x), twin.eval()(x), rtol=1e-9, atol=1e-12)
     # the fast path ran: a polyphase edge's output differs from the dilated conv's in the
     # last bits, so the reference context really changed the computation
     assert any(not torch.equal(a, b) for a, b in zip(fast, ref))

@@ -9,7 +9,7 @@ import torch._dynamo
 from torch import nn
 
 from petri.algos.darts.bilevel import frozen
-from petri.algos.darts.supernet import MixedOp, SearchNetwork, compiled_mix
+from petri.algos.darts.supernet import MixedOp, SearchNetwork, compiled
 from petri.space.desc import PRIMITIVES
 
 TOL = dict(rtol=1e-4, atol=1e-6)
@@ -69,12 +69,13 @@ def test_compiled_strided_mixed_op_matches_eager():
     x = torch.randn(2, 4, 8, 8, requires_grad=True)
     w = torch.softmax(torch.randn(len(PRIMITIVES)), 0).requires_grad_()
 
-    def run(mix):
-        out = mix(op, x, w)
+    def run(prepare, mix):
+        out = mix(op, prepare(op, x), w)
         return out, torch.autograd.grad(out.square().sum(), [x, w, *op.parameters()])
 
     # Each backward before the next forward, which moves the BN statistics autograd saved.
-    (out_e, g_e), (out_f, g_f) = run(MixedOp.mix), run(compiled_mix("inductor"))
+    (out_e, g_e) = run(MixedOp.prepare, MixedOp.mix)
+    (out_f, g_f) = run(compiled("prepare", "inductor"), compiled("mix", "inductor"))
     assert torch.allclose(out_e, out_f, **TOL)
     for a, b in zip(g_e, g_f):
         assert torch.allclose(a, b, **TOL), (a - b).abs().max()

@@ -16,6 +16,7 @@ norm of every network weight — never α or β — through the training loop's 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -25,6 +26,7 @@ from petri.space.ops import FactorizedReduce, ReLUConvBN, create_op, is_nhwc
 
 
 _WEIGHTED_OPS = tuple(i for i, p in enumerate(PRIMITIVES) if p != "none")
+_POOLS = (PRIMITIVES.index("max_pool_3x3"), PRIMITIVES.index("avg_pool_3x3"))
 _GRAPHS = 64
 
 
@@ -38,6 +40,17 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
+class EdgeInput(NamedTuple):
+    """What an edge computes from its input alone, before any weight of its own: the same
+    for every edge leaving a node (a node's out-edges share their stride), so the cell
+    computes it once per node and hands it to each of them."""
+
+    x: torch.Tensor                 # the ops' input: PC-DARTS' first C/K channels
+    relu: torch.Tensor | None       # its ReLU, the head of every conv primitive
+    pools: tuple                    # max and avg pool, each with its parameter-free search BN
+    rest: torch.Tensor | None       # PC-DARTS: the bypassed channels (pooled when reducing)
+
+
 class MixedOp(nn.Module):
     def __init__(self, c: int, stride: int, partial: int | None):
         super().__init__()
@@ -47,44 +60,63 @@ class MixedOp(nn.Module):
         self.ops = nn.ModuleList(create_op(p, width, stride, affine=False, search=True)
                                  for p in PRIMITIVES)
         self.bypass_pool = nn.MaxPool2d(2, 2) if partial and stride == 2 else None
-        # The conv primitives all start with a ReLU of the edge's input: it is computed once
-        # and their tails (the same modules, not registered twice) run on it.
+        # The conv primitives' tails after their ReLU (the same modules, not registered
+        # twice) run on EdgeInput.relu.
         self.tails = {i: nn.Sequential(*list(self.ops[i])[1:]) for i in _WEIGHTED_OPS
                       if _relu_first(self.ops[i])}
-        self.compile_mode: str | None = None  # set by SearchNetwork; see `compiled_mix`
+        self.compile_mode: str | None = None  # set by SearchNetwork; see `compiled`
 
-    def _mix(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        # `none` adds w·0: skipping it changes no value and no gradient (its α still gets
-        # its share through the softmax), and saves two kernels per edge each way.
-        r = torch.relu(x) if self.tails else None
-        out = None
-        for i in _WEIGHTED_OPS:
-            out = _add_weighted(out, weights[i],
-                                self.tails[i](r) if i in self.tails else self.ops[i](x))
-        return out
+    def prepare(self, x: torch.Tensor) -> EdgeInput:
+        """The EdgeInput of x, computed with this edge's pool BNs (`share_pool_stats` gives
+        their running statistics to the node's other out-edges)."""
+        rest = None
+        if self.partial:
+            k = x.shape[1] // self.partial
+            # A channel slice of an NHWC tensor is contiguous in neither layout; copying it
+            # once here spares each op its own conversion.
+            layout = (torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
+                      else torch.contiguous_format)
+            x, rest = x[:, :k].contiguous(memory_format=layout), x[:, k:]
+            if self.bypass_pool is not None:
+                rest = self.bypass_pool(rest)
+        return EdgeInput(x, torch.relu(x) if self.tails else None,
+                         tuple(self.ops[i](x) for i in _POOLS), rest)
 
-    def mix(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor | tuple:
+    def mix(self, inp: EdgeInput, weights: torch.Tensor) -> torch.Tensor | tuple:
         """The edge's output; PC-DARTS': its two channel parts, the ops' output on the first
         C/K channels and the bypassed rest, which `node_sum` joins once per node."""
-        if not self.partial:
-            return self._mix(x, weights)
-        k = x.shape[1] // self.partial
-        # A channel slice of an NHWC tensor is contiguous in neither layout; copying it once
-        # here spares each of the eight ops its own conversion.
-        layout = (torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
-                  else torch.contiguous_format)
-        active, rest = x[:, :k].contiguous(memory_format=layout), x[:, k:]
-        y = self._mix(active, weights)
-        if self.bypass_pool is not None:
-            rest = self.bypass_pool(rest)
-        return y, rest
+        # `none` adds w·0: skipping it changes no value and no gradient (its α still gets
+        # its share through the softmax), and saves two kernels per edge each way.
+        out = None
+        for i in _WEIGHTED_OPS:
+            y = (self.tails[i](inp.relu) if i in self.tails
+                 else inp.pools[_POOLS.index(i)] if i in _POOLS else self.ops[i](inp.x))
+            out = _add_weighted(out, weights[i], y)
+        return out if inp.rest is None else (out, inp.rest)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor | tuple:
+    def forward(self, inp: EdgeInput, weights: torch.Tensor) -> torch.Tensor | tuple:
         # Evaluation (running BN statistics, no grad) stays eager: it runs once per search
         # and would only add graphs to compile.
         if self.compile_mode and self.training:
-            return compiled_mix(self.compile_mode)(self, x, weights)
-        return self.mix(x, weights)
+            return compiled("mix", self.compile_mode)(self, inp, weights)
+        return self.mix(inp, weights)
+
+    def edge_input(self, x: torch.Tensor) -> EdgeInput:
+        if self.compile_mode and self.training:
+            return compiled("prepare", self.compile_mode)(self, x)
+        return self.prepare(x)
+
+
+def share_pool_stats(first: MixedOp, others: list[MixedOp]) -> None:
+    """Copy the running statistics of `first`'s pool BNs to the other out-edges of its node:
+    theirs have seen the same batches since they were built (the pools of the same input),
+    so they hold the same values, now without computing them."""
+    if not others:
+        return
+    src = [b for i in _POOLS for b in first.ops[i].buffers()]
+    with torch.no_grad():
+        for other in others:
+            torch._foreach_copy_([b for i in _POOLS for b in other.ops[i].buffers()], src)
 
 
 def _add_weighted(total: torch.Tensor | None, w: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -119,11 +151,12 @@ COMPILE_MODES = {"inductor": "default", "cudagraphs": "reduce-overhead"}
 
 
 @functools.cache
-def compiled_mix(compile: str):
-    """`MixedOp.mix` compiled once per process and setting: one graph per edge shape (and
-    per whether α needs a gradient) serves every edge of that shape in every cell, and every
-    later job of the worker. Shapes are static; a supernet has a handful of them."""
-    return torch.compile(MixedOp.mix, dynamic=False, mode=COMPILE_MODES[compile])
+def compiled(method: str, compile: str):
+    """`MixedOp.prepare` or `MixedOp.mix` compiled once per process and setting: one graph
+    per edge shape (and per whether α needs a gradient) serves every edge of that shape in
+    every cell, and every later job of the worker. Shapes are static; a supernet has a
+    handful of them."""
+    return torch.compile(getattr(MixedOp, method), dynamic=False, mode=COMPILE_MODES[compile])
 
 
 class SearchCell(nn.Module):
@@ -139,16 +172,25 @@ class SearchCell(nn.Module):
         for j in range(steps):
             for i in range(j + 2):
                 self.edges.append(MixedOp(c, 2 if reduction and i < 2 else 1, partial))
+        # out_edges[i]: the edges leaving state i, in the order the forward reaches them
+        self.out_edges = [[self.edges[sum(t + 2 for t in range(j)) + i]
+                           for j in range(max(i - 1, 0), steps)] for i in range(steps + 1)]
 
     def forward(self, s0, s1, weights: torch.Tensor, edge_weights: torch.Tensor | None):
         states = [self.pre0(s0), self.pre1(s1)]
-        offset = 0
+        inputs, offset = [], 0
         for _ in range(self.steps):
             n = len(states)
-            outs = [self.edges[offset + i](h, weights[offset + i]) for i, h in enumerate(states)]
+            for i in range(len(inputs), n):  # a new state: prepared by its edge into this node
+                inputs.append(self.edges[offset + i].edge_input(states[i]))
+            outs = [self.edges[offset + i](inp, weights[offset + i])
+                    for i, inp in enumerate(inputs)]
             states.append(node_sum(outs, None if edge_weights is None
                                    else edge_weights[offset:offset + n], self.partial))
             offset += n
+        if self.training:
+            for i, edges in enumerate(self.out_edges):
+                share_pool_stats(edges[0], edges[1:])
         return torch.cat(states[2:], dim=1)
 
 
