@@ -8,9 +8,9 @@ original DARTS code's computation): C=16, 8 cells, 4 nodes, batch 32, 32×32×3,
         [--profile FORM]
 
 Forms: `reference` (petri's supernet computing as the original code does: `reference_code`),
-eager (petri's own), `inductor` (`SearchNetwork(compile="inductor")`: each mixed op's training
-forward and backward through one `torch.compile` graph per edge shape) or `cudagraphs` (the
-same replayed as CUDA graphs), in NCHW or NHWC.
+eager (petri's own), `inductor` (`SearchNetwork(compile="inductor")`: each edge's shared
+input and mixed op through `torch.compile` graphs, one per shape, forward and backward) or
+`cudagraphs` (the same replayed as CUDA graphs), in NCHW or NHWC.
 Each form is warmed up once (the compiled forms' warm-up is their compile time, printed),
 then the forms are timed in interleaved rounds, so the ratios, taken per round against the
 first form, survive this VM's drifting speed; the figure is their median. It times petri's
@@ -74,12 +74,13 @@ def _reference_node(outs: list, edge_weights: torch.Tensor | None, partial) -> t
 @contextlib.contextmanager
 def reference_code():
     """petri's supernet computing as the original DARTS / PC-DARTS code does (the same modules
-    and weights): nothing shared between the edges leaving a node (ReLU, pools and pool BNs,
+    and weights), its levers in the supernet undone: nothing shared between the edges leaving a node (ReLU, pools and pool BNs,
     PC-DARTS' slice and bypass) or between the ops of an edge (the ReLU), `none`'s w·0
     computed, dilated convs as oneDNN's dilated kernels, sum() of products instead of fused
     multiply-adds, every batch norm in the tensor's own layout, PC-DARTS' channel shuffle on
-    every edge and returning NCHW. The in-run stand-in for the original code, which this
-    repository does not ship."""
+    every edge and returning NCHW. The training loop stays petri's (data on the device, no
+    per-step loss sync, no α gradient in the weight step), so this stand-in for the original
+    code, which this repository does not ship, is if anything faster than it."""
     patches = [(MixedOp, "prepare", lambda op, x: x), (MixedOp, "mix", _reference_edge),
                (supernet, "share_pool_stats", lambda first, others: None),
                (supernet, "node_sum", _reference_node),

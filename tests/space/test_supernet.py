@@ -194,6 +194,7 @@ def test_even_phase_dilated_depthwise_equals_the_dilated_conv(kernel, stride, si
 
     torch.manual_seed(0)
     fast = DilatedDepthwise(4, kernel, stride, kernel - 1)
+    assert fast.even_phase == (stride == 2)  # stride 1 takes the dilated conv itself
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     fast = fast.to(memory_format=fmt)  # as the supernet converts its modules
     x = torch.randn(2, 4, size, size).contiguous(memory_format=fmt).requires_grad_()

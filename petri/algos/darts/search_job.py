@@ -50,7 +50,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
         model.regularise(reg.kind, float(reg.nu))
         if cfg.channels_last and device.type == "cpu":
             # The training loop turns NHWC on for CUDA only; on CPU the supernet's step is
-            # 1.7x (DARTS) and 1.2x (PC-DARTS) faster in it than in NCHW (BENCHMARKS.md).
+            # 2.0x (DARTS) and 1.3x (PC-DARTS) faster in it than in NCHW (BENCHMARKS.md).
             model = model.to(memory_format=torch.channels_last)
         return model
 

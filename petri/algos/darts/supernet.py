@@ -42,8 +42,8 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
 
 class EdgeInput(NamedTuple):
     """What an edge computes from its input alone, before any weight of its own: the same
-    for every edge leaving a node (a node's out-edges share their stride), so the cell
-    computes it once per node and hands it to each of them."""
+    for every edge leaving a state (cell input or node; its out-edges share their stride),
+    so the cell computes it once per state and hands it to each of them."""
 
     x: torch.Tensor                 # the ops' input: PC-DARTS' first C/K channels
     relu: torch.Tensor | None       # its ReLU, the head of every conv primitive
@@ -110,7 +110,8 @@ class MixedOp(nn.Module):
 def share_pool_stats(first: MixedOp, others: list[MixedOp]) -> None:
     """Copy the running statistics of `first`'s pool BNs to the other out-edges of its node:
     theirs have seen the same batches since they were built (the pools of the same input),
-    so they hold the same values, now without computing them."""
+    so they hold the same values, now without computing them. Their pool BNs never run
+    (`first` prepares the node for all), so no autograd graph holds the buffers written."""
     if not others:
         return
     src = [b for i in _POOLS for b in first.ops[i].buffers()]
@@ -153,9 +154,9 @@ COMPILE_MODES = {"inductor": "default", "cudagraphs": "reduce-overhead"}
 @functools.cache
 def compiled(method: str, compile: str):
     """`MixedOp.prepare` or `MixedOp.mix` compiled once per process and setting: one graph
-    per edge shape (and per whether α needs a gradient) serves every edge of that shape in
-    every cell, and every later job of the worker. Shapes are static; a supernet has a
-    handful of them."""
+    per input shape and stride (for `mix` also per whether α needs a gradient) serves every
+    edge of that shape in every cell, and every later job of the worker. Shapes are static;
+    a supernet has a handful of them."""
     return torch.compile(getattr(MixedOp, method), dynamic=False, mode=COMPILE_MODES[compile])
 
 
