@@ -7,6 +7,8 @@ so tests render it to a recorded console. The terminal scatter is plotext's, ren
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 
 import click
@@ -231,9 +233,14 @@ def watch(run_dir: str, interval: float = 0.5, exit_when_done: bool = False) -> 
     console = Console()
     snap = snapshot(run_dir)
     gpus, gpus_at, shown = None, 0.0, None
+    # Ctrl-C sets a flag the loop reads, rather than raising wherever the main thread is: a
+    # KeyboardInterrupt raised inside the store's or rich's code may be caught and lost there.
+    quit_ = threading.Event()
+    main = threading.current_thread() is threading.main_thread()  # where handlers can go
+    previous = signal.signal(signal.SIGINT, lambda *_: quit_.set()) if main else None
     try:
         with Live(console=console, screen=True, auto_refresh=False, transient=False) as live:
-            while True:
+            while not quit_.is_set():
                 if time.time() - gpus_at > 2.0:
                     gpus, gpus_at = query_gpus(), time.time()
                 key = (_signature(snap), console.size, repr(gpus))
@@ -243,10 +250,12 @@ def watch(run_dir: str, interval: float = 0.5, exit_when_done: bool = False) -> 
                     shown = key
                 if exit_when_done and (snap["done"] or snap["daemon"]["state"] != "running"):
                     break
-                time.sleep(interval)
+                if quit_.wait(interval):
+                    break
                 snap = with_cpu_percent(snapshot(run_dir), snap)
-    except KeyboardInterrupt:
-        pass
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous or signal.SIG_DFL)
     return snap
 
 
