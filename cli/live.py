@@ -240,7 +240,7 @@ def watch(run_dir: str, interval: float = 0.5, exit_when_done: bool = False) -> 
     previous = signal.signal(signal.SIGINT, lambda *_: quit_.set()) if main else None
     try:
         with Live(console=console, screen=True, auto_refresh=False, transient=False) as live:
-            while not quit_.is_set():
+            while True:
                 if time.time() - gpus_at > 2.0:
                     gpus, gpus_at = query_gpus(), time.time()
                 key = (_signature(snap), console.size, repr(gpus))

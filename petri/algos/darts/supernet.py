@@ -55,7 +55,6 @@ class MixedOp(nn.Module):
     def __init__(self, c: int, stride: int, partial: int | None):
         super().__init__()
         self.partial = partial
-        self.stride = stride
         width = c // partial if partial else c
         self.ops = nn.ModuleList(create_op(p, width, stride, affine=False, search=True)
                                  for p in PRIMITIVES)
@@ -74,8 +73,7 @@ class MixedOp(nn.Module):
             k = x.shape[1] // self.partial
             # A channel slice of an NHWC tensor is contiguous in neither layout; copying it
             # once here spares each op its own conversion.
-            layout = (torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
-                      else torch.contiguous_format)
+            layout = torch.channels_last if is_nhwc(x) else torch.contiguous_format
             x, rest = x[:, :k].contiguous(memory_format=layout), x[:, k:]
             if self.bypass_pool is not None:
                 rest = self.bypass_pool(rest)
@@ -95,16 +93,17 @@ class MixedOp(nn.Module):
         return out if inp.rest is None else (out, inp.rest)
 
     def forward(self, inp: EdgeInput, weights: torch.Tensor) -> torch.Tensor | tuple:
+        return self._run("mix", inp, weights)
+
+    def edge_input(self, x: torch.Tensor) -> EdgeInput:
+        return self._run("prepare", x)
+
+    def _run(self, method: str, *args):
         # Evaluation (running BN statistics, no grad) stays eager: it runs once per search
         # and would only add graphs to compile.
         if self.compile_mode and self.training:
-            return compiled("mix", self.compile_mode)(self, inp, weights)
-        return self.mix(inp, weights)
-
-    def edge_input(self, x: torch.Tensor) -> EdgeInput:
-        if self.compile_mode and self.training:
-            return compiled("prepare", self.compile_mode)(self, x)
-        return self.prepare(x)
+            return compiled(method, self.compile_mode)(self, *args)
+        return getattr(self, method)(*args)
 
 
 def share_pool_stats(first: MixedOp, others: list[MixedOp]) -> None:
@@ -190,7 +189,7 @@ class SearchCell(nn.Module):
                                    else edge_weights[offset:offset + n], self.partial))
             offset += n
         if self.training:
-            for i, edges in enumerate(self.out_edges):
+            for edges in self.out_edges:
                 share_pool_stats(edges[0], edges[1:])
         return torch.cat(states[2:], dim=1)
 
