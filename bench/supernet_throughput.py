@@ -38,7 +38,7 @@ from petri.algos.darts.supernet import MixedOp, SearchNetwork
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.data.loader import DeviceData, Splits
-from petri.space.ops import BatchNorm, DilatedDepthwise
+from petri.space.ops import BatchNorm, DilatedDepthwise, FactorizedReduce
 from petri.train.config import TrainCfg
 from petri.train.loop import train
 
@@ -67,6 +67,17 @@ def _reference_edge(op: MixedOp, x: torch.Tensor, weights: torch.Tensor) -> torc
     return out.view(n, c, h, w)
 
 
+def _reference_reduce(op: FactorizedReduce, x: torch.Tensor) -> torch.Tensor:
+    # The original's two stride-2 1×1 convs, the second on the input shifted by one pixel
+    # (oneDNN's strided-1×1 defect makes this crash on AVX2 CPUs in NHWC at PC-DARTS' slice
+    # widths: petri computes the same sums at unit stride).
+    x = op.relu(x)
+    a = nn.functional.conv2d(x, op.conv_1.weight, stride=2)
+    b = nn.functional.conv2d(x[:, :, 1:, 1:], op.conv_2.weight, stride=2)
+    b = nn.functional.pad(b, (0, a.shape[-1] - b.shape[-1], 0, a.shape[-2] - b.shape[-2]))
+    return op.bn(torch.cat([a, b], dim=1))
+
+
 def _reference_node(outs: list, edge_weights: torch.Tensor | None, partial) -> torch.Tensor:
     return sum(outs if edge_weights is None else (w * o for w, o in zip(edge_weights, outs)))
 
@@ -76,7 +87,7 @@ def reference_code():
     """petri's supernet computing as the original DARTS / PC-DARTS code does (the same modules
     and weights), its levers in the supernet undone: nothing shared between the edges leaving a node (ReLU, pools and pool BNs,
     PC-DARTS' slice and bypass) or between the ops of an edge (the ReLU), `none`'s w·0
-    computed, dilated convs as oneDNN's dilated kernels, sum() of products instead of fused
+    computed, dilated convs as oneDNN's dilated kernels, FactorizedReduce's 1×1 convs at stride 2, sum() of products instead of fused
     multiply-adds, every batch norm in the tensor's own layout, PC-DARTS' channel shuffle on
     every edge and returning NCHW. The training loop stays petri's (data on the device, no
     per-step loss sync, no α gradient in the weight step), so this stand-in for the original
@@ -85,6 +96,7 @@ def reference_code():
                (supernet, "share_pool_stats", lambda first, others: None),
                (supernet, "node_sum", _reference_node),
                (DilatedDepthwise, "forward", nn.Conv2d.forward),
+               (FactorizedReduce, "forward", _reference_reduce),
                (BatchNorm, "forward", nn.BatchNorm2d.forward)]
     with contextlib.ExitStack() as stack:
         for owner, name, value in patches:

@@ -21,13 +21,17 @@ def is_nhwc(x: torch.Tensor) -> bool:
 
 
 class BatchNorm(nn.BatchNorm2d):
-    """BatchNorm2d that normalises a CPU NHWC input with fewer channels than an AVX-512
-    register holds floats in NCHW instead: ATen's channels-last kernel vectorises over the
-    channels, and at PC-DARTS' 4-8 channels per edge it is 2-7× slower than the NCHW one even
-    with the two layout copies (BENCHMARKS.md). The same statistics and outputs."""
+    """BatchNorm2d that normalises an NHWC input on CPU in NCHW.
+
+    ATen's channels-last CPU kernel sums each channel's statistics (and, backward, the
+    gradient's) row by row into a float32 buffer, one per thread, where the NCHW kernel
+    accumulates in double: on the offset inputs a supernet feeds it (ReLU outputs) its
+    mean and variance are ~20× less accurate, and a supernet step amplified that to 5% of
+    a weight gradient (issue 23; tests/space/test_fast_paths.py). The two layout copies
+    also make it faster at PC-DARTS' few channels per edge (BENCHMARKS.md)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] < 16 and x.device.type == "cpu" and is_nhwc(x):
+        if x.device.type == "cpu" and is_nhwc(x):
             return super().forward(x.contiguous()).contiguous(memory_format=torch.channels_last)
         return super().forward(x)
 
@@ -45,23 +49,30 @@ class ReLUConvBN(nn.Sequential):
 
 
 class FactorizedReduce(nn.Module):
-    """Halve the resolution with two 1×1 stride-2 convs, the second shifted by one pixel."""
+    """Halve the resolution with two 1×1 convs, one on the even and one on the odd pixels.
+
+    DARTS writes them as stride-2 convs (the second on the input shifted by one pixel).
+    These are the same sums as stride-1 convs on the subsampled grids, computed so because
+    oneDNN's strided 1×1 conv, backward for the weights in NHWC with fewer input channels
+    than its vector width, writes past its workspace (oneDNN issue 6035): heap corruption,
+    hangs and wrong gradients at PC-DARTS' 2-8-channel slices on AVX2 CPUs. The unit-stride
+    conv never enters that code, in either layout."""
 
     def __init__(self, c_in: int, c_out: int, affine: bool = True):
         super().__init__()
         if c_out % 2:
             raise DescError(f"FactorizedReduce needs an even number of output channels, got {c_out}")
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, bias=False)
         self.bn = BatchNorm(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
-        a = self.conv_1(x)
-        b = self.conv_2(x[:, :, 1:, 1:])
+        a = self.conv_1(x[:, :, ::2, ::2])
+        b = self.conv_2(x[:, :, 1::2, 1::2])
         if b.shape[-2:] != a.shape[-2:]:
-            # Odd inputs (e.g. 7×7 at Fashion-MNIST's last stage) give the shifted branch one
+            # Odd inputs (e.g. 7×7 at Fashion-MNIST's last stage) give the odd grid one
             # row/column less; pad it back so the two halves line up.
             b = nn.functional.pad(b, (0, a.shape[-1] - b.shape[-1], 0, a.shape[-2] - b.shape[-2]))
         return self.bn(torch.cat([a, b], dim=1))

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from petri.space.desc import PRIMITIVES, CellDesc, EdgeDesc, ModelDesc, NodeDesc
-from petri.space.ops import FactorizedReduce, ReLUConvBN, create_op, is_nhwc
+from petri.space.ops import BatchNorm, FactorizedReduce, ReLUConvBN, create_op, is_nhwc
 
 
 _WEIGHTED_OPS = tuple(i for i, p in enumerate(PRIMITIVES) if p != "none")
@@ -210,7 +210,7 @@ class SearchNetwork(nn.Module):
         self.stem_multiplier = stem_multiplier
         c_stem = stem_multiplier * channels
         self.stem = nn.Sequential(nn.Conv2d(in_channels, c_stem, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(c_stem))
+                                  BatchNorm(c_stem))
         self.reductions = [cells // 3, 2 * cells // 3] if cells >= 3 else []
         c_pp, c_p, c = c_stem, c_stem, channels
         self.layers = nn.ModuleList()
