@@ -33,6 +33,8 @@ COMMANDS = {
                                                 "scored on the test set."),
     "plot": ("petri.cli.plot:plot", "Plot frontiers (or --hv-curve) of runs to PNG/SVG/PDF."),
     "data": ("petri.cli.data:data", "Import your own images or arrays once (.petri); show one."),
+    "doctor": ("petri.cli.doctor:doctor", "What a bug report needs, and whether this machine's "
+                                          "kernels compute petri's fast paths correctly."),
     "daemon": ("petri.cli.daemon:daemon_main", "Run the daemon process (used by start)."),
 }
 

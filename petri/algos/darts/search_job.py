@@ -25,6 +25,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
     from petri.data.loader import make_splits
     from petri.algos.darts.supernet import SearchNetwork
     from petri.algos.darts.bilevel import ArchHook
+    from petri.algos.darts.fastcheck import choose_form, form_name
     from petri.train.config import TrainCfg
 
     spec = SearchSpec.from_dict(spec)
@@ -39,18 +40,23 @@ def run(spec: dict, ctx: JobContext) -> dict:
                         f"batch of {cfg.batch_size} for the weights or the architecture; use "
                         f"more data or a smaller batch", "deterministic")
     info = splits.info
+    # A fast form (NHWC, compiled) only where this machine's kernels compute what the plain
+    # one does (fastcheck: checked once per machine, torch build and thread count).
+    nhwc, compile = choose_form(cfg.channels_last, net.compile, torch.get_num_threads(),
+                                device.type, on_wait=lambda: ctx.progress(phase="fastcheck"))
+    cfg = dataclasses.replace(cfg, channels_last=nhwc)
     hook = ArchHook(a_data, cfg.seed, arch, amp=cfg.amp,
-                    channels_last=cfg.channels_last and device.type == "cuda")
+                    channels_last=nhwc and device.type == "cuda")
 
     def make_model():
         model = SearchNetwork(channels=net.channels, cells=net.cells,
                               num_classes=info.num_classes, in_channels=info.shape[0],
                               steps=net.nodes, stem_multiplier=net.stem_multiplier,
-                              partial=net.partial, seed=cfg.seed, compile=net.compile)
+                              partial=net.partial, seed=cfg.seed, compile=compile)
         model.regularise(reg.kind, float(reg.nu))
-        if cfg.channels_last and device.type == "cpu":
+        if nhwc and device.type == "cpu":
             # The training loop turns NHWC on for CUDA only; on CPU the supernet's step is
-            # 2.0x (DARTS) and 1.3x (PC-DARTS) faster in it than in NCHW (BENCHMARKS.md).
+            # faster in it too (BENCHMARKS.md).
             model = model.to(memory_format=torch.channels_last)
         return model
 
@@ -68,4 +74,5 @@ def run(spec: dict, ctx: JobContext) -> dict:
             "nu": model.nu, "alphas": alphas, "arch_steps": hook.steps,
             "epochs": result.epochs, "steps": result.steps, "wall_s": result.wall_s,
             "images_per_s": result.images_per_s, "batch_size": batch,
+            "form": form_name(nhwc, compile),
             "checkpoint": ctx.relative(ctx.checkpoint_path)}

@@ -1,0 +1,86 @@
+"""Every search command the README gives runs to the end: `petri run ALGO` on its toy config,
+with the toy's own network sizes (the supernet's channels, cells, nodes and PC-DARTS' K, where
+native kernels crash or go wrong) and only the data, epochs and counts shrunk, through a real
+daemon and real workers, at one and two threads per slot and on AVX2 kernels."""
+from pathlib import Path
+
+import pytest
+
+from petri.status import snapshot
+from tests.conftest import needs_fashion, run_petri
+from tests.daemon.test_daemon import wait_done
+
+pytestmark = [pytest.mark.slow, needs_fashion]
+
+DATA = ["data.subset=256", "data.val_subset=128", "daemon.progress_every_s=0.5"]
+SHRINK = {
+    "darts": ["darts.searches=1", "search.epochs=1", "trainer.epochs=1"],
+    "darts2": ["darts.searches=1", "search.epochs=1", "trainer.epochs=1"],
+    # one warm-up epoch, then one with architecture steps
+    "pc-darts": ["darts.searches=1", "search.epochs=2", "trainer.epochs=1"],
+    "mood": ["mood.max_searches=2", "search.epochs=2", "trainer.epochs=1"],
+    "random": ["random.samples=2", "trainer.epochs=1"],
+    "evolution": ["evolution.population=2", "evolution.cycles=1", "trainer.epochs=1"],
+    "petridish": ["pareto.max_reductions=1", "pareto.max_cells=3", "petridish.max_points=4",
+                  "petridish.search_subset=128", "seed_train.epochs=1", "search.epochs=1",
+                  "post_train.epochs=1"],
+}
+# threads per slot -> the daemon settings that give it on a 2-core machine
+SLOTS = {1: ["daemon.cpu_slots=2", "daemon.threads=2"],
+         2: ["daemon.cpu_slots=1", "daemon.threads=2"]}
+NATIVE_FAILURES = ("corruption", "Fatal", "Segmentation", "double free", "Aborted")
+
+
+def run_to_the_end(tmp_path: Path, algo: str, threads: int, env: dict | None = None,
+                   timeout: float = 900) -> dict:
+    run_dir = tmp_path / algo
+    sets = [a for s in DATA + SHRINK[algo] + SLOTS[threads] for a in ("--set", s)]
+    res = run_petri("run", algo, "--run-dir", run_dir, *sets, env=env, timeout=60)
+    assert res.returncode == 0, res.stderr
+    snap = wait_done(run_dir, timeout=timeout)
+    log = (run_dir / "workers.log").read_text()
+    assert not [w for w in NATIVE_FAILURES if w in log], log[-3000:]
+    assert snap["jobs"]["failed"] == 0, snap["failures"]
+    assert snap["points"], snap
+    return snap
+
+
+CASES = ([(algo, 1, "native") for algo in SHRINK]
+         + [(algo, 2, "native") for algo in ("darts", "pc-darts", "mood")]
+         + [("pc-darts", 1, "avx2"), ("mood", 2, "avx2")])
+
+
+@pytest.mark.parametrize("algo,threads,isa", CASES)
+def test_the_readme_search_runs_to_the_end(algo, threads, isa, tmp_path):
+    # AVX2: the kernels a user's AVX2 machine runs (oneDNN's strided-1×1 defect), here too.
+    env = {"ONEDNN_MAX_CPU_ISA": "AVX2"} if isa == "avx2" else None
+    run_to_the_end(tmp_path, algo, threads, env)
+
+
+def test_a_search_falls_back_to_nchw_where_nhwc_disagrees(tmp_path):
+    # A machine whose channels-last conv is wrong (1% noise, from a sitecustomize shim every
+    # petri process of the run loads): the worker's check finds it, says so in one warning
+    # line and trains the supernet in NCHW, which the shim leaves alone.
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(
+        "import torch\n"
+        "from torch.nn import functional as F\n"
+        "_conv = F.conv2d\n"
+        "def conv2d(x, w, *a, **k):\n"
+        "    y = _conv(x, w, *a, **k)\n"
+        "    if x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)"
+        " and not x.is_contiguous():\n"
+        "        y = y * (1 + 0.01 * torch.randn_like(y))\n"
+        "    return y\n"
+        "F.conv2d = conv2d\n")
+    env = {"PYTHONPATH": str(shim), "PETRI_CACHE_DIR": str(tmp_path / "cache")}
+    run_to_the_end(tmp_path, "darts", 1, env)
+    log = (tmp_path / "darts" / "workers.log").read_text()
+    assert "eager-nhwc form disagrees with eager-nchw" in log and "training in eager-nchw" in log
+    from tests.daemon.test_darts_run import stored
+
+    searches = stored(tmp_path / "darts", "darts_search")[1]
+    assert [j.result["form"] for j in searches] == ["eager-nchw"]
+    res = run_petri("doctor", "--threads", "1", env=env)
+    assert res.returncode == 1 and "DISAGREES" in res.stdout and "not used" in res.stdout

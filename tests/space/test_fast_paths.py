@@ -1,0 +1,153 @@
+"""The supernet's fast forms compute what the plain form computes, on this machine's kernels.
+
+Float32, as training runs; 1 and 2 threads, as workers run (one slot per core, or one slot
+with both); the native oneDNN ISA and AVX2 (`ONEDNN_MAX_CPU_ISA`, so an AVX-512 machine also
+runs the kernels AVX2 users get, where oneDNN's strided-1×1 defect corrupted the heap); each
+group of cases in a fresh process, so an abort or a hang is a failed test naming its case.
+The bound each tensor must meet is derived in `petri.algos.darts.fastcheck`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from petri.algos.darts.fastcheck import run_in_subprocess
+from petri.space.desc import PRIMITIVES
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+ISAS = {"native": None, "avx2": "AVX2"}
+# Every input width an op sees: 1-17 covers each vector block boundary of AVX2 (8) and
+# AVX-512 (16) floats, and PC-DARTS' slices (C/K: 2, 4, 8 in the toys, 4, 8, 16 on CIFAR).
+WIDTHS = range(1, 18)
+TIMEOUT_S = 300
+
+
+def _env(isa: str) -> dict:
+    env = dict(os.environ)
+    if ISAS[isa]:
+        env["ONEDNN_MAX_CPU_ISA"] = ISAS[isa]
+    return env
+
+
+def op_cases(op: str) -> list[dict]:
+    """One op at every width and stride it is built with, on ReLU-like offset inputs, at the
+    resolutions of the toy searches' stages (odd 7×7 included: FactorizedReduce pads)."""
+    cases = []
+    for c in WIDTHS:
+        for stride in (1, 2):
+            if op == "relu_conv_bn" and stride == 2:
+                continue  # the cell's 1×1 preprocessing never strides
+            if op == "factorized_reduce" and stride == 1:
+                continue
+            if op == "skip_connect" and (stride == 1 or c % 2):
+                continue  # the identity; odd widths are factorized_reduce's cases
+            for hw in (14, 7) if stride == 2 else (14,):
+                cases.append({"op": op, "c": c, "stride": stride, "hw": hw, "batch": 8,
+                              "offset": 3.0})
+    return cases
+
+
+def assert_agrees(results, why, n_cases):
+    assert why is None, why
+    assert len(results) == n_cases
+    bad = [f"{r.case}: {r.summary()}" for r in results if not r.ok]
+    assert not bad, "\n".join(bad)
+
+
+OPS = [p for p in PRIMITIVES if p != "none"] + ["factorized_reduce", "relu_conv_bn"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("isa", list(ISAS))
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("op", OPS)
+def test_every_op_in_nhwc_agrees_with_nchw_at_every_width(op, threads, isa):
+    cases = op_cases(op)
+    results, why = run_in_subprocess(cases, "eager-nhwc", threads, TIMEOUT_S, _env(isa))
+    assert_agrees(results, why, len(cases))
+
+
+def test_factorized_reduce_survives_the_widths_that_corrupted_the_heap():
+    # The fast layer's sentinel of the case above: oneDNN's strided 1×1 backward, NHWC, AVX2,
+    # one thread, 2 input channels aborted within 50 passes (oneDNN issue 6035).
+    cases = [{"op": "factorized_reduce", "c": c, "stride": 2, "hw": 28, "batch": 16,
+              "offset": 3.0} for c in (1, 2, 3, 4, 6)] * 10
+    results, why = run_in_subprocess(cases, "eager-nhwc", 1, TIMEOUT_S, _env("avx2"))
+    assert_agrees(results, why, len(cases))
+
+
+# ---- the whole search step of every shipped search config ------------------------------------
+
+SEARCH_CONFIGS = {  # config -> batch (small: the float64 reference of a CIFAR supernet is slow)
+    "darts_toy": 16, "darts2_toy": 16, "pc_darts_toy": 16, "mood_toy": 16,
+    "darts_cifar10": 4, "darts2_cifar10": 4, "pc_darts_cifar10": 4, "mood_cifar10": 4,
+}
+
+
+def supernet_case(name: str, batch: int, tmp_path) -> dict:
+    """The first search the config's algorithm proposes, as the fast-path check's case."""
+    from petri.algos.darts.algorithm import SearchSpec
+    from petri.algos.registry import create_algo
+    from petri.data.info import dataset_info
+    from petri.store import db
+    from petri.store.view import RunView
+
+    cfg = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    algo = create_algo(cfg)
+    spec = SearchSpec.from_dict(algo.propose(RunView(db.connect(tmp_path, create=True)), 1)[0]
+                                .spec)
+    info = dataset_info(spec.data["dataset"])
+    return {"supernet": {**spec.supernet.__dict__, "compile": None},
+            "in_channels": info.shape[0], "classes": info.num_classes, "hw": info.shape[1],
+            "batch": batch, "second_order": spec.arch.second_order,
+            "reg": spec.regulariser.kind, "nu": spec.regulariser.nu}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", list(SEARCH_CONFIGS))
+def test_the_search_step_of_every_shipped_config_agrees_in_nhwc(name, threads, tmp_path):
+    case = supernet_case(name, SEARCH_CONFIGS[name], tmp_path)
+    isas = ["native", "avx2"] if name.endswith("_toy") else ["native"]
+    for isa in isas:
+        results, why = run_in_subprocess([case], "eager-nhwc", threads, TIMEOUT_S, _env(isa))
+        assert_agrees(results, why, 1)
+        names = {t.name for t in results[0].tensors}
+        # the step really compared α (and β), the weights and the BN statistics
+        assert {"loss", "alpha_normal.grad", "alpha_reduce.grad"} <= names
+        assert ("beta_normal.grad" in names) == bool(case["supernet"]["partial"])
+        assert any(n.endswith("running_var") for n in names)
+        assert len(names) > 500
+
+
+def test_the_check_reports_a_disagreement_and_a_crash(tmp_path):
+    # The check itself must fail loudly: a kernel that computes wrong numbers in NHWC (here a
+    # conv that adds 1% noise to channels-last inputs, loaded by a sitecustomize shim into the
+    # check's fresh interpreter), and one that aborts the process.
+    shim = tmp_path / "sitecustomize.py"
+    shim.write_text(
+        "import os, torch\n"
+        "from torch.nn import functional as F\n"
+        "_conv = F.conv2d\n"
+        "def conv2d(x, w, *a, **k):\n"
+        "    y = _conv(x, w, *a, **k)\n"
+        "    if os.environ.get('SHIM') == 'abort' and x.dtype == torch.float32:\n"
+        "        os.abort()\n"
+        "    if x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)"
+        " and not x.is_contiguous():\n"
+        "        y = y * (1 + 0.01 * torch.randn_like(y))\n"
+        "    return y\n"
+        "F.conv2d = conv2d\n"
+        "torch.nn.modules.conv.F.conv2d = conv2d\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get(
+        "PYTHONPATH", "")])}
+    case = {"op": "sep_conv_3x3", "c": 8, "stride": 1, "hw": 14, "batch": 8, "offset": 3.0}
+    results, why = run_in_subprocess([case], "eager-nhwc", 1, TIMEOUT_S, env)
+    assert why is None and len(results) == 1 and not results[0].ok
+    assert "DISAGREES" in results[0].summary()
+    results, why = run_in_subprocess([case, case], "eager-nhwc", 1, TIMEOUT_S,
+                                     {**env, "SHIM": "abort"})
+    assert results == [] and "exited with code" in why and '"sep_conv_3x3"' in why
