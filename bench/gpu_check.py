@@ -56,17 +56,21 @@ class Plan:
     slots: tuple[int, ...]
     window_s: float
     toy_overrides: tuple[str, ...]
+    fast_forms: tuple[str, ...]
+    fast_cases: int | None  # how many of fastcheck.MACHINE_CASES (None: all)
 
 
 GPU = Plan("cuda", train_steps=20, train_warmup=5, supernet_size=supernet.SIZE,
            supernet_steps=5, supernet_rounds=2, slots=(1, 2, 4), window_s=50.0,
            # This process holds a CUDA context: to the daemon a foreign process on the GPU.
-           toy_overrides=("daemon.allow_shared_gpus=true",))
+           toy_overrides=("daemon.allow_shared_gpus=true",),
+           fast_forms=("eager-nhwc",), fast_cases=None)
 DRY = Plan("cpu", train_steps=2, train_warmup=1,
            supernet_size=dict(channels=4, cells=3, nodes=1, batch=4, hw=8),
            supernet_steps=1, supernet_rounds=1, slots=(1, 2), window_s=8.0,
            toy_overrides=("data.subset=256", "data.val_subset=64", "petridish.search_subset=64",
-                          "daemon.use_gpus=false"))
+                          "daemon.use_gpus=false"),
+           fast_forms=("eager-nhwc",), fast_cases=2)
 
 TRAIN_FORMS = {"fp32 NCHW": (False, False), "fp32 channels_last": (False, True),
                "bf16 channels_last": (True, True)}
@@ -98,6 +102,19 @@ def supernet_rows(plan: Plan) -> list[tuple[str, str, str, str]]:
             note = f"{ratio:.2f}x {SUPERNET_FORMS[0]}" + (f", warm-up {warmup_s:.0f} s"
                                              if supernet.FORMS[form][0] else "")
             rows.append(("supernet", f"{variant}, {form}", f"{rate:.1f} img/s", note))
+    return rows
+
+
+def fastpath_rows(plan: Plan) -> list[tuple[str, str, str, str]]:
+    """This device's verdict on the supernet's fast forms (`petri doctor` checks the same)."""
+    from petri.algos.darts import fastcheck
+
+    rows = []
+    for form in plan.fast_forms:
+        v = fastcheck.check_machine(form, torch.get_num_threads(), plan.device,
+                                    cases=fastcheck.MACHINE_CASES[:plan.fast_cases])
+        rows.append(("fast path", f"{form} vs {fastcheck.PLAIN}, {plan.device}",
+                     "agrees" if v.ok else "DISAGREES", v.detail))
     return rows
 
 
@@ -230,7 +247,7 @@ def main() -> int:
         import pynvml as nvml
     t0 = time.perf_counter()
     rows = []
-    for section in (train_rows, supernet_rows):
+    for section in (fastpath_rows, train_rows, supernet_rows):
         rows += section(plan)
         print(f"{section.__name__}: done at {time.perf_counter() - t0:.0f} s", flush=True)
     if plan.device == "cuda":

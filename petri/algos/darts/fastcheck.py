@@ -318,10 +318,11 @@ def machine_key(form: str, threads: int, device: str) -> str:
 
 
 def check_machine(form: str, threads: int, device: str = "cpu",
-                  on_wait: Callable[[], None] | None = None) -> Verdict:
+                  on_wait: Callable[[], None] | None = None,
+                  cases: list[dict] = MACHINE_CASES) -> Verdict:
     """Run the machine cases for `form` in a fresh process and judge them (not cached)."""
     compile = FORMS[form][1] or "eager"
-    results, why = run_in_subprocess(list(MACHINE_CASES), form, threads,
+    results, why = run_in_subprocess(list(cases), form, threads,
                                      CHECK_TIMEOUT_S[compile], on_wait=on_wait, device=device)
     bad = [r for r in results if not r.ok]
     if why:
