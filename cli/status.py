@@ -5,6 +5,10 @@ import json
 
 import click
 
+from petri.errors import PetriError
+
+FAILURES_NAMED = 5  # failed jobs named in the error line; all are counted
+
 
 def fmt_cost(v) -> str:
     if v is None:
@@ -39,6 +43,23 @@ def jobs_table(snap: dict, title: str | None = None):
     return t
 
 
+def done_label(jobs: dict) -> str:
+    """"done", or "done with N failed": a run whose jobs failed is no plain success."""
+    return f"done with {jobs['failed']} failed" if jobs.get("failed") else "done"
+
+
+def check_failures(run_dir, failed: list[tuple[str, str]]) -> None:
+    """Exit non-zero from a command that ran or watched a run whose jobs failed, naming them
+    (`failed`: a label and the stored reason of each)."""
+    if not failed:
+        return
+    named = "; ".join(f"{label}: {reason or 'no reason stored'}"
+                      for label, reason in failed[:FAILURES_NAMED])
+    more = f"; and {len(failed) - FAILURES_NAMED} more" if len(failed) > FAILURES_NAMED else ""
+    raise PetriError(f"{len(failed)} job(s) of {run_dir} failed ({named}{more}); "
+                     f"`petri status {run_dir}` lists them")
+
+
 def run_progress(snap: dict) -> str:
     """"13 of 20 points" where the algorithm plans a number, else "13 points"."""
     n, planned = len(snap["points"]), snap["planned_points"]
@@ -57,7 +78,7 @@ def render(snap: dict):
         f"[yellow]stopped[/] (last: {d['last_state'] or 'never started'})"
     j = snap["jobs"]
     head.add_row("daemon", state, "jobs", "  ".join(f"{k} {v}" for k, v in j.items()),
-                 "done" if snap["done"] else "")
+                 done_label(j) if snap["done"] else "")
     eta = snap["eta_s"]
     head.add_row("progress", run_progress(snap) +
                  ("" if eta is None else f", about {eta / 60:.0f} min to go"))
