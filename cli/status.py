@@ -34,6 +34,8 @@ def jobs_table(snap: dict, title: str | None = None):
         if w["step"] is not None and w["total_steps"]:
             bar = ProgressBar(total=w["total_steps"], completed=w["step"], width=16)
             prog = f"{w['step']}/{w['total_steps']}"
+            if w["phase"] not in (None, "train"):  # the evaluation counts its own batches
+                prog = f"{w['phase']} {prog}"
         else:
             bar, prog = "", w["phase"] or "starting"
         t.add_row(str(w["job_id"]), w["kind"], f"{w['worker']} {w['device']}",

@@ -206,6 +206,8 @@ class Daemon:
 
     # ---- liveness ------------------------------------------------------------------------
     def check_hung(self) -> None:
+        """Kill a job whose reports stopped (`hang_grace_s`), or whose busy phase, one that
+        cannot report from inside, has run too long (`busy_grace_s`)."""
         now = time.time()
         for h in self.executor.handles:
             if h.job is None or h.exit_reason:
@@ -213,8 +215,12 @@ class Daemon:
             progress = read_json(Path(h.job["job_dir"]) / PROGRESS)
             if progress and progress.get("lease") == h.job["lease"]:
                 stale = now - float(progress["t"])
+                busy = now - float(progress.get("busy_since") or now)
                 if stale > self.dcfg.hang_grace_s:
                     self.executor.kill(h, f"hung: no progress for {stale:.0f}s")
+                elif busy > self.dcfg.busy_grace_s:
+                    self.executor.kill(h, f"hung: {progress.get('phase')} took over "
+                                          f"{self.dcfg.busy_grace_s:.0f}s (daemon.busy_grace_s)")
             elif now - h.assigned_at > self.dcfg.first_progress_grace_s:
                 self.executor.kill(h, f"hung: no first progress report after "
                                       f"{now - h.assigned_at:.0f}s")
