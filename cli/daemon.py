@@ -28,6 +28,7 @@ def launch(run_dir: Path, foreground: bool) -> None:
         logging.getLogger("petri").setLevel(logging.INFO)
         Daemon(run_dir).run()
         click.echo(f"daemon on {run_dir} exited")
+        check_jobs(run_dir)
         return
     from petri.rundir import RunDir
 
@@ -120,18 +121,27 @@ def said_finished(run_dir: Path) -> bool:
 
 
 def follow(run_dir: Path) -> None:
-    """The live view until the daemon stops, then the final status; an error (exit code 1)
-    when jobs of the run failed."""
+    """The live view until the daemon stops, then the final status (and `check_jobs`)."""
     from rich.console import Console
 
     from petri.cli.live import watch
-    from petri.cli.status import check_failures, render
+    from petri.cli.status import render
 
     snap = watch(str(run_dir), exit_when_done=True)
     Console().print(render(snap))
     if snap["daemon"]["state"] == "running" and not snap["done"]:
         click.echo(f"the daemon keeps running; `petri watch {run_dir}` shows it again, "
                    f"`petri stop {run_dir}` stops it")
+    check_jobs(run_dir, snap)
+
+
+def check_jobs(run_dir: Path, snap: dict | None = None) -> None:
+    """An error naming each failed job of the run with its reason: a command that ran or
+    watched a run whose jobs failed must not exit 0."""
+    from petri.cli.status import check_failures
+    from petri.status import snapshot
+
+    snap = snap or snapshot(run_dir, events=0)
     check_failures(run_dir, [(f"job {f['job_id']} ({f['kind']})", f["error"])
                              for f in snap["failures"]])
 

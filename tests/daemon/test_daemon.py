@@ -150,8 +150,10 @@ def test_hung_worker_is_killed_and_replaced(tmp_path):
 
 def test_second_start_on_a_run_dir_is_refused(tmp_path):
     run = tmp_path / "run"
-    pid = start(run, "smoke.jobs=2", "smoke.steps=200", "smoke.step_time=0.05")
-    res = run_petri("start", SMOKE, "--run-dir", run, timeout=60)
+    long = ("smoke.jobs=2", "smoke.steps=200", "smoke.step_time=0.05")
+    pid = start(run, *long)
+    res = run_petri("start", SMOKE, "--run-dir", run, *(a for s in long for a in ("--set", s)),
+                    timeout=60)  # its config: another one is refused before the daemon is asked
     assert res.returncode != 0 and f"pid {pid}" in res.stderr
     # The lock holds even against a daemon started by hand, past the pid-file check.
     res = run_petri("daemon", run, timeout=60)

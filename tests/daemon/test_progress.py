@@ -107,14 +107,14 @@ def sluggish_run(tmp_path, slow_s: float, *daemon: str):
                       f"progress_every_s: 0.2, max_attempts: 1{''.join(daemon)}}}\n")
     run = tmp_path / "run"
     res = run_petri("start", config, "--run-dir", run, "--foreground", env=env, timeout=300)
-    assert res.returncode == 0, res.stderr
-    return run, json.loads(run_petri("status", run, "--json", env=env).stdout)
+    return res, run, json.loads(run_petri("status", run, "--json", env=env).stdout)
 
 
 def test_phases_slower_than_the_hang_grace_are_not_killed(tmp_path):
     # Loading data, building the model, the first step and counting cost take 3 s each; the
     # evaluation 8 batches of 0.75 s: every one of them past hang_grace_s = 2 s.
-    run, snap = sluggish_run(tmp_path, 3.0)
+    res, run, snap = sluggish_run(tmp_path, 3.0)
+    assert res.returncode == 0, res.stderr
     assert snap["done"] and snap["jobs"]["failed"] == 0, snap["failures"]
     (point,) = snap["points"]
     assert point["error"] is not None and point["test_error"] is not None
@@ -124,6 +124,8 @@ def test_phases_slower_than_the_hang_grace_are_not_killed(tmp_path):
 def test_a_busy_phase_past_busy_grace_is_killed_as_hung(tmp_path):
     """A phase that cannot report from inside is still bounded: a deadlock in it must not
     hold a slot for ever."""
-    run, snap = sluggish_run(tmp_path, 5.0, ", busy_grace_s: 2")
+    res, run, snap = sluggish_run(tmp_path, 5.0, ", busy_grace_s: 2")
     (fail,) = snap["failures"]
     assert fail["error"] == "hung: loading data took over 2s (daemon.busy_grace_s)"
+    # A foreground run whose job failed is no success either.
+    assert res.returncode == 1 and f"job 1 (train): {fail['error']}" in res.stderr
