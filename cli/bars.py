@@ -19,7 +19,9 @@ def training_bar(description: str, console=None):
 
         def hook(p) -> None:
             bar.update(task, total=p.total_steps, completed=p.step,
-                       epoch=f"{min(p.epoch + 1, p.epochs)}/{p.epochs}", loss=f"{p.loss:.3f}",
+                       epoch=f"{min(p.epoch + 1, p.epochs)}/{p.epochs}",
+                       loss="-" if p.loss is None else f"{p.loss:.3f}",
                        rate=f"{p.images_per_s:.0f}",
-                       description=description if p.phase == "train" else "evaluating")
+                       description={"train": description, "eval": "evaluating"}.get(
+                           p.phase, p.phase))
         yield hook

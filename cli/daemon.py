@@ -28,6 +28,7 @@ def launch(run_dir: Path, foreground: bool) -> None:
         logging.getLogger("petri").setLevel(logging.INFO)
         Daemon(run_dir).run()
         click.echo(f"daemon on {run_dir} exited")
+        check_jobs(run_dir)
         return
     from petri.rundir import RunDir
 
@@ -84,7 +85,8 @@ def _failure(log_path: Path, offset: int) -> str:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config value, e.g. --set smoke.jobs=10 (repeatable).")
 def start(config, run_dir, foreground, live, sets):
-    """Start a daemon for CONFIG on a run directory (resumes it if the run exists)."""
+    """Start a daemon for CONFIG on a run directory (resumes the run there if it was made
+    with this same config)."""
     from petri.launch import load_config
 
     cfg = load_config(config, sets)
@@ -92,20 +94,34 @@ def start(config, run_dir, foreground, live, sets):
 
 
 def start_run(cfg: dict, run_dir: Path, foreground: bool, live: bool) -> None:
-    from petri.launch import create_run
-    from petri.rundir import RunDir
+    """Create the run and start its daemon; on an existing run with this same config, resume
+    it (a different config is refused, a finished run only said to be so)."""
+    from petri.launch import check_same_config, create_run
 
-    if RunDir(run_dir).config.exists():
-        click.echo(f"{run_dir} already holds a run: resuming it with its saved config")
-    else:
-        create_run(cfg, run_dir)
+    if not create_run(cfg, run_dir):
+        check_same_config(cfg, run_dir)
+        if said_finished(run_dir):
+            return
+        click.echo(f"{run_dir} already holds this run: resuming it")
     launch(run_dir, foreground)
     if live and not foreground:
         follow(run_dir)
 
 
+def said_finished(run_dir: Path) -> bool:
+    """Whether the run is finished, saying so: its daemon would only start and exit."""
+    from petri.status import finished
+
+    how = finished(run_dir)
+    if how is not None:
+        click.echo(f"{run_dir} is finished ({how}): there is nothing to resume, and extending "
+                   f"a finished run is not possible yet. `petri status {run_dir}` shows it; "
+                   f"for more, start a new run: `petri start CONFIG --run-dir NEW_DIR`")
+    return how is not None
+
+
 def follow(run_dir: Path) -> None:
-    """The live view until the daemon stops, then the final status."""
+    """The live view until the daemon stops, then the final status (and `check_jobs`)."""
     from rich.console import Console
 
     from petri.cli.live import watch
@@ -113,9 +129,21 @@ def follow(run_dir: Path) -> None:
 
     snap = watch(str(run_dir), exit_when_done=True)
     Console().print(render(snap))
-    if snap["daemon"]["state"] == "running":
+    if snap["daemon"]["state"] == "running" and not snap["done"]:
         click.echo(f"the daemon keeps running; `petri watch {run_dir}` shows it again, "
                    f"`petri stop {run_dir}` stops it")
+    check_jobs(run_dir, snap)
+
+
+def check_jobs(run_dir: Path, snap: dict | None = None) -> None:
+    """An error naming each failed job of the run with its reason: a command that ran or
+    watched a run whose jobs failed must not exit 0."""
+    from petri.cli.status import check_failures
+    from petri.status import snapshot
+
+    snap = snap or snapshot(run_dir, events=0)
+    check_failures(run_dir, [(f"job {f['job_id']} ({f['kind']})", f["error"])
+                             for f in snap["failures"]])
 
 
 def shipped_config(name: str) -> Path:
@@ -177,6 +205,8 @@ def resume(run_dir, foreground, live):
     from petri.launch import read_run_config
 
     read_run_config(Path(run_dir))  # a damaged config fails here, not in the detached daemon
+    if said_finished(Path(run_dir)):
+        return
     launch(Path(run_dir), foreground)
     if live and not foreground:
         follow(Path(run_dir))

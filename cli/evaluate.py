@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from petri.cli.status import fmt_cost
+from petri.cli.status import check_failures, fmt_cost
 
 
 def results(run_dir: Path) -> list[dict]:
     """One row per gallery model: its job's state and, once trained, its cost and errors."""
-    from petri.status import reading
+    from petri.status import last_line, reading
 
     with reading(run_dir) as view:
         points = view.points()
@@ -28,18 +28,28 @@ def results(run_dir: Path) -> list[dict]:
         rows.append({"gallery_id": gid, "state": j.state if p is None else "done",
                      "point": p and p.id, "params": p and p.params, "macs": p and p.macs,
                      "search_val_error": p and p.lineage.get("search_val_error"),
-                     "val_error": p and p.val_error, "test_error": p and p.test_error})
+                     "val_error": p and p.val_error, "test_error": p and p.test_error,
+                     "error": last_line(j.error) if j.state == "failed" else None})
     return rows
 
 
-def results_table(run_dir: Path):
+def failed_models(rows: list[dict]) -> list[tuple[str, str]]:
+    return [(f"model {r['gallery_id']}", r["error"]) for r in rows if r["state"] == "failed"]
+
+
+def results_table(run_dir: Path, rows: list[dict]):
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=f"evaluation of {run_dir}")
     for col in ("gallery id", "params", "MACs", "search val error", "eval val error",
                 "test accuracy"):
         t.add_column(col)
-    for r in results(run_dir):
+    for r in rows:
+        if r["state"] == "failed":  # with its reason: "failed" alone says nothing to fix
+            t.add_row(str(r["gallery_id"]), "-", "-", "-", "-",
+                      f"[red]failed: {escape(r['error'] or 'no reason stored')}[/]")
+            continue
         if r["point"] is None:
             t.add_row(str(r["gallery_id"]), "-", "-", "-", "-", f"[yellow]{r['state']}[/]")
             continue
@@ -71,25 +81,25 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
 
     from petri.cli.daemon import launch
     from petri.cli.live import watch
-    from petri.launch import load_config, save_config
+    from petri.launch import create_run, load_config
     from petri.rundir import RunDir
     from petri.daemon.pidfile import daemon_alive
     from petri.io import check_writable
-    from petri.store.db import DB_NAME, connect
+    from petri.store.db import DB_NAME
 
     gallery_path = Path(gallery_path).resolve()
     run_dir = Path(run_dir or Path("runs") / f"eval-{gallery_path.stem}")
-    if RunDir(run_dir).config.exists():
-        click.echo(f"{run_dir} already holds this evaluation: continuing it", err=as_json)
-    else:
+    created = False
+    if not RunDir(run_dir).config.exists():
         # Quoted, so YAML reads a path with `: ` or ` #` in it as the path it is.
         cfg = load_config(config, (*sets, f"eval.gallery={json.dumps(str(gallery_path))}"))
         if cfg.get("algo") != "eval":
             raise click.UsageError(f"{config} is not an eval config (algo: {cfg.get('algo')}); "
                                    f"use configs/eval_*.yaml")
         check_writable(run_dir / DB_NAME, "evaluation run")
-        connect(run_dir, create=True).close()
-        save_config(cfg, run_dir)
+        created = create_run(cfg, run_dir)
+    if not created:
+        click.echo(f"{run_dir} already holds this evaluation: continuing it", err=as_json)
     snap_done = _done(run_dir)
     if not snap_done and daemon_alive(run_dir) is None:
         # With --json, stdout carries the JSON alone: what launch says goes to stderr.
@@ -98,17 +108,21 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
     if as_json:
         if not (detach or snap_done):
             _wait(run_dir, gallery_path)
+        rows = results(run_dir)
         click.echo(json.dumps({"run_dir": str(run_dir), "done": _done(run_dir),
-                               "models": results(run_dir)}, indent=1))
+                               "models": rows}, indent=1))
+        check_failures(run_dir, failed_models(rows))
         return
     if detach:
         return
     if not snap_done:
         watch(str(run_dir), exit_when_done=True)
-    Console().print(results_table(run_dir))
+    rows = results(run_dir)
+    Console().print(results_table(run_dir, rows))
     if not _done(run_dir):
         click.echo(f"the evaluation goes on in the background; `petri eval {gallery_path} "
                    f"--config {config} --run-dir {run_dir}` shows it again")
+    check_failures(run_dir, failed_models(rows))
 
 
 def _wait(run_dir: Path, gallery_path: Path) -> None:

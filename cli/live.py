@@ -13,7 +13,7 @@ import time
 
 import click
 
-from petri.cli.status import fmt_cost, jobs_table, run_progress
+from petri.cli.status import done_label, fmt_cost, jobs_table, run_progress
 
 # Height of the header and of the parts below the plot: bottom row (slots + events).
 HEADER_ROWS = 2
@@ -95,7 +95,8 @@ def _header(snap: dict):
     d = snap["daemon"]
     t = Text(no_wrap=True, overflow="ellipsis")
     if snap["done"]:
-        t.append("● search done", style="bold green")
+        t.append(f"● search {done_label(snap['jobs'])}",
+                 style="bold red" if snap["jobs"]["failed"] else "bold green")
     elif d["state"] == "running":
         t.append(f"● daemon running (pid {d['pid']})", style="green")
     else:

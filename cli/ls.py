@@ -62,6 +62,8 @@ def ls(root, as_json):
     from rich.console import Console
     from rich.table import Table
 
+    from petri.cli.status import done_label
+
     t = Table(box=None, header_style="bold", title=f"runs under {root}", title_justify="left")
     t.add_column("run", overflow="fold")  # long paths wrap; the short facts stay whole
     for col in ("state", "algo", "points", "frontier", "compute"):
@@ -73,6 +75,9 @@ def ls(root, as_json):
             t.add_row(name, "[red]unreadable[/]", "", "", "", "", r["error"])
             continue
         color = {"running": "green", "done": "cyan", "crashed": "red"}.get(r["state"], "yellow")
-        t.add_row(name, f"[{color}]{r['state']}[/]", str(r["algo"]), str(r["points"]),
+        state = r["state"]
+        if state == "done" and r["jobs"]["failed"]:
+            state, color = done_label(r["jobs"]), "red"
+        t.add_row(name, f"[{color}]{state}[/]", str(r["algo"]), str(r["points"]),
                   str(r["frontier"]), f"{r['compute_s'] / 60:.1f} min", r["last_event"])
     Console().print(t)

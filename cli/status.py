@@ -5,6 +5,10 @@ import json
 
 import click
 
+from petri.errors import PetriError
+
+FAILURES_NAMED = 5  # failed jobs named in the error line; all are counted
+
 
 def fmt_cost(v) -> str:
     if v is None:
@@ -30,6 +34,8 @@ def jobs_table(snap: dict, title: str | None = None):
         if w["step"] is not None and w["total_steps"]:
             bar = ProgressBar(total=w["total_steps"], completed=w["step"], width=16)
             prog = f"{w['step']}/{w['total_steps']}"
+            if w["phase"] not in (None, "train"):  # the evaluation counts its own batches
+                prog = f"{w['phase']} {prog}"
         else:
             bar, prog = "", w["phase"] or "starting"
         t.add_row(str(w["job_id"]), w["kind"], f"{w['worker']} {w['device']}",
@@ -37,6 +43,23 @@ def jobs_table(snap: dict, title: str | None = None):
                   f"{w['images_per_s']:.0f}" if w["images_per_s"] else "-",
                   f"{w['eta_s']:.0f}s" if w["eta_s"] is not None else "-")
     return t
+
+
+def done_label(jobs: dict) -> str:
+    """"done", or "done with N failed": a run whose jobs failed is no plain success."""
+    return f"done with {jobs['failed']} failed" if jobs.get("failed") else "done"
+
+
+def check_failures(run_dir, failed: list[tuple[str, str]]) -> None:
+    """Exit non-zero from a command that ran or watched a run whose jobs failed, naming them
+    (`failed`: a label and the stored reason of each)."""
+    if not failed:
+        return
+    named = "; ".join(f"{label}: {reason or 'no reason stored'}"
+                      for label, reason in failed[:FAILURES_NAMED])
+    more = f"; and {len(failed) - FAILURES_NAMED} more" if len(failed) > FAILURES_NAMED else ""
+    raise PetriError(f"{len(failed)} job(s) of {run_dir} failed ({named}{more}); "
+                     f"`petri status {run_dir}` lists them")
 
 
 def run_progress(snap: dict) -> str:
@@ -57,7 +80,7 @@ def render(snap: dict):
         f"[yellow]stopped[/] (last: {d['last_state'] or 'never started'})"
     j = snap["jobs"]
     head.add_row("daemon", state, "jobs", "  ".join(f"{k} {v}" for k, v in j.items()),
-                 "done" if snap["done"] else "")
+                 done_label(j) if snap["done"] else "")
     eta = snap["eta_s"]
     head.add_row("progress", run_progress(snap) +
                  ("" if eta is None else f", about {eta / 60:.0f} min to go"))

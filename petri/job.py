@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from petri.io import atomic_write_json
 from petri.rundir import CHECKPOINT, PROGRESS
-
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class JobContext:
     progress_every_s: float = 2.0
     run_dir: Path | None = None  # specs name files relative to it, so a run dir can move
     _last_progress: float = 0.0
+    _pulse: threading.Event | None = None  # set to end the repeating of a busy report
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self):
         if self.run_dir is None:
@@ -83,11 +85,50 @@ class JobContext:
     def should_stop(self) -> bool:
         return self.stop_event.is_set()
 
-    def progress(self, force: bool = False, **fields) -> None:
-        """Rewrite progress.json at most every `progress_every_s` (always when forced)."""
+    def progress(self, force: bool = False, busy: bool = False, **fields) -> None:
+        """Rewrite progress.json at most every `progress_every_s` (always when forced).
+
+        The daemon judges a job by the age of this file, so every phase that can take more
+        than a few seconds must report as it goes. `busy` is for what cannot report from
+        inside (one long call: loading a dataset, building a model, a cold torch.compile):
+        a thread repeats this report, with `busy_since`, until the next report or
+        `end_busy`, and the daemon judges the phase by its length (daemon.busy_grace_s).
+        """
+        self.end_busy()
         t = time.time()
-        if force or t - self._last_progress >= self.progress_every_s:
-            self._last_progress = t
-            atomic_write_json(self.job_dir / PROGRESS,
-                              {"t": t, "job_id": self.job_id, "lease": self.lease, **fields},
-                              durable=False)
+        if not (force or busy or t - self._last_progress >= self.progress_every_s):
+            return
+        self._last_progress = t
+        record = {"job_id": self.job_id, "lease": self.lease, **fields}
+        if busy:
+            record["busy_since"] = t
+        self._write(t, record)
+        if busy:
+            self._pulse = threading.Event()
+            threading.Thread(target=self._repeat, args=(record, self._pulse), daemon=True).start()
+
+    @contextmanager
+    def busy(self, phase: str):
+        """Report `phase` as busy while the block runs (see `progress`)."""
+        self.progress(busy=True, phase=phase)
+        try:
+            yield
+        finally:
+            self.end_busy()
+
+    def end_busy(self) -> None:
+        """Stop repeating a busy report; none is written after this returns."""
+        if self._pulse is not None:
+            with self._lock:
+                self._pulse.set()
+            self._pulse = None
+
+    def _repeat(self, record: dict, ended: threading.Event) -> None:
+        while not ended.wait(self.progress_every_s):
+            with self._lock:
+                if ended.is_set():
+                    return
+                self._write(time.time(), record)
+
+    def _write(self, t: float, record: dict) -> None:
+        atomic_write_json(self.job_dir / PROGRESS, {"t": t, **record}, durable=False)

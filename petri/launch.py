@@ -81,13 +81,22 @@ def save_config(cfg: dict, run_dir: str | Path) -> None:
     atomic_write(RunDir(run_dir).config, lambda f: f.write(data))
 
 
-def create_run(cfg: dict, run_dir: str | Path) -> RunDir:
-    """A new run dir holding an empty store and `cfg`; refuses a place it cannot write."""
+def create_run(cfg: dict, run_dir: str | Path) -> bool:
+    """Create a run at `run_dir` holding an empty store and `cfg`; False (nothing written)
+    where a run is there already. Refuses a place it cannot write.
+
+    Created under the run's daemon lock, so of two `petri start` on a new run dir at once
+    one creates it and the other finds it made (or, if the creation outlasts the lock's
+    short wait, says that another petri holds it), never two schemas in one file.
+    """
     import os
 
+    from petri.daemon.pidfile import RunLock
     from petri.store.db import connect
 
     rd = RunDir(run_dir)
+    if rd.config.exists():
+        return False
     try:
         rd.root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -95,6 +104,45 @@ def create_run(cfg: dict, run_dir: str | Path) -> RunDir:
                          f"place with --run-dir") from None
     if not os.access(rd.root, os.W_OK):
         raise PetriError(f"run dir {rd.root} is not writable; choose another with --run-dir")
-    connect(rd.root, create=True).close()  # fail now on a bad run dir, not in the daemon
-    save_config(cfg, rd.root)
-    return rd
+    lock = RunLock(rd.root)
+    if not lock.acquire():
+        raise PetriError(f"another petri is creating or running {rd.root}; see it with "
+                         f"`petri status {rd.root}`, or choose another --run-dir")
+    try:
+        if rd.config.exists():  # the other petri made it while this one waited
+            return False
+        connect(rd.root, create=True).close()  # fail now on a bad run dir, not in the daemon
+        save_config(cfg, rd.root)  # last: a run dir with a config is a whole run
+        return True
+    finally:
+        lock.release()
+
+
+_ABSENT = object()
+
+
+def config_differences(given: dict, saved: dict, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two configs (a key in one only counts)."""
+    out = []
+    for key in sorted(set(given) | set(saved), key=str):
+        a, b = given.get(key, _ABSENT), saved.get(key, _ABSENT)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def check_same_config(cfg: dict, run_dir: str | Path) -> None:
+    """Refuse to start the run at `run_dir` with a config other than the one it was made
+    with: continuing it would silently use the saved one. Names the keys that differ."""
+    rd = RunDir(run_dir)
+    saved = read_yaml(rd.config, "run's saved config")
+    # Compared as it would be saved: the saved one has been through YAML once more.
+    given = yaml.safe_load(yaml.safe_dump(cfg, sort_keys=True))
+    differ = config_differences(given, saved)
+    if differ:
+        raise ConfigError(f"{rd.root} already holds a run with another config (different: "
+                          f"{', '.join(differ)}); nothing was changed: `petri resume {rd.root}` "
+                          f"continues that run with its saved {rd.config.name}, or choose a new "
+                          f"--run-dir for this config")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from petri.errors import StoreError
 from petri.store.db import DB_NAME
 
 PROGRESS = "progress.json"
@@ -61,6 +62,20 @@ class RunDir:
 
     def job_dirs(self) -> list[Path]:
         return sorted(d for d in self.jobs.glob("*") if d.is_dir())
+
+    def check_job_dirs(self, known: set[int]) -> None:
+        """Refuse a store (knowing job ids `known`) that is older than the job dirs beside it.
+
+        A job dir exists only for a job the store once committed, so an unknown one means the
+        DB lost commits (replaced, or its WAL deleted after a crash); continuing would resume
+        new jobs from the checkpoints of different ones.
+        """
+        for d in self.job_dirs():
+            if not d.name.isdigit() or int(d.name) not in known:
+                raise StoreError(f"{d} belongs to no job in {self.db}: the database has lost "
+                                 f"commits (replaced, or its -wal file deleted); it was left "
+                                 f"untouched: restore petri.db and petri.db-wal from a backup or "
+                                 f"start a new run dir")
 
     def is_run(self) -> bool:
         return self.db.is_file() and self.config.is_file()

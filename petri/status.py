@@ -89,7 +89,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         "jobs": counts,
         "workers": workers,
         "failures": [{"job_id": j.id, "kind": j.kind, "attempts": j.attempts,
-                      "fail_class": j.fail_class, "error": _last_line(j.error)} for j in failed],
+                      "fail_class": j.fail_class, "error": last_line(j.error)} for j in failed],
         "cost_metric": metric,
         # Rows a dead daemon left running are not computing: count them only while it lives.
         "compute_s": compute_s,
@@ -104,6 +104,20 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         "events": recent,
         "done": meta.get("done") == "1",
     }
+
+
+def finished(run_dir: str | Path) -> str | None:
+    """How a finished run ended (its stop reason, its failed jobs), None if it is not
+    finished: a finished run has nothing to resume. A store that lost commits is refused
+    first, as the daemon would refuse it."""
+    run_dir = Path(run_dir)
+    with reading(run_dir) as view:
+        RunDir(run_dir).check_job_dirs(view.ids())
+        if view.meta().get("done") != "1":
+            return None
+        why = [e["message"] for e in view.events(1, kind="search")]
+        failed = view.counts()["failed"]
+    return "; ".join(why + ([f"{failed} job(s) failed"] if failed else [])) or "search done"
 
 
 def run_eta(done: int, planned: int | None, compute_s: float, running: int) -> float | None:
@@ -159,6 +173,7 @@ def configured_hull(run_dir: Path) -> dict:
     return {"metric": hull.metric, "log": hull.log, "eps": hull.eps}
 
 
-def _last_line(text: str | None) -> str:
+def last_line(text: str | None) -> str:
+    """A stored failure's reason: the last line of its traceback, or its one line."""
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
     return lines[-1] if lines else ""

@@ -17,6 +17,9 @@ class RunView:
     def counts(self) -> dict[str, int]:
         return jobs_mod.counts(self.conn)
 
+    def ids(self) -> set[int]:
+        return jobs_mod.ids(self.conn)
+
     def job_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
 
@@ -36,8 +39,10 @@ class RunView:
     def points(self) -> list[Point]:
         return all_points(self.conn)
 
-    def events(self, limit: int = 20) -> list[dict]:
-        rows = self.conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))
+    def events(self, limit: int = 20, kind: str | None = None) -> list[dict]:
+        """The last `limit` events (of `kind` only, if given), oldest first."""
+        rows = self.conn.execute("SELECT * FROM events WHERE ? IS NULL OR kind = ? "
+                                 "ORDER BY id DESC LIMIT ?", (kind, kind, limit))
         return [dict(r) for r in rows][::-1]
 
     def meta(self) -> dict[str, str]:

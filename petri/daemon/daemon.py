@@ -58,7 +58,7 @@ class Daemon:
         # Only `petri start` on a new run dir creates a schema; here a DB without one (zero
         # bytes, a deleted WAL) is refused rather than silently restarted from job 1.
         self.store = RunStore.open(self.run_dir)
-        self.check_job_dirs()
+        self.rd.check_job_dirs(self.store.ids())
         self.view = self.store.view
         # Before the pid file: a cluster that cannot be reached fails `petri start` in one line.
         self.executor = self.open_executor()
@@ -153,21 +153,6 @@ class Daemon:
         self.rd.pid.unlink(missing_ok=True)
 
     # ---- restart ------------------------------------------------------------------------
-    def check_job_dirs(self) -> None:
-        """Refuse a store that is older than the job directories beside it.
-
-        A job dir exists only for a job the store once committed, so an unknown one means the
-        DB lost commits (replaced, or its WAL deleted after a crash); continuing would resume
-        new jobs from the checkpoints of different ones.
-        """
-        known = self.store.ids()
-        for d in self.rd.job_dirs():
-            if not d.name.isdigit() or int(d.name) not in known:
-                raise StoreError(f"{d} belongs to no job in {self.rd.db}: the "
-                                 f"database has lost commits (replaced, or its -wal file "
-                                 f"deleted); it was left untouched: restore petri.db and "
-                                 f"petri.db-wal from a backup or start a new run dir")
-
     def recover(self) -> None:
         """Reconcile rows left running by a daemon that died."""
         for job in self.store.running():
@@ -221,6 +206,8 @@ class Daemon:
 
     # ---- liveness ------------------------------------------------------------------------
     def check_hung(self) -> None:
+        """Kill a job whose reports stopped (`hang_grace_s`), or whose busy phase, one that
+        cannot report from inside, has run too long (`busy_grace_s`)."""
         now = time.time()
         for h in self.executor.handles:
             if h.job is None or h.exit_reason:
@@ -228,8 +215,12 @@ class Daemon:
             progress = read_json(Path(h.job["job_dir"]) / PROGRESS)
             if progress and progress.get("lease") == h.job["lease"]:
                 stale = now - float(progress["t"])
+                busy = now - float(progress.get("busy_since") or now)
                 if stale > self.dcfg.hang_grace_s:
                     self.executor.kill(h, f"hung: no progress for {stale:.0f}s")
+                elif busy > self.dcfg.busy_grace_s:
+                    self.executor.kill(h, f"hung: {progress.get('phase')} took over "
+                                          f"{self.dcfg.busy_grace_s:.0f}s (daemon.busy_grace_s)")
             elif now - h.assigned_at > self.dcfg.first_progress_grace_s:
                 self.executor.kill(h, f"hung: no first progress report after "
                                       f"{now - h.assigned_at:.0f}s")

@@ -33,7 +33,8 @@ def run_one(msg: dict, stop: threading.Event) -> dict:
                      device=msg.get("device", "cpu"), stop_event=stop,
                      progress_every_s=msg.get("progress_every_s", 2.0),
                      run_dir=Path(msg["run_dir"]) if msg.get("run_dir") else None)
-    ctx.progress(force=True, phase="start")
+    # Busy until the job's own first report: importing its code (torch) takes a while.
+    ctx.progress(busy=True, phase="start")
     record = {"job_id": msg["job_id"], "lease": msg["lease"]}
     try:
         result = job_function(msg["kind"])(msg["spec"], ctx)
@@ -46,6 +47,8 @@ def run_one(msg: dict, stop: threading.Event) -> dict:
         # Code errors, bad descs and NaN losses repeat on retry; memory exhaustion may not.
         cls = "infra" if _out_of_memory(e) else "deterministic"
         record.update(status="failed", fail_class=cls, error=traceback.format_exc())
+    finally:
+        ctx.end_busy()  # a job that raised inside a busy phase must not look alive
     atomic_write_json(job_dir / RESULT, record)
     return record
 

@@ -57,7 +57,8 @@ def _fit(make_model, splits, cfg, ctx, report, min_batch, with_test, hook, model
     batch = cfg.batch_size
     while True:
         torch.manual_seed(cfg.seed)
-        model = make_model()
+        with ctx.busy("building model"):
+            model = make_model()
         try:
             result = loop.train(model, splits, dataclasses.replace(cfg, batch_size=batch),
                                 torch.device(ctx.device), ckpt_path=ctx.checkpoint_path,
@@ -78,6 +79,18 @@ def _fit(make_model, splits, cfg, ctx, report, min_batch, with_test, hook, model
             ctx.checkpoint_path.unlink(missing_ok=True)
 
 
+def load_splits(data: dict, ctx: JobContext, with_test: bool = False):
+    """The job's data splits (`data`: DataCfg fields), loaded as a busy phase: reading a
+    dataset the first time (decompressing it, a plug-in's own load) is one long call."""
+    import torch
+
+    from petri.data.config import DataCfg
+    from petri.data.loader import make_splits
+
+    with ctx.busy("loading data"):
+        return make_splits(DataCfg(**data), torch.device(ctx.device), with_test)
+
+
 def network_hooks(model):
     """What the trainer may ask of a network built from a desc: its drop-path probability."""
     from petri.train.loop import ModelHooks
@@ -89,8 +102,6 @@ def run(spec: dict, ctx: JobContext) -> dict:
     import torch
 
     from petri.cost import count_cost
-    from petri.data.config import DataCfg
-    from petri.data.loader import make_splits
     from petri.space.build import build_model
     from petri.space.desc import ModelDesc
     from petri.train.config import TrainCfg
@@ -98,7 +109,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
     spec = TrainSpec.from_dict(spec)
     desc = ModelDesc.from_dict(spec.desc).validate()
     cfg = TrainCfg.from_dict(spec.trainer)
-    splits = make_splits(DataCfg(**spec.data), torch.device(ctx.device), spec.with_test)
+    splits = load_splits(spec.data, ctx, spec.with_test)
     init = None
     if spec.init:
         path = ctx.run_dir / spec.init
@@ -115,6 +126,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
 
     _, result, batch = fit(make_model, splits, cfg, ctx, spec.min_batch_size, spec.with_test,
                            model_hooks=network_hooks)
-    cost = count_cost(desc, splits.info.shape)
+    with ctx.busy("counting cost"):
+        cost = count_cost(desc, splits.info.shape)
     return {**result.to_dict(), **cost.to_dict(), "batch_size": batch,
             "checkpoint": ctx.relative(ctx.checkpoint_path)}

@@ -99,8 +99,10 @@ def _forward_loss(model: nn.Module, x, y, criterion, aux_weight: float):
 
 
 def evaluate(model: nn.Module, data: ImageSet, batch_size: int, device: torch.device,
-             amp: bool = True, channels_last: bool = False) -> tuple[float, float]:
-    """(top-1 error, mean cross-entropy) of `model` on `data`, in eval mode."""
+             amp: bool = True, channels_last: bool = False,
+             on_batch: Callable[[], None] | None = None) -> tuple[float, float]:
+    """(top-1 error, mean cross-entropy) of `model` on `data`, in eval mode; `on_batch()`
+    after every batch."""
     was_training = model.training
     model.eval()
     wrong, loss_sum = 0, 0.0
@@ -112,6 +114,8 @@ def evaluate(model: nn.Module, data: ImageSet, batch_size: int, device: torch.de
             logits = model(x).float()
             loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
             wrong += (logits.argmax(1) != y).sum().item()
+            if on_batch is not None:
+                on_batch()
     model.train(was_training)
     n = max(1, len(data))
     return wrong / n, loss_sum / n
@@ -208,6 +212,12 @@ def _train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device
     t_start = time.perf_counter()
     last_ckpt = last_report = t_start
     done_here, train_loss = 0, resumed_loss
+    if on_progress is not None and start_epoch < cfg.epochs:
+        # The first step of a process may compile (torch.compile), autotune (cudnn) and
+        # fill caches for minutes, and cannot report from inside.
+        on_progress(Progress(start_epoch * steps_per_epoch + start_step, total_steps,
+                             start_epoch, cfg.epochs, None, 0.0, None, phase="warm-up",
+                             busy=True))
     for epoch in range(start_epoch, cfg.epochs):
         if mh.drop_path is not None:
             mh.drop_path(cfg.drop_path * epoch / cfg.epochs)
@@ -252,7 +262,9 @@ def _train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device
             done_here += 1
             now = time.perf_counter()
             due_ckpt = now - last_ckpt >= cfg.checkpoint_every_s
-            due_report = on_progress is not None and now - last_report >= cfg.progress_every_s
+            # After the first step of the process too: that report ends the warm-up one.
+            due_report = on_progress is not None and (
+                done_here == 1 or now - last_report >= cfg.progress_every_s)
             stop = should_stop is not None and should_stop()
             if due_ckpt or due_report or stop or step + 1 == steps_per_epoch:
                 train_loss = settle(step + 1)  # before any save: never checkpoint a NaN
@@ -271,18 +283,50 @@ def _train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device
                 raise TrainingInterrupted(f"stopped at epoch {epoch}, step {step + 1}")
     save(cfg.epochs, 0)
     wall = time.perf_counter() - t_start
-    if on_progress is not None:
-        on_progress(Progress(total_steps, total_steps, cfg.epochs, cfg.epochs, train_loss,
-                             0.0, 0.0, phase="eval"))
+    test = splits.test if with_test else None
+    on_batch = _eval_reporter(on_progress, cfg, train_loss,
+                              sum(_batches(d, cfg.eval_batch_size) for d in (splits.val, test)))
     val_error = val_loss = None
     if len(splits.val):
         val_error, val_loss = evaluate(model, splits.val, cfg.eval_batch_size, device, cfg.amp,
-                                       channels_last)
+                                       channels_last, on_batch)
     test_error = None
-    if with_test and splits.test is not None:
-        test_error, _ = evaluate(model, splits.test, cfg.eval_batch_size, device, cfg.amp,
-                                 channels_last)
+    if test is not None:
+        test_error, _ = evaluate(model, test, cfg.eval_batch_size, device, cfg.amp,
+                                 channels_last, on_batch)
     return TrainResult(val_error=val_error, val_loss=val_loss, train_loss=train_loss,
                        epochs=cfg.epochs, steps=total_steps,
                        images_per_s=done_here * cfg.batch_size / max(wall, 1e-9),
                        wall_s=wall, test_error=test_error)
+
+
+def _batches(data: ImageSet | None, batch_size: int) -> int:
+    return 0 if data is None else -(-len(data) // batch_size)
+
+
+def _eval_reporter(on_progress: ProgressHook | None, cfg: TrainCfg, train_loss: float,
+                   total: int) -> Callable[[], None] | None:
+    """A per-batch callback for `evaluate` that reports at the trainer's interval: the final
+    evaluation (12,000 images for a searched model) takes minutes on a busy CPU, and a
+    job that reports nothing meanwhile is killed as hung."""
+    if on_progress is None:
+        return None
+    t0 = last = time.perf_counter()
+    done = 0
+
+    def report(now: float) -> None:
+        rate = done * cfg.eval_batch_size / max(now - t0, 1e-9)
+        eta = (total - done) * (now - t0) / done if done else None
+        on_progress(Progress(done, total, cfg.epochs, cfg.epochs, train_loss, rate, eta,
+                             phase="eval"))
+
+    def on_batch() -> None:
+        nonlocal done, last
+        done += 1
+        now = time.perf_counter()
+        if now - last >= cfg.progress_every_s or done == total:
+            last = now
+            report(now)
+
+    report(t0)
+    return on_batch

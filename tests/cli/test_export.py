@@ -271,9 +271,35 @@ def test_eval_json_reports_each_gallery_model(gallery, tmp_path):
     assert out["done"] is True and out["run_dir"] == str(run_dir)
     first, second = out["models"]
     assert first == {"gallery_id": 1, "state": "done", "point": 1, "params": 10, "macs": 1000,
-                     "search_val_error": 0.3, "val_error": 0.25, "test_error": 0.2}
+                     "search_val_error": 0.3, "val_error": 0.25, "test_error": 0.2,
+                     "error": None}
     assert second["gallery_id"] == 2 and second["state"] == "queued"
     assert second["test_error"] is None
+
+
+def test_eval_with_a_failed_model_says_which_and_why_and_exits_non_zero(gallery, tmp_path):
+    from petri.rundir import RunDir
+    from petri.store import db, jobs
+    from petri.store.records import JobSpec
+
+    run_dir = tmp_path / "eval"
+    conn = db.connect(run_dir, create=True)
+    jobs.enqueue(conn, [JobSpec("eval_train", {"gallery_id": 7}, "eval/7")], max_attempts=1)
+    job = jobs.claim(conn, "w", "cpu")
+    jobs.fail(conn, job.id, job.lease, "infra", "hung: no progress for 130s")
+    jobs.set_meta(conn, {"done": "1"})
+    conn.close()
+    RunDir(run_dir).config.write_text("algo: eval\n")
+    res = run_petri("eval", gallery, "--config", "unused.yaml", "--run-dir", run_dir, "--json")
+    assert res.returncode == 1
+    (model,) = json.loads(res.stdout)["models"]
+    assert model["state"] == "failed" and model["error"] == "hung: no progress for 130s"
+    assert "model 7: hung: no progress for 130s" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 2  # "continuing it", then the error line
+    res = run_petri("eval", gallery, "--config", "unused.yaml", "--run-dir", run_dir,
+                    env={"COLUMNS": "200"})
+    assert res.returncode == 1
+    assert "failed: hung: no progress for 130s" in res.stdout  # the table gives the reason
 
 
 @pytest.mark.parametrize("command", [["export", "RUN"], ["ensemble", "RUN"], ["plot", "RUN"]])

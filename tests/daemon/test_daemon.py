@@ -122,6 +122,19 @@ def test_deterministic_failure_is_not_retried(tmp_path):
     assert "told to fail" in fail["error"]
 
 
+def test_a_watched_run_whose_jobs_failed_exits_non_zero_saying_which_and_why(tmp_path):
+    run = tmp_path / "run"
+    res = run_petri("start", SMOKE, "--run-dir", run, "--watch", "--set", "smoke.jobs=2",
+                    "--set", "smoke.raise_at=1", env={"COLUMNS": "200"}, timeout=120)
+    assert res.returncode == 1, res.stderr
+    error = res.stderr.strip().splitlines()[-1]
+    for job in (1, 2):
+        assert f"job {job} (sleep_train): ValueError: sleep_train told to fail at step 1" in error
+    for command in (("status", run), ("ls", tmp_path)):
+        out = run_petri(*command, env={"COLUMNS": "200"}).stdout
+        assert "done with 2 failed" in out, out
+
+
 def test_hung_worker_is_killed_and_replaced(tmp_path):
     run = tmp_path / "run"
     start(run, "smoke.jobs=1", "smoke.hang_at=3", "daemon.hang_grace_s=1.0",
@@ -137,8 +150,10 @@ def test_hung_worker_is_killed_and_replaced(tmp_path):
 
 def test_second_start_on_a_run_dir_is_refused(tmp_path):
     run = tmp_path / "run"
-    pid = start(run, "smoke.jobs=2", "smoke.steps=200", "smoke.step_time=0.05")
-    res = run_petri("start", SMOKE, "--run-dir", run, timeout=60)
+    long = ("smoke.jobs=2", "smoke.steps=200", "smoke.step_time=0.05")
+    pid = start(run, *long)
+    res = run_petri("start", SMOKE, "--run-dir", run, *(a for s in long for a in ("--set", s)),
+                    timeout=60)  # its config: another one is refused before the daemon is asked
     assert res.returncode != 0 and f"pid {pid}" in res.stderr
     # The lock holds even against a daemon started by hand, past the pid-file check.
     res = run_petri("daemon", run, timeout=60)

@@ -57,8 +57,8 @@ def test_a_zombie_daemon_counts_as_gone(tmp_path):
     # Run the daemon as our own child and never reap it: its zombie keeps the pid and the
     # start time that /proc shows, which is exactly what the old pid-file check trusted.
     run = tmp_path / "run"
-    start(run, "smoke.jobs=1", "smoke.steps=1")
-    wait_done(run)
+    start(run, *LONG)
+    assert run_petri("stop", run).returncode == 0  # stopped, not finished: resume has work
     proc = subprocess.Popen([sys.executable, "-m", "petri.cli.main", "daemon", str(run)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -69,7 +69,7 @@ def test_a_zombie_daemon_counts_as_gone(tmp_path):
         assert daemon_alive(run) is None
         assert snapshot(run)["daemon"]["state"] == "stopped"
         resume_ok(run)
-        assert run_petri("stop", run).returncode == 0
+        assert run_petri("stop", run, "--now").returncode == 0
     finally:
         proc.wait()
 

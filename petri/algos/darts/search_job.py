@@ -19,10 +19,8 @@ def run(spec: dict, ctx: JobContext) -> dict:
     import torch
 
     from petri.algos.darts.algorithm import SearchSpec
-    from petri.train.job import fit
+    from petri.train.job import fit, load_splits
     from petri.train.loop import ModelHooks
-    from petri.data.config import DataCfg
-    from petri.data.loader import make_splits
     from petri.algos.darts.supernet import SearchNetwork
     from petri.algos.darts.bilevel import ArchHook
     from petri.algos.darts.fastcheck import choose_form, form_name
@@ -32,7 +30,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
     cfg = TrainCfg.from_dict(spec.trainer)
     net, arch, reg = spec.supernet, spec.arch, spec.regulariser
     device = torch.device(ctx.device)
-    splits = make_splits(DataCfg(**spec.data), device)
+    splits = load_splits(spec.data, ctx)
     n_weights = int(len(splits.train) * arch.train_portion)
     w_data, a_data = splits.train.split(n_weights)
     if min(len(w_data), len(a_data)) < cfg.batch_size:

@@ -53,9 +53,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
     import torch
 
     from petri.cost import count_cost
-    from petri.train.job import fit
-    from petri.data.config import DataCfg
-    from petri.data.loader import make_splits
+    from petri.train.job import fit, load_splits
     from petri.io import atomic_write
     from petri.space.build import build_model
     from petri.space.desc import ModelDesc
@@ -70,7 +68,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
     if grow.select not in SELECT_RULES:
         raise JobFailed(f"unknown grow.select {grow.select!r}; choose "
                         f"{' or '.join(SELECT_RULES)}")
-    splits = make_splits(DataCfg(**spec.data), torch.device(ctx.device))
+    splits = load_splits(spec.data, ctx)
     ckpt = ctx.run_dir / spec.parent_checkpoint
     state = checkpoint.load(ckpt)
     if state is None:
@@ -88,11 +86,12 @@ def run(spec: dict, ctx: JobContext) -> dict:
         picks = search.select(grow.k)
     else:  # from the job's seed, so a rerun picks the same candidates
         picks = search.select_random(grow.k, random.Random(f"{cfg.seed}/select"))
-    child_desc, child = grow_child(search, picks)
-    init = ctx.job_dir / CHILD_INIT
-    weights = child.state_dict()
-    atomic_write(init, lambda f: torch.save(weights, f))
-    cost = count_cost(child_desc, splits.info.shape)
+    with ctx.busy("growing the child"):
+        child_desc, child = grow_child(search, picks)
+        init = ctx.job_dir / CHILD_INIT
+        weights = child.state_dict()
+        atomic_write(init, lambda f: torch.save(weights, f))
+        cost = count_cost(child_desc, splits.info.shape)
     return {"child_desc": child_desc.to_dict(), "picks": [p.to_dict() for p in picks],
             "init": ctx.relative(init), "batch_size": batch, "epochs": result.epochs,
             "steps": result.steps, "wall_s": result.wall_s,

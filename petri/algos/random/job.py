@@ -39,6 +39,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
     from petri.data.info import dataset_info
 
     info = dataset_info(spec["data"]["dataset"])
-    desc = draw(spec["sampler"], spec["index"], info.shape[0], info.num_classes, info.shape)
+    with ctx.busy("drawing the architecture"):  # up to MAX_DRAWS costed candidates
+        desc = draw(spec["sampler"], spec["index"], info.shape[0], info.num_classes, info.shape)
     result = train_job.run({**spec, "desc": desc.to_dict()}, ctx)
     return {**result, "desc": desc.to_dict()}
