@@ -46,6 +46,21 @@ class CostAxis(click.Choice):
         return COST_METRICS[super().convert(value, param, ctx)]
 
 
+def set_option(example: str):
+    """`--set KEY=VALUE`, repeatable. `--set KEY VALUE` (a space) would leave VALUE to click,
+    which calls it an unexpected extra argument; a value without `=` is refused here first,
+    naming the form."""
+    def check(ctx, param, values):
+        for v in values:
+            if "=" not in v:
+                raise click.BadParameter(f"{v!r} is not KEY=VALUE; write it as one word, "
+                                         f"--set {v}=VALUE (no space around '=')", ctx, param)
+        return values
+
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", callback=check,
+                        help=f"Override a config value, e.g. --set {example} (repeatable).")
+
+
 def cost_option(help: str):
     return click.option("--cost", type=CostAxis(), default=None, help=help)
 

@@ -2,7 +2,9 @@
 
     RUN/petri.db        the store (SQLite, WAL)           RUN/config.yaml   the resolved config
     RUN/daemon.lock     held by the live daemon           RUN/daemon.pid    its pid, once started
-    RUN/daemon.error    why the last daemon died          RUN/daemon.log    the daemon's output
+    RUN/daemon.error    why the last daemon died, if on   RUN/daemon.log    the daemon's output
+                        an error (.daemon-error.reserve
+                        holds its space meanwhile)
     RUN/workers.log     the workers' output               RUN/jobs/NNNNNN/  one folder per job:
         progress.json (the liveness signal), checkpoint.pt, result.json, and the job's own files
 """
@@ -43,6 +45,10 @@ class RunDir:
     @property
     def fatal(self) -> Path:
         return self.root / "daemon.error"
+
+    @property
+    def fatal_reserve(self) -> Path:
+        return self.root / ".daemon-error.reserve"
 
     @property
     def daemon_log(self) -> Path:
