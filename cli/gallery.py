@@ -30,12 +30,16 @@ def _pct(v) -> str:
               help="Export every point within this relative band of the lower hull "
                    "instead of the Pareto frontier, e.g. --eps 0.025.")
 @cost_option("Cost axis for the selection (default: the run's hull.cost).")
-@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Report what this export writes as JSON on stdout (files, inputs, classes, "
+                   "costs) instead of one line; it exports as without --json, so add it to "
+                   "the export rather than running it again.")
 def export(run_dir, output, fmt, eps, cost, as_json):
     """Write the frontier models of RUN_DIR (desc, weights, cost, error, lineage) to an HDF5
     gallery, or each as a TorchScript, torch.export, ONNX or safetensors file."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
 
     from petri.export import export as run_export
 
@@ -45,13 +49,14 @@ def export(run_dir, output, fmt, eps, cost, as_json):
     # leave a blank line and nothing else.
     console = Console(stderr=True)
     with Progress(TextColumn("[bold]exporting"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), transient=True, console=console,
-                  disable=not console.is_terminal) as bar:
-        task = bar.add_task("", total=None)
+                  TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  transient=True, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("reading the run", total=None)
 
-        def on_model(m):
-            bar.update(task, advance=1, description=f"model {m.id}")
-        summary = run_export(run_dir, output, fmt, eps, cost, on_model)
+        def on_step(step):  # drawn at once: a model may take half a minute
+            bar.update(task, total=step.total, completed=step.done, refresh=True,
+                       description="" if step.model_id is None else f"model {step.model_id}")
+        summary = run_export(run_dir, output, fmt, eps, cost, on_step)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=1))
     elif fmt == GALLERY:

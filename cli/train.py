@@ -62,7 +62,7 @@ def train(arch, dataset, channels, cells, epochs, batch_size, lr, subset, val_si
     from petri.cli.bars import training_bar
     from petri.cli.resolve import resolve_desc
     from petri.cost import check_buildable
-    from petri.data.config import DataCfg, warn_if_small
+    from petri.data.config import DataCfg
     from petri.data.info import dataset_info
     from petri.data.loader import make_splits
     from petri.errors import PetriError
@@ -73,7 +73,6 @@ def train(arch, dataset, channels, cells, epochs, batch_size, lr, subset, val_si
                               "val_size": val_size, "cutout": cutout,
                               "on_device": on_device if on_device == "auto" else
                               on_device == "true"})
-    warn_if_small(data)
     desc = resolve_desc(arch, data.dataset, channels, cells, auxiliary)
     c = check_buildable(desc, dataset_info(data.dataset).shape, device, batch_size)
     splits = make_splits(data, device, with_test=with_test)

@@ -289,7 +289,7 @@ def test_export_to_onnx_without_the_extra_names_it(run, tmp_path, monkeypatch):
     from petri.export import export
 
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed
-    with pytest.raises(PetriError, match=r"onnxscript is missing\): pip install 'petri\[onnx\]'"):
+    with pytest.raises(PetriError, match=r"onnxscript is missing\): pip install -e '\.\[onnx\]' in petri's checkout"):
         export(run, tmp_path / "out", "onnx")
     assert not list(tmp_path.iterdir())
 

@@ -8,7 +8,7 @@ import yaml
 from petri.data.config import MIN_VAL_IMAGES, DataCfg
 from petri.data.importer import import_dataset
 from petri.launch import load_config
-from tests.conftest import ROOT, run_petri_here
+from tests.conftest import ROOT
 from tests.data.userdata import write_folder
 
 
@@ -49,14 +49,3 @@ def test_no_validation_split_at_all_is_no_warning():
 def test_the_shipped_configs_give_no_warning(config):
     cfg = yaml.safe_load((ROOT / "configs" / config).read_text())
     assert DataCfg.from_dict(cfg.get("data")).size_warnings() == []
-
-
-@pytest.mark.slow  # a training run
-def test_petri_train_warns_too(photos):
-    res = run_petri_here("train", "DARTS_V2", "--dataset", photos, "--channels", "4",
-                         "--cells", "3", "--epochs", "1", "--batch-size", "16",
-                         "--subset", "500", "--device", "cpu")
-    assert res.returncode == 0, res.stderr
-    warnings = [ln for ln in res.stderr.splitlines() if ln.startswith("petri: WARNING")]
-    assert len(warnings) == 2, res.stderr
-    assert "data.subset 500" in warnings[0] and "only 9 images" in warnings[1]
