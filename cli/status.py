@@ -16,27 +16,40 @@ def fmt_cost(v) -> str:
 
 
 def jobs_table(snap: dict, title: str | None = None):
-    """Running jobs with a progress bar, loss, throughput and ETA."""
+    """Running jobs with a progress bar, loss, throughput and ETA; at a narrow width the bar,
+    the slot, the try and then loss and throughput give way (see `Fitted`)."""
     from rich import box
     from rich.progress_bar import ProgressBar
-    from rich.table import Table
 
-    # Inside the live view's panel a borderless table; standing alone, a boxed one.
-    t = Table(title=title, expand=True, box=box.HEAVY_HEAD if title else None,
-              header_style="bold")
-    for col in ("job", "kind", "device", "try", "progress", "", "loss", "img/s", "ETA"):
-        t.add_column(col, no_wrap=True)
-    for w in snap["workers"]:
+    from petri.cli.tables import Column, Fitted
+
+    ws = snap["workers"]
+
+    def bar(w):
         if w["step"] is not None and w["total_steps"]:
-            bar = ProgressBar(total=w["total_steps"], completed=w["step"], width=16)
-            prog = f"{w['step']}/{w['total_steps']}"
-        else:
-            bar, prog = "", w["phase"] or "starting"
-        t.add_row(str(w["job_id"]), w["kind"], f"{w['worker']} {w['device']}",
-                  str(w["attempt"]), bar, prog, f"{w['loss']:.3f}" if w["loss"] else "-",
-                  f"{w['images_per_s']:.0f}" if w["images_per_s"] else "-",
-                  f"{w['eta_s']:.0f}s" if w["eta_s"] is not None else "-")
-    return t
+            return ProgressBar(total=w["total_steps"], completed=w["step"], width=16)
+        return ""
+
+    def done(w):
+        if w["step"] is not None and w["total_steps"]:
+            return f"{w['step']}/{w['total_steps']}"
+        return w["phase"] or "starting"
+
+    cols = [Column("job", tuple(str(w["job_id"]) for w in ws)),
+            Column("kind", tuple(w["kind"] for w in ws)),
+            Column("slot", tuple(f"{w['worker']} {w['device']}" for w in ws), drop=3),
+            Column("try", tuple(str(w["attempt"]) for w in ws), drop=2),
+            Column("progress", tuple(bar(w) for w in ws), drop=4),
+            Column("steps", tuple(done(w) for w in ws)),
+            Column("loss", tuple(f"{w['loss']:.3f}" if w["loss"] else "-" for w in ws),
+                   drop=1),
+            Column("img/s", tuple(f"{w['images_per_s']:.0f}" if w["images_per_s"] else "-"
+                                  for w in ws), drop=1, justify="right"),
+            Column("ETA", tuple(f"{w['eta_s']:.0f}s" if w["eta_s"] is not None else "-"
+                                for w in ws), justify="right")]
+    # Inside the live view's panel a borderless table; standing alone, a boxed one.
+    return Fitted(cols, title=title, expand=True, box=box.HEAVY_HEAD if title else None,
+                  header_style="bold")
 
 
 def run_progress(snap: dict) -> str:
@@ -55,9 +68,8 @@ def render(snap: dict):
     head = Table.grid(padding=(0, 2))
     state = ("[green]running[/] (pid %s)" % d["pid"]) if d["state"] == "running" else \
         f"[yellow]stopped[/] (last: {d['last_state'] or 'never started'})"
-    j = snap["jobs"]
-    head.add_row("daemon", state, "jobs", "  ".join(f"{k} {v}" for k, v in j.items()),
-                 "done" if snap["done"] else "")
+    head.add_row("daemon", state + ("  [bold]done[/]" if snap["done"] else ""))
+    head.add_row("jobs", "  ".join(f"{k} {v}" for k, v in snap["jobs"].items()))
     eta = snap["eta_s"]
     head.add_row("progress", run_progress(snap) +
                  ("" if eta is None else f", about {eta / 60:.0f} min to go"))
