@@ -91,6 +91,7 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
         if cfg.get("algo") != "eval":
             raise click.UsageError(f"{config} is not an eval config (algo: {cfg.get('algo')}); "
                                    f"use configs/eval_*.yaml")
+        with_gallery_cost(cfg, gallery_path)
         check_writable(run_dir / DB_NAME, "evaluation run")
         connect(run_dir, create=True).close()
         save_config(cfg, run_dir)
@@ -113,6 +114,18 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
     if not _done(run_dir):
         click.echo(f"the evaluation goes on in the background; `petri eval {gallery_path} "
                    f"--run-dir {run_dir}` shows it again")
+
+
+def with_gallery_cost(cfg: dict, gallery_path: Path) -> None:
+    """Plot and list the evaluation on the cost axis the gallery's models were selected on,
+    unless the config or --set names one."""
+    from petri.hull import cost_axis
+    from petri.store.gallery import read_meta
+
+    cost = cost_axis(read_meta(gallery_path).get("cost_metric"))
+    hull = cfg.get("hull") or {}
+    if cost is not None and "cost" not in hull:
+        cfg["hull"] = {**hull, "cost": cost}
 
 
 def toy_eval_config() -> str:

@@ -8,7 +8,7 @@ import typing
 
 import click
 
-from petri.hull import COST_METRICS
+from petri.hull import COST_METRICS, cost_axis
 
 
 class FiniteRange(click.FloatRange):
@@ -40,7 +40,7 @@ class CostAxis(click.Choice):
         super().__init__(sorted(COST_METRICS))
 
     def convert(self, value, param, ctx):
-        axis = {field: name for name, field in COST_METRICS.items()}.get(value)
+        axis = cost_axis(value)
         if axis is not None and axis != value:
             self.fail(f"{value!r} is spelled {axis!r} (as in hull.cost).", param, ctx)
         return COST_METRICS[super().convert(value, param, ctx)]

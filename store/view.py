@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlite3
 
 from petri.store import jobs as jobs_mod
-from petri.store.points import all_points
+from petri.store.points import all_points, numbers_by_plan
 from petri.store.records import Job, Point
 
 
@@ -35,6 +35,9 @@ class RunView:
 
     def points(self) -> list[Point]:
         return all_points(self.conn)
+
+    def numbers_by_plan(self) -> bool:
+        return numbers_by_plan(self.conn)
 
     def events(self, limit: int = 20) -> list[dict]:
         rows = self.conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))

@@ -63,6 +63,12 @@ class Algorithm:
         """Why no more work will be proposed (None while the search goes on)."""
         return None
 
+    def point_ordinal(self, job: Job) -> int | None:
+        """The plan position (`PointSpec.ordinal`) of the point `job` makes, or of the one
+        its result leads to (a Petridish search: the child it grows), known before it runs:
+        TensorBoard names a job by that point. None where the plan does not fix it."""
+        return None
+
     def planned_points(self) -> int | None:
         """The most points the run can make, where its config fixes that (`status` shows
         "13 of 20 points" and an ETA); None where it depends on what the jobs find."""

@@ -1,5 +1,6 @@
 """A job's scalars (training loss, images/s, validation and test error) as TensorBoard event
-files in its job dir, so `tensorboard --logdir RUN` shows every job of a run side by side.
+files in its job dir; `tensorboard --logdir RUN/tensorboard` shows every job of a run side by
+side, named by the point it makes and its kind (p15-post_train: see `RunDir.link_tensorboard`).
 
 TensorBoard is optional (`pip install -e '.[tensorboard]'`): without it nothing is written,
 and the worker's log says so once.

@@ -338,6 +338,34 @@ def test_eval_json_reports_each_gallery_model(gallery, tmp_path):
     assert second["test_error"] is None
 
 
+def test_an_evaluated_model_keeps_its_gallery_id(gallery):
+    from petri.algos.registry import create_algo
+    from petri.store.store import RunStore
+
+    algo = create_algo({"algo": "eval", "eval": {"gallery": str(gallery), "ids": [2]}})
+    store = RunStore.memory()
+    store.enqueue(algo.propose(store.view, 2))
+    job = store.claim("w", "cpu")
+    result = {"val_error": 0.2, "test_error": 0.1, "params": 5, "macs": 6,
+              "activation_bytes": 7, "epochs": 1, "checkpoint": "c.pt"}
+    out = algo.on_result(job, result, store.view)
+    assert store.complete(job.id, job.lease, result, out.points, out.jobs)
+    assert [(p.id, p.lineage["gallery_id"]) for p in store.view.points()] == [(2, 2)]
+
+
+def test_an_evaluation_plots_on_the_cost_axis_its_gallery_was_selected_on(run, tmp_path):
+    from petri.cli.evaluate import with_gallery_cost
+
+    res = run_petri("export", run, "-o", tmp_path / "g.h5", "--cost", "params")
+    assert res.returncode == 0, res.stderr
+    cfg = {"algo": "eval"}
+    with_gallery_cost(cfg, tmp_path / "g.h5")
+    assert cfg["hull"] == {"cost": "params"}
+    cfg = {"algo": "eval", "hull": {"cost": "memory", "eps": 0.1}}  # the config says: kept
+    with_gallery_cost(cfg, tmp_path / "g.h5")
+    assert cfg["hull"] == {"cost": "memory", "eps": 0.1}
+
+
 @pytest.mark.parametrize("command", [["export", "RUN"], ["ensemble", "RUN"], ["plot", "RUN"]])
 def test_cost_is_spelled_as_in_hull_cost_everywhere(run, command):
     args = [str(run) if a == "RUN" else a for a in command]
