@@ -58,6 +58,14 @@ def run_progress(snap: dict) -> str:
     return f"{n} of {planned} points" if planned else f"{n} points"
 
 
+def eta_text(snap: dict) -> str:
+    """"about 12 min", or "8-14 min" where the estimate is uncertain (hours past 2 h)."""
+    span = snap["eta_range_s"] or [snap["eta_s"]] * 2
+    unit, div = ("h", 3600) if span[1] >= 7200 else ("min", 60)
+    lo, hi = (f"{v / div:.{1 if unit == 'h' else 0}f}" for v in span)
+    return f"about {lo} {unit}" if lo == hi else f"{lo}-{hi} {unit}"
+
+
 def render(snap: dict):
     """The snapshot as rich renderables (no I/O here: the live view reuses this)."""
     from rich.console import Group
@@ -70,9 +78,8 @@ def render(snap: dict):
         f"[yellow]stopped[/] (last: {d['last_state'] or 'never started'})"
     head.add_row("daemon", state + ("  [bold]done[/]" if snap["done"] else ""))
     head.add_row("jobs", "  ".join(f"{k} {v}" for k, v in snap["jobs"].items()))
-    eta = snap["eta_s"]
-    head.add_row("progress", run_progress(snap) +
-                 ("" if eta is None else f", about {eta / 60:.0f} min to go"))
+    head.add_row("progress", run_progress(snap) + (f", {eta_text(snap)} to go"
+                                                   if snap["eta_s"] is not None else ""))
     if d.get("slots"):
         head.add_row("slots", d["slots"])
     parts = [head]

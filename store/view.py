@@ -28,6 +28,12 @@ class RunView:
             sql, args = sql + " AND kind = ?", args + [kind]
         return [Job.from_row(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
 
+    def ended_spans(self) -> list[tuple[float, float]]:
+        """(started, finished) of every job that has ended, done or failed."""
+        return [(s, f) for s, f in self.conn.execute(
+            "SELECT started, finished FROM jobs WHERE finished IS NOT NULL AND started IS NOT "
+            "NULL ORDER BY started")]
+
     def compute_spent(self) -> float:
         """Seconds of training reported by finished jobs (their results' `wall_s`)."""
         return self.conn.execute("SELECT coalesce(sum(json_extract(result, '$.wall_s')), 0) "

@@ -74,6 +74,11 @@ class Algorithm:
         "13 of 20 points" and an ETA); None where it depends on what the jobs find."""
         return None
 
+    def planned_jobs(self) -> int | None:
+        """The jobs those planned points take (the ETA counts the jobs left); one each unless
+        an algorithm says otherwise."""
+        return self.planned_points()
+
     def is_done(self, view: RunView) -> bool:
         """Done once it proposes nothing more and every job it made has finished."""
         c = view.counts()

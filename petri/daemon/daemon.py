@@ -67,7 +67,7 @@ class Daemon:
         self.store.set_meta(daemon_pid=os.getpid(), daemon_state="running", slots=line,
                             started=time.time())
         if (planned := self.algo.planned_points()) is not None:
-            self.store.set_meta(planned_points=planned)
+            self.store.set_meta(planned_points=planned, planned_jobs=self.algo.planned_jobs())
         self.store.log_event("daemon", f"daemon {os.getpid()} started: {line}")
         self.recover()
         for folder in (self.rd.root, *self.rd.job_dirs()):  # left by killed writes

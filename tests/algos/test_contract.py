@@ -156,7 +156,10 @@ PLANNED = {**CASES, "petridish-budget": (petridish_tests.cfg(petridish={"budget_
 def test_a_planned_total_is_the_number_of_points_the_run_makes(name):
     # `status` shows "13 of 20 points" from it; these configs stop on nothing else.
     config, fake = PLANNED[name]
-    planned = create_algo(config).planned_points()
+    algo = create_algo(config)
+    planned = algo.planned_points()
     if planned is None:
         pytest.skip(f"{name} cannot know its total before its jobs finish")
-    assert len(run(config, fake)) == planned
+    keys = set()
+    assert len(run(config, fake, on_claim=lambda algo, job: keys.add(job.key))) == planned
+    assert len(keys) == algo.planned_jobs()  # the ETA counts the jobs left

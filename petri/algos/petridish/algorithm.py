@@ -253,6 +253,11 @@ class Petridish(Algorithm):
             children = min(children, max(0, math.ceil(left / per_child)))
         return seeds + children
 
+    def planned_jobs(self) -> int:
+        """A seed is one job; a child two, its search and its post_train."""
+        seeds = len(self.seeds)
+        return seeds + 2 * (self.planned_points() - seeds)
+
     def stop_reason(self, view: RunView) -> str | None:
         seeds, searches = self._read(view)
         n = len(searches)
