@@ -100,7 +100,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         # Rows a dead daemon left running are not computing: count them only while it lives.
         "compute_s": compute_s,
         "planned_points": planned,
-        "eta_s": eta and eta.s,
+        "eta_s": eta.s if eta else None,
         "eta_range_s": [eta.low_s, eta.high_s] if eta and eta.uncertain else None,
         "points": points,
         "frontier": pareto_front(priced),
@@ -132,8 +132,8 @@ def run_eta(planned_jobs: int | None, spans: list[tuple[float, float]],
             running: list[tuple[float, float]], now: float) -> Eta | None:
     """Time until the plan's jobs are done: the jobs left (a running one less the share of
     its steps done) at the throughput measured so far, in jobs per second of wall time in
-    which any job ran, so slots in parallel and waits between jobs count as they happened,
-    whichever of them happen to run at the moment.
+    which any job ran. Slots working in parallel count as they did so far, not as many as
+    happen to run at this moment, and time with no job running (a stopped daemon) not at all.
 
     `spans` are the (started, finished) of ended jobs, `running` the (started, share done)
     of running ones. The spread: a remaining job takes as long as one drawn from those that
