@@ -149,9 +149,9 @@ def data_used(cfg: dict) -> dict:
             "data.subset": d.subset, "data.val_subset": d.val_subset}
 
 
-# How `data_used` values of None read (subset None: every image).
-_UNSET = {"data.dataset": "none", "input size": "unknown", "data.val_size": "the default",
-          "data.split_seed": "none", "data.subset": "all", "data.val_subset": "all"}
+# How the `data_used` values that may be None read (a subset of None: every image).
+_UNSET = {"input size": "unknown", "data.val_size": "the default", "data.subset": "all",
+          "data.val_subset": "all"}
 
 
 def check_same_data(run_dirs: list, cfgs: list[dict]) -> None:
