@@ -41,8 +41,8 @@ setup(
         # real multi-node Ray on one machine, so the test extra has it too).
         "ray": ["ray>=2.9"],
         # `petri export --format onnx`: torch's exporter (torch.export) writes through
-        # onnxscript, which checks the graph with onnx.
-        "onnx": ["onnx>=1.16", "onnxscript"],
+        # onnxscript, which checks the graph with onnx; onnxruntime runs the files (README).
+        "onnx": ["onnx>=1.16", "onnxscript", "onnxruntime"],
         # Per-job TensorBoard event files (petri.train.scalars); without it none are written.
         "tensorboard": ["tensorboard"],
         "vision": ["torchvision"],

@@ -23,8 +23,8 @@ frame_option = click.option(
 
 
 def load(run_dirs, frame: str | None):
-    """(runs, configs, frame) of `run_dirs`, checked to share one cost metric."""
-    from petri.compare import choose_frame, load_run, parse_frame
+    """(runs, configs, frame) of `run_dirs`, checked to share one cost metric and data."""
+    from petri.compare import check_same_data, choose_frame, load_run, parse_frame
     from petri.launch import read_run_config
 
     runs = [load_run(d) for d in run_dirs]
@@ -33,6 +33,7 @@ def load(run_dirs, frame: str | None):
         raise click.UsageError(f"the runs use different cost metrics ({', '.join(metrics)}); "
                                f"compare runs with the same hull.cost")
     cfgs = [read_run_config(Path(d)) for d in run_dirs]
+    check_same_data(run_dirs, cfgs)
     return runs, cfgs, choose_frame(runs, cfgs, parse_frame(frame) if frame else None)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from petri.cli.options import set_option
 from petri.errors import PetriError
 
 
@@ -82,8 +83,7 @@ def _failure(log_path: Path, offset: int) -> str:
 @click.option("--foreground", is_flag=True, help="Run the daemon in this terminal.")
 @click.option("--watch", "live", is_flag=True,
               help="Show the live view until the search is done (Ctrl-C leaves it running).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override a config value, e.g. --set smoke.jobs=10 (repeatable).")
+@set_option("smoke.jobs=10")
 def start(config, run_dir, foreground, live, sets):
     """Start a daemon for CONFIG on a run directory (resumes the run there if it was made
     with this same config)."""
@@ -165,8 +165,9 @@ def list_algos(ctx, param, value) -> None:
     from petri.algos.registry import registry
 
     for name, info in sorted(registry().items()):
-        if info.runnable and info.toy_config:
-            click.echo(f"{name:10} {info.help}  [{shipped_config(info.toy_config)}]")
+        if info.toy_config:
+            how = "" if info.runnable else f"; not a `petri run`: {info.command}"
+            click.echo(f"{name:10} {info.help}{how}  [{shipped_config(info.toy_config)}]")
     ctx.exit()
 
 
@@ -177,10 +178,10 @@ def list_algos(ctx, param, value) -> None:
 @click.option("--run-dir", type=click.Path(file_okay=False),
               help="Where the run lives (default: runs/<config name>-seed<seed>).")
 @click.option("--watch", "live", is_flag=True, help="Show the live view until it is done.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override a config value (repeatable), e.g. --set seed=1.")
+@set_option("seed=1")
 @click.option("--list", is_flag=True, expose_value=False, is_eager=True, callback=list_algos,
-              help="List the algorithms and their shipped configs, then exit.")
+              help="List the algorithms and their shipped configs (and those run otherwise: "
+                   "eval, smoke), then exit.")
 def run(algo, config, run_dir, live, sets):
     """Submit a search of ALGO to a daemon on its run dir (resumable, watchable, exportable)."""
     from petri.algos.registry import algo_info

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from petri.cli.options import set_option
 from petri.cli.status import check_failures, fmt_cost
 
 
@@ -65,12 +66,12 @@ def _pct(v) -> str:
 
 @click.command("eval")
 @click.argument("gallery_path", type=click.Path(dir_okay=False))
-@click.option("--config", "config", type=click.Path(dir_okay=False), required=True,
-              help="An eval config, e.g. configs/eval_toy.yaml.")
+@click.option("--config", "config", type=click.Path(dir_okay=False),
+              help="An eval config, e.g. configs/eval_toy.yaml (needed to start an evaluation, "
+                   "not to continue one).")
 @click.option("--run-dir", type=click.Path(file_okay=False),
               help="Where the evaluation run lives (default: runs/eval-<gallery name>).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override a config value, e.g. --set trainer.epochs=600 (repeatable).")
+@set_option("trainer.epochs=600")
 @click.option("--detach", is_flag=True, help="Start the jobs and return; no live view.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the results as JSON instead of the live view and table (after the "
@@ -91,11 +92,15 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
     run_dir = Path(run_dir or Path("runs") / f"eval-{gallery_path.stem}")
     created = False
     if not RunDir(run_dir).config.exists():
+        if config is None:
+            raise click.UsageError(f"missing --config: name an eval config for the gallery's "
+                                   f"data, e.g. --config {toy_eval_config()}")
         # Quoted, so YAML reads a path with `: ` or ` #` in it as the path it is.
         cfg = load_config(config, (*sets, f"eval.gallery={json.dumps(str(gallery_path))}"))
         if cfg.get("algo") != "eval":
             raise click.UsageError(f"{config} is not an eval config (algo: {cfg.get('algo')}); "
                                    f"use configs/eval_*.yaml")
+        with_gallery_cost(cfg, gallery_path)
         check_writable(run_dir / DB_NAME, "evaluation run")
         created = create_run(cfg, run_dir)
     if not created:
@@ -121,8 +126,32 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
     Console().print(results_table(run_dir, rows))
     if not _done(run_dir):
         click.echo(f"the evaluation goes on in the background; `petri eval {gallery_path} "
-                   f"--config {config} --run-dir {run_dir}` shows it again")
+                   f"--run-dir {run_dir}` shows it again")
     check_failures(run_dir, failed_models(rows))
+
+
+def with_gallery_cost(cfg: dict, gallery_path: Path) -> None:
+    """Plot and list the evaluation on the cost axis the gallery's models were selected on,
+    unless the config or --set names one."""
+    from petri.hull import cost_axis
+    from petri.store.gallery import read_meta
+
+    cost = cost_axis(read_meta(gallery_path).get("cost_metric"))
+    hull = cfg.get("hull") or {}
+    if cost is not None and "cost" not in hull:
+        cfg["hull"] = {**hull, "cost": cost}
+
+
+def toy_eval_config() -> str:
+    """The shipped toy eval config, as a path relative to here where it lies below."""
+    import os
+
+    from petri.algos.registry import algo_info
+    from petri.cli.daemon import shipped_config
+
+    path = shipped_config(algo_info("eval").toy_config)
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
 
 
 def _wait(run_dir: Path, gallery_path: Path) -> None:

@@ -30,12 +30,16 @@ def _pct(v) -> str:
               help="Export every point within this relative band of the lower hull "
                    "instead of the Pareto frontier, e.g. --eps 0.025.")
 @cost_option("Cost axis for the selection (default: the run's hull.cost).")
-@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Report what this export writes as JSON on stdout (files, inputs, classes, "
+                   "costs) instead of one line; it exports as without --json, so add it to "
+                   "the export rather than running it again.")
 def export(run_dir, output, fmt, eps, cost, as_json):
     """Write the frontier models of RUN_DIR (desc, weights, cost, error, lineage) to an HDF5
     gallery, or each as a TorchScript, torch.export, ONNX or safetensors file."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
 
     from petri.export import export as run_export
 
@@ -45,13 +49,14 @@ def export(run_dir, output, fmt, eps, cost, as_json):
     # leave a blank line and nothing else.
     console = Console(stderr=True)
     with Progress(TextColumn("[bold]exporting"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), transient=True, console=console,
-                  disable=not console.is_terminal) as bar:
-        task = bar.add_task("", total=None)
+                  TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  transient=True, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("reading the run", total=None)
 
-        def on_model(m):
-            bar.update(task, advance=1, description=f"model {m.id}")
-        summary = run_export(run_dir, output, fmt, eps, cost, on_model)
+        def on_step(step):  # drawn at once: a model may take half a minute
+            bar.update(task, total=step.total, completed=step.done, refresh=True,
+                       description="" if step.model_id is None else f"model {step.model_id}")
+        summary = run_export(run_dir, output, fmt, eps, cost, on_step)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=1))
     elif fmt == GALLERY:
@@ -85,20 +90,37 @@ def show(path, as_json):
                                "models": [m.to_dict() for m in models]}, indent=1))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    t = Table(title=f"{Path(path).name}: {len(models)} models ({meta.get('selection', '?')} of "
-                    f"{meta.get('source', '?')})")
-    for col in ("id", "stage", "MACs", "params", "memory", "val error", "test error", "parent",
-                "cells", "nodes (normal/reduce)"):
-        t.add_column(col)
-    for m, d in zip(models, descs):
-        t.add_row(str(m.id), m.stage, fmt_cost(m.macs), fmt_cost(m.params),
-                  fmt_cost(m.activation_bytes), _pct(m.val_error), _pct(m.test_error),
-                  str(m.parent if m.parent is not None else "-"),
-                  f"{d.cells} ({d.reductions} red.)", f"{d.normal.n_nodes}/{d.reduce.n_nodes}")
-    t.caption = "\n".join(_inputs(models))
-    Console().print(t)
+    from petri.cli.tables import Fitted
+
+    Console().print(Fitted(
+        _model_columns(models, descs, meta.get("cost_metric")),
+        title=f"{Path(path).name}: {len(models)} models ({meta.get('selection', '?')} of "
+              f"{meta.get('source', '?')})", caption="\n".join(_inputs(models))))
+
+
+def _model_columns(models, descs, metric: str | None) -> list:
+    """The columns of `gallery show`: the id, the gallery's own cost and the validation error
+    stay at any width; the shape of the cells goes first, then the other costs."""
+    from petri.cli.tables import Column
+
+    def cost(header, field, short=None):
+        return Column(header, tuple(fmt_cost(getattr(m, field)) for m in models), short,
+                      drop=0 if field == metric else 3)
+
+    return [Column("id", tuple(str(m.id) for m in models)),
+            Column("stage", tuple(m.stage for m in models), drop=4),
+            cost("MACs", "macs"), cost("params", "params"),
+            cost("memory", "activation_bytes", "mem."),
+            Column("val error", tuple(_pct(m.val_error) for m in models), "val err"),
+            Column("test error", tuple(_pct(m.test_error) for m in models), "test err",
+                   drop=1),
+            Column("parent", tuple(str(m.parent if m.parent is not None else "-")
+                                   for m in models), drop=2),
+            Column("cells", tuple(f"{d.cells} ({d.reductions} red.)" for d in descs), drop=5),
+            Column("nodes (normal/reduce)",
+                   tuple(f"{d.normal.n_nodes}/{d.reduce.n_nodes}" for d in descs),
+                   "nodes n/r", drop=6)]
 
 
 def _inputs(models) -> list[str]:

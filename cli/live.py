@@ -103,7 +103,9 @@ def _header(snap: dict):
         t.append(f"● daemon stopped (last: {d['last_state'] or 'never started'})",
                  style="bold yellow")
     t.append(f" │ {run_progress(snap)}", style="bold")
-    if snap["eta_s"] is not None:
+    if snap["eta_range_s"] is not None:
+        t.append(f" │ ETA {'-'.join(map(_duration, snap['eta_range_s']))}")
+    elif snap["eta_s"] is not None:
         t.append(f" │ ETA {_duration(snap['eta_s'])}")
     j = snap["jobs"]
     t.append(f"\njobs queued {j['queued']} running {j['running']} done {j['done']}")

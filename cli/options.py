@@ -8,7 +8,7 @@ import typing
 
 import click
 
-from petri.hull import COST_METRICS
+from petri.hull import COST_METRICS, cost_axis
 
 
 class FiniteRange(click.FloatRange):
@@ -40,10 +40,25 @@ class CostAxis(click.Choice):
         super().__init__(sorted(COST_METRICS))
 
     def convert(self, value, param, ctx):
-        axis = {field: name for name, field in COST_METRICS.items()}.get(value)
+        axis = cost_axis(value)
         if axis is not None and axis != value:
             self.fail(f"{value!r} is spelled {axis!r} (as in hull.cost).", param, ctx)
         return COST_METRICS[super().convert(value, param, ctx)]
+
+
+def set_option(example: str):
+    """`--set KEY=VALUE`, repeatable. `--set KEY VALUE` (a space) would leave VALUE to click,
+    which calls it an unexpected extra argument; a value without `=` is refused here first,
+    naming the form."""
+    def check(ctx, param, values):
+        for v in values:
+            if "=" not in v:
+                raise click.BadParameter(f"{v!r} is not KEY=VALUE; write it as one word, "
+                                         f"--set {v}=VALUE (no space around '=')", ctx, param)
+        return values
+
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", callback=check,
+                        help=f"Override a config value, e.g. --set {example} (repeatable).")
 
 
 def cost_option(help: str):

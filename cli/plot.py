@@ -4,7 +4,7 @@ Every point, the lower convex hull as a line, the Pareto frontier highlighted, o
 lineage arrows (parent to child), several runs overlaid in distinct colours. With
 `--hv-curve`, hypervolume against compute spent instead: one thin line per run and the mean
 per algorithm, in the frame `petri compare` uses. matplotlib is an optional extra
-(`pip install petri[plot]`); it is imported only here.
+(`pip install -e '.[plot]'`); it is imported only here.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import click
 from petri.cli.compare import frame_option
 from petri.cli.options import cost_option
 from petri.cli.status import fmt_cost
-from petri.errors import PetriError
+from petri.errors import PetriError, install_extra
 
 UNITS = {"macs": "multiply-accumulates (MACs)", "params": "parameters",
          "activation_bytes": "peak activation memory (bytes)"}
@@ -199,7 +199,7 @@ def plot(run_dirs, output, cost, lineage, ids, hv_curve, frame):
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise PetriError("`petri plot` needs matplotlib: pip install 'petri[plot]'") from None
+        raise PetriError(f"`petri plot` needs matplotlib: {install_extra('plot')}") from None
     if hv_curve and (cost or lineage or ids):
         raise click.UsageError("--cost, --lineage and --ids draw frontiers; --hv-curve uses "
                                "the runs' hull.cost")

@@ -20,29 +20,42 @@ def fmt_cost(v) -> str:
 
 
 def jobs_table(snap: dict, title: str | None = None):
-    """Running jobs with a progress bar, loss, throughput and ETA."""
+    """Running jobs with a progress bar, loss, throughput and ETA; at a narrow width the bar,
+    the slot, the try and then loss and throughput give way (see `Fitted`)."""
     from rich import box
     from rich.progress_bar import ProgressBar
-    from rich.table import Table
 
-    # Inside the live view's panel a borderless table; standing alone, a boxed one.
-    t = Table(title=title, expand=True, box=box.HEAVY_HEAD if title else None,
-              header_style="bold")
-    for col in ("job", "kind", "device", "try", "progress", "", "loss", "img/s", "ETA"):
-        t.add_column(col, no_wrap=True)
-    for w in snap["workers"]:
+    from petri.cli.tables import Column, Fitted
+
+    ws = snap["workers"]
+
+    def bar(w):
         if w["step"] is not None and w["total_steps"]:
-            bar = ProgressBar(total=w["total_steps"], completed=w["step"], width=16)
-            prog = f"{w['step']}/{w['total_steps']}"
-            if w["phase"] not in (None, "train"):  # the evaluation counts its own batches
-                prog = f"{w['phase']} {prog}"
-        else:
-            bar, prog = "", w["phase"] or "starting"
-        t.add_row(str(w["job_id"]), w["kind"], f"{w['worker']} {w['device']}",
-                  str(w["attempt"]), bar, prog, f"{w['loss']:.3f}" if w["loss"] else "-",
-                  f"{w['images_per_s']:.0f}" if w["images_per_s"] else "-",
-                  f"{w['eta_s']:.0f}s" if w["eta_s"] is not None else "-")
-    return t
+            return ProgressBar(total=w["total_steps"], completed=w["step"], width=16)
+        return ""
+
+    def done(w):
+        if w["step"] is not None and w["total_steps"]:
+            steps = f"{w['step']}/{w['total_steps']}"
+            # the evaluation counts its own batches
+            return steps if w["phase"] in (None, "train") else f"{w['phase']} {steps}"
+        return w["phase"] or "starting"
+
+    cols = [Column("job", tuple(str(w["job_id"]) for w in ws)),
+            Column("kind", tuple(w["kind"] for w in ws)),
+            Column("slot", tuple(f"{w['worker']} {w['device']}" for w in ws), drop=3),
+            Column("try", tuple(str(w["attempt"]) for w in ws), drop=2),
+            Column("progress", tuple(bar(w) for w in ws), drop=4),
+            Column("steps", tuple(done(w) for w in ws)),
+            Column("loss", tuple(f"{w['loss']:.3f}" if w["loss"] else "-" for w in ws),
+                   drop=1),
+            Column("img/s", tuple(f"{w['images_per_s']:.0f}" if w["images_per_s"] else "-"
+                                  for w in ws), drop=1, justify="right"),
+            Column("ETA", tuple(f"{w['eta_s']:.0f}s" if w["eta_s"] is not None else "-"
+                                for w in ws), justify="right")]
+    # Inside the live view's panel a borderless table; standing alone, a boxed one.
+    return Fitted(cols, title=title, expand=True, box=box.HEAVY_HEAD if title else None,
+                  header_style="bold")
 
 
 def done_label(jobs: dict) -> str:
@@ -68,6 +81,14 @@ def run_progress(snap: dict) -> str:
     return f"{n} of {planned} points" if planned else f"{n} points"
 
 
+def eta_text(snap: dict) -> str:
+    """"about 12 min", or "8-14 min" where the estimate is uncertain (hours past 2 h)."""
+    span = snap["eta_range_s"] or [snap["eta_s"]] * 2
+    unit, div = ("h", 3600) if span[1] >= 7200 else ("min", 60)
+    lo, hi = (f"{v / div:.{1 if unit == 'h' else 0}f}" for v in span)
+    return f"about {lo} {unit}" if lo == hi else f"{lo}-{hi} {unit}"
+
+
 def render(snap: dict):
     """The snapshot as rich renderables (no I/O here: the live view reuses this)."""
     from rich.console import Group
@@ -78,12 +99,11 @@ def render(snap: dict):
     head = Table.grid(padding=(0, 2))
     state = ("[green]running[/] (pid %s)" % d["pid"]) if d["state"] == "running" else \
         f"[yellow]stopped[/] (last: {d['last_state'] or 'never started'})"
-    j = snap["jobs"]
-    head.add_row("daemon", state, "jobs", "  ".join(f"{k} {v}" for k, v in j.items()),
-                 done_label(j) if snap["done"] else "")
-    eta = snap["eta_s"]
-    head.add_row("progress", run_progress(snap) +
-                 ("" if eta is None else f", about {eta / 60:.0f} min to go"))
+    head.add_row("daemon", state + (f"  [bold]{done_label(snap['jobs'])}[/]"
+                                    if snap["done"] else ""))
+    head.add_row("jobs", "  ".join(f"{k} {v}" for k, v in snap["jobs"].items()))
+    head.add_row("progress", run_progress(snap) + (f", {eta_text(snap)} to go"
+                                                   if snap["eta_s"] is not None else ""))
     if d.get("slots"):
         head.add_row("slots", d["slots"])
     parts = [head]

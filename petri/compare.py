@@ -127,6 +127,50 @@ def choose_frame(runs: list[dict], cfgs: list[dict],
     return Frame(lo, hi, "common support of the runs")
 
 
+def data_used(cfg: dict) -> dict:
+    """What a run's points were trained and validated on, defaults resolved (an unset val_size
+    is the dataset's own), as `data.KEY` -> value. Reads no image: a dataset's input size and
+    default split come from its info where that is known without importing anything."""
+    from petri.data.config import DataCfg
+    from petri.data.info import dataset_info, named_datasets
+    from petri.data.petrifile import SUFFIX
+
+    d = from_mapping(DataCfg, cfg.get("data"), "data")
+    info = None
+    if d.dataset in named_datasets() or d.dataset.endswith(SUFFIX):
+        try:
+            info = dataset_info(d.dataset, d.data_dir)
+        except PetriError:
+            pass  # a dataset moved away since: its name still tells runs apart
+    val_size = d.val_size if d.val_size is not None or info is None else info.val_size
+    return {"data.dataset": d.dataset,
+            "input size": "x".join(map(str, info.shape)) if info else None,
+            "data.val_size": val_size, "data.split_seed": d.split_seed,
+            "data.subset": d.subset, "data.val_subset": d.val_subset}
+
+
+# How the `data_used` values that may be None read (a subset of None: every image).
+_UNSET = {"input size": "unknown", "data.val_size": "the default", "data.subset": "all",
+          "data.val_subset": "all"}
+
+
+def check_same_data(run_dirs: list, cfgs: list[dict]) -> None:
+    """Refuse runs whose points were trained or validated on different data: their errors
+    are not comparable (two datasets' errors would pass for two seeds of one algorithm)."""
+    used = [data_used(c) for c in cfgs]
+    diffs = []
+    for key in used[0]:
+        first = {}  # value -> the first run that has it
+        for run, u in zip(run_dirs, used):
+            first.setdefault(u[key], run)
+        if len(first) > 1:
+            diffs.append(f"{key} " + " vs ".join(f"{_UNSET[key] if v is None else v} ({run})"
+                                                 for v, run in first.items()))
+    if diffs:
+        raise PetriError(f"the runs used different data: {'; '.join(diffs)}; compare runs "
+                         f"trained and validated on the same data")
+
+
 @dataclass
 class RunScore:
     run_dir: str

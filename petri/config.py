@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from petri.errors import ConfigError
+from petri.errors import ConfigError, install_extra
 
 
 def setting(default, *, ge=None, gt=None, le=None, lt=None, choices=None):
@@ -207,7 +207,7 @@ class RayCfg:
             import ray  # noqa: F401
         except ImportError as e:
             raise ConfigError(f"daemon.executor is ray but Ray cannot be imported ({e}): "
-                              f"pip install 'petri[ray]', or set daemon.executor=local") from None
+                              f"{install_extra('ray')}, or set daemon.executor=local") from None
 
 
 def apply_override(cfg: dict, assignment: str) -> None:

@@ -5,6 +5,12 @@ message must name the problem and the fix.
 """
 
 
+def install_extra(extra: str) -> str:
+    """How to add one of setup.py's extras: petri is installed from its checkout (`make
+    setup`), not from a package index, so `pip install 'petri[...]'` finds nothing."""
+    return f"pip install -e '.[{extra}]' in petri's checkout"
+
+
 class PetriError(Exception):
     """An expected failure with a message a user can act on."""
 

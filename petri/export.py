@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
-from petri.errors import PetriError, StoreError
+from petri.errors import PetriError, StoreError, install_extra
 from petri.io import (atomic_write, atomic_write_json, check_writable, remove_stale_temps_in,
                       write_error)
 from petri.store.gallery import GalleryModel, Preprocessing
@@ -79,6 +79,15 @@ class ExportedModel:
 
 
 @dataclass(frozen=True)
+class ExportStep:
+    """How far an export is, reported before each model and once at the end."""
+
+    done: int  # models written so far
+    total: int
+    model_id: int | None  # the model being written now; None once every one is
+
+
+@dataclass(frozen=True)
 class ExportSummary:
     """What `petri export` wrote: `--json` prints it."""
 
@@ -97,14 +106,17 @@ class ExportSummary:
 
 
 def export(run_dir: str | Path, out: str | Path, fmt: str = GALLERY, eps: float | None = None,
-           metric: str | None = None, on_model: Callable | None = None) -> ExportSummary:
+           metric: str | None = None,
+           on_step: Callable[[ExportStep], None] = lambda step: None) -> ExportSummary:
     """Export the selected points of `run_dir` (frontier, or the `eps` band by `metric`) to
-    the gallery file `out` (fmt "hdf5") or as one file each into the folder `out`."""
+    the gallery file `out` (fmt "hdf5") or as one file each into the folder `out`. The
+    formats that convert a model at a time (ONNX: half a minute each on a busy CPU) report
+    each model to `on_step` as they start it; a gallery is one quick write."""
     from petri import gallery
 
     run_dir, out = Path(run_dir), Path(out)
     if fmt == GALLERY:
-        models = gallery.export(run_dir, out, eps, metric, on_model)
+        models = gallery.export(run_dir, out, eps, metric)
         meta = gallery.read_meta(out)
         files = {m.id: str(out) for m in models}
     else:
@@ -113,7 +125,8 @@ def export(run_dir: str | Path, out: str | Path, fmt: str = GALLERY, eps: float 
         models, meta = gallery.frontier_models(run_dir, eps, metric)
         _check_folder(out)
         files = {}
-        for m in models:
+        for i, m in enumerate(models):
+            on_step(ExportStep(i, len(models), m.id))
             path = out / f"model-{m.id}{FORMATS[fmt]}"
             module = gallery.build_module(m, run_dir)
             try:
@@ -123,8 +136,7 @@ def export(run_dir: str | Path, out: str | Path, fmt: str = GALLERY, eps: float 
             except OSError as e:
                 raise write_error(e, path, "exported model") from None
             files[m.id] = str(path)
-            if on_model is not None:
-                on_model(m)
+    on_step(ExportStep(len(models), len(models), None))
     return ExportSummary(str(out), fmt, meta["cost_metric"], meta["selection"],
                          tuple(ExportedModel.of(m, fmt, files[m.id], meta["source"])
                                for m in models))
@@ -148,7 +160,7 @@ def _writer(fmt: str) -> Callable:
             import onnxscript  # noqa: F401
         except ImportError as e:
             raise PetriError(f"--format onnx needs the onnx extra ({e.name} is missing): "
-                             f"pip install 'petri[onnx]'") from None
+                             f"{install_extra('onnx')}") from None
     writers = {"torchscript": _torchscript, "pt2": _pt2, "onnx": _onnx,
                "safetensors": _safetensors}
     if fmt not in writers:

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 from petri.errors import DescError, StoreError
 from petri.hull import COST_METRICS, eps_band, pareto_front
@@ -106,12 +105,12 @@ def frontier_models(run_dir: str | Path, eps: float | None = None,
 
 
 def export(run_dir: str | Path, out: str | Path, eps: float | None = None,
-           metric: str | None = None, on_model: Callable | None = None) -> list[GalleryModel]:
+           metric: str | None = None) -> list[GalleryModel]:
     """Write the selected points of `run_dir` with their weights to the gallery `out`."""
     out = Path(out)
     check_target(out)
     models, meta = frontier_models(run_dir, eps, metric)
-    write_gallery(out, models, meta, on_model)
+    write_gallery(out, models, meta)
     return models
 
 

@@ -16,6 +16,11 @@ Pt = tuple[int, float, float]  # (id, cost, error)
 COST_METRICS = {"macs": "macs", "params": "params", "memory": "activation_bytes"}
 
 
+def cost_axis(metric: str) -> str | None:
+    """The `hull.cost` name of point field `metric` (activation_bytes: memory)."""
+    return {field: name for name, field in COST_METRICS.items()}.get(metric)
+
+
 @dataclass(frozen=True)
 class HullCfg:
     """The `hull` section: which cost, which axis, how wide the parent band is."""

@@ -2,9 +2,12 @@
 
     RUN/petri.db        the store (SQLite, WAL)           RUN/config.yaml   the resolved config
     RUN/daemon.lock     held by the live daemon           RUN/daemon.pid    its pid, once started
-    RUN/daemon.error    why the last daemon died          RUN/daemon.log    the daemon's output
-    RUN/workers.log     the workers' output               RUN/jobs/NNNNNN/  one folder per job:
-        progress.json (the liveness signal), checkpoint.pt, result.json, and the job's own files
+    RUN/daemon.log      the daemon's output               RUN/workers.log   the workers' output
+    RUN/daemon.error    why the last daemon died, only if it died on an error (meanwhile
+                        RUN/.daemon-error.reserve holds the space that message needs)
+    RUN/jobs/NNNNNN/    one folder per job: progress.json (the liveness signal),
+                        checkpoint.pt, result.json, the job's own files, TensorBoard events
+    RUN/tensorboard/    a link per job named by its point and kind (p15-post_train)
 """
 from __future__ import annotations
 
@@ -12,6 +15,13 @@ from pathlib import Path
 
 from petri.errors import StoreError
 from petri.store.db import DB_NAME
+
+
+def tensorboard_name(job_id: int, kind: str, point_id: int | None) -> str:
+    """What TensorBoard calls a job: the point it makes (or grows) and its kind, e.g.
+    p15-post_train, as the frontier and the gallery number it; job12-darts_search where the
+    plan fixes no point."""
+    return f"p{point_id}-{kind}" if point_id is not None else f"job{job_id}-{kind}"
 
 PROGRESS = "progress.json"
 RESULT = "result.json"
@@ -46,6 +56,10 @@ class RunDir:
         return self.root / "daemon.error"
 
     @property
+    def fatal_reserve(self) -> Path:
+        return self.root / ".daemon-error.reserve"
+
+    @property
     def daemon_log(self) -> Path:
         return self.root / "daemon.log"
 
@@ -59,6 +73,18 @@ class RunDir:
 
     def job(self, job_id: int) -> Path:
         return self.jobs / f"{job_id:06d}"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
+
+    def link_tensorboard(self, job_id: int, name: str) -> None:
+        """RUN/tensorboard/NAME -> ../jobs/NNNNNN, so that TensorBoard (which follows links)
+        lists the job's scalars as NAME; a link that exists (a retry) stays."""
+        link = self.tensorboard / name
+        if not link.is_symlink():
+            self.tensorboard.mkdir(exist_ok=True)
+            link.symlink_to(Path("..") / self.jobs.name / self.job(job_id).name)
 
     def job_dirs(self) -> list[Path]:
         return sorted(d for d in self.jobs.glob("*") if d.is_dir())

@@ -1,8 +1,10 @@
 """One snapshot of a run for `status`, `watch` and scripts: read-only, torch-free."""
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
+import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         counts = view.counts()
         running = view.jobs(state="running")
         spent = view.compute_spent()
+        spans = view.ended_spans()
         failed = view.jobs(state="failed")
         pts = view.points()
         recent = view.events(events)
@@ -78,6 +81,9 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
     compute_s = spent + (sum(time.time() - j.started for j in running if j.started)
                          if pid is not None else 0.0)
     planned = int(meta["planned_points"]) if "planned_points" in meta else None
+    eta = run_eta(int(meta["planned_jobs"]) if "planned_jobs" in meta else None, spans,
+                  [(j.started, _fraction(w)) for j, w in zip(running, workers) if j.started],
+                  time.time()) if pid else None
     return {
         "t": time.time(),
         "run_dir": str(run_dir),
@@ -94,7 +100,8 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         # Rows a dead daemon left running are not computing: count them only while it lives.
         "compute_s": compute_s,
         "planned_points": planned,
-        "eta_s": run_eta(len(points), planned, compute_s, len(running)) if pid else None,
+        "eta_s": eta.s if eta else None,
+        "eta_range_s": [eta.low_s, eta.high_s] if eta and eta.uncertain else None,
         "points": points,
         "frontier": pareto_front(priced),
         "hull": lower_hull(priced, hull["log"]),
@@ -120,12 +127,63 @@ def finished(run_dir: str | Path) -> str | None:
     return "; ".join(why + ([f"{failed} job(s) failed"] if failed else [])) or "search done"
 
 
-def run_eta(done: int, planned: int | None, compute_s: float, running: int) -> float | None:
-    """Seconds until the planned points are in: the points left at the compute each point
-    took so far, shared by the jobs running now. None until a point has landed."""
-    if planned is None or not done or done >= planned:
+# A range is shown once one sd of the estimate exceeds this share of it.
+ETA_RANGE_ABOVE = 0.15
+
+
+@dataclass(frozen=True)
+class Eta:
+    s: float  # seconds until the plan's jobs are done
+    low_s: float  # one sd either side
+    high_s: float
+
+    @property
+    def uncertain(self) -> bool:
+        return self.high_s > self.s * (1 + ETA_RANGE_ABOVE)
+
+
+def run_eta(planned_jobs: int | None, spans: list[tuple[float, float]],
+            running: list[tuple[float, float]], now: float) -> Eta | None:
+    """Time until the plan's jobs are done: the jobs left (a running one less the share of
+    its steps done) at the throughput measured so far, in jobs per second of wall time in
+    which any job ran. Slots working in parallel count as they did so far, not as many as
+    happen to run at this moment, and time with no job running (a stopped daemon) not at all.
+
+    `spans` are the (started, finished) of ended jobs, `running` the (started, share done)
+    of running ones. The spread: a remaining job takes as long as one drawn from those that
+    ended, so the time left varies by cv/sqrt(left) (cv: their durations' coefficient of
+    variation) and its estimated mean by cv/sqrt(n); cv is 1 (as for exponential times)
+    until two jobs have ended. None before a job has ended or without a planned total."""
+    if planned_jobs is None or not spans:
         return None
-    return (planned - done) * compute_s / done / max(1, running)
+    done = len(spans) + sum(share for _, share in running)
+    left = planned_jobs - done
+    busy = _covered([*spans, *((start, now) for start, _ in running)])
+    if left <= 0 or busy <= 0:
+        return None
+    s = left * busy / done
+    durations = [end - start for start, end in spans]
+    cv = statistics.stdev(durations) / statistics.fmean(durations) \
+        if len(durations) > 1 and statistics.fmean(durations) > 0 else 1.0
+    spread = cv * math.sqrt(1 / max(left, 1) + 1 / len(spans))
+    return Eta(s, s / (1 + spread), s * (1 + spread))
+
+
+def _covered(spans) -> float:
+    """Seconds covered by at least one of the (start, end) spans."""
+    total, reach = 0.0, -math.inf
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def _fraction(worker: dict) -> float:
+    """The share of its steps a running job has done (0 where it has not said)."""
+    if worker["step"] is None or not worker["total_steps"]:
+        return 0.0
+    return min(1.0, worker["step"] / worker["total_steps"])
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,7 @@ def connect(run_dir: str | Path, readonly: bool = False, create: bool = False) -
     path = run_dir / DB_NAME
     if not path.exists():
         if not create:
-            raise StoreError(f"no petri run in {run_dir} ({DB_NAME} is missing); start one with "
-                             f"`petri start CONFIG --run-dir {run_dir}`")
+            raise StoreError(_no_run(run_dir))
         run_dir.mkdir(parents=True, exist_ok=True)
     if not readonly:
         check_local_disk(run_dir)
@@ -135,6 +134,17 @@ def connect(run_dir: str | Path, readonly: bool = False, create: bool = False) -
                              f"untouched: check the run dir's permissions and free space") from None
         _ensure_schema(conn, path, version)
     return conn
+
+
+def _no_run(run_dir: Path) -> str:
+    """Why `run_dir` cannot be opened: a parent folder of runs names them, not a new run."""
+    inside = sorted(str(p.parent) for p in run_dir.glob(f"*/{DB_NAME}"))
+    if inside:
+        shown = ", ".join(inside[:3]) + (f" and {len(inside) - 3} more" if len(inside) > 3 else "")
+        return (f"{run_dir} is not a run but holds runs: pass one of them ({shown}); "
+                f"`petri ls {run_dir}` lists them")
+    return (f"no petri run in {run_dir} ({DB_NAME} is missing); start one with "
+            f"`petri start CONFIG --run-dir {run_dir}`")
 
 
 def connect_memory() -> sqlite3.Connection:

@@ -98,8 +98,7 @@ class GalleryModel:
                       else Preprocessing.from_dict(pre)})
 
 
-def write_gallery(path: str | Path, models: list[GalleryModel], meta: dict,
-                  on_model=None) -> None:
+def write_gallery(path: str | Path, models: list[GalleryModel], meta: dict) -> None:
     """Write `models` (with their weights) and run metadata to `path`, atomically."""
     import h5py
 
@@ -127,8 +126,6 @@ def write_gallery(path: str | Path, models: list[GalleryModel], meta: dict,
             w = g.create_group("weights")
             for name, array in m.weights.items():
                 w.create_dataset(name, data=array)
-            if on_model is not None:
-                on_model(m)
     data = image.getbuffer()
     # Room for the file system's own blocks beside the file.
     check_free_space(path, len(data) + len(data) // 100 + 2**20, "gallery")

@@ -15,8 +15,7 @@ def insert_points(conn: sqlite3.Connection, job_id: int, points: list[PointSpec]
     schema.sql); an id already taken by another key is an algorithm numbering two points
     alike, and fails the transaction rather than drop one.
     """
-    planned = conn.execute("SELECT 1 FROM meta WHERE key = 'point_ids' AND value = 'plan'") \
-        .fetchone() is not None
+    planned = numbers_by_plan(conn)
     ids = []
     for p in points:
         if conn.execute("SELECT 1 FROM points WHERE key = ?", (p.key,)).fetchone():
@@ -36,6 +35,12 @@ def insert_points(conn: sqlite3.Connection, job_id: int, points: list[PointSpec]
              p.stage, p.budget, p.checkpoint, time.time()))
         ids.append(cur.lastrowid)
     return ids
+
+
+def numbers_by_plan(conn: sqlite3.Connection) -> bool:
+    """Whether the run gives a point id ordinal + 1 (see schema.sql)."""
+    return conn.execute("SELECT 1 FROM meta WHERE key = 'point_ids' AND value = 'plan'") \
+        .fetchone() is not None
 
 
 def all_points(conn: sqlite3.Connection) -> list[Point]:

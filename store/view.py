@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlite3
 
 from petri.store import jobs as jobs_mod
-from petri.store.points import all_points
+from petri.store.points import all_points, numbers_by_plan
 from petri.store.records import Job, Point
 
 
@@ -31,6 +31,12 @@ class RunView:
             sql, args = sql + " AND kind = ?", args + [kind]
         return [Job.from_row(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
 
+    def ended_spans(self) -> list[tuple[float, float]]:
+        """(started, finished) of every job that has ended, done or failed."""
+        return [(s, f) for s, f in self.conn.execute(
+            "SELECT started, finished FROM jobs WHERE finished IS NOT NULL AND started IS NOT "
+            "NULL ORDER BY started")]
+
     def compute_spent(self) -> float:
         """Seconds of training reported by finished jobs (their results' `wall_s`)."""
         return self.conn.execute("SELECT coalesce(sum(json_extract(result, '$.wall_s')), 0) "
@@ -38,6 +44,9 @@ class RunView:
 
     def points(self) -> list[Point]:
         return all_points(self.conn)
+
+    def numbers_by_plan(self) -> bool:
+        return numbers_by_plan(self.conn)
 
     def events(self, limit: int = 20, kind: str | None = None) -> list[dict]:
         """The last `limit` events (of `kind` only, if given), oldest first."""

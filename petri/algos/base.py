@@ -63,10 +63,21 @@ class Algorithm:
         """Why no more work will be proposed (None while the search goes on)."""
         return None
 
+    def point_ordinal(self, job: Job) -> int | None:
+        """The plan position (`PointSpec.ordinal`) of the point `job` makes, or of the one
+        its result leads to (a Petridish search: the child it grows), known before it runs:
+        TensorBoard names a job by that point. None where the plan does not fix it."""
+        return None
+
     def planned_points(self) -> int | None:
         """The most points the run can make, where its config fixes that (`status` shows
         "13 of 20 points" and an ETA); None where it depends on what the jobs find."""
         return None
+
+    def planned_jobs(self) -> int | None:
+        """The jobs those planned points take (the ETA counts the jobs left); one each unless
+        an algorithm says otherwise."""
+        return self.planned_points()
 
     def is_done(self, view: RunView) -> bool:
         """Done once it proposes nothing more and every job it made has finished."""

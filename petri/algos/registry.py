@@ -34,7 +34,13 @@ class AlgoInfo:
     sections: tuple[str, ...] = ()  # config sections beyond SHARED_SECTIONS
     kinds: dict[str, str] = field(default_factory=dict)  # job kind -> "module:function"
     toy_config: str | None = None  # a file under configs/ that `petri run NAME` uses
-    runnable: bool = True  # offered by `petri run` (evaluation needs a gallery instead)
+    # How its configs run where `petri run NAME` does not (an evaluation needs a gallery);
+    # None: offered by `petri run`.
+    command: str | None = None
+
+    @property
+    def runnable(self) -> bool:
+        return self.command is None
 
 
 def _load(ref: str):

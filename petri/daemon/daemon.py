@@ -21,7 +21,7 @@ from petri.daemon.slots import plan_slots, query_gpus
 from petri.errors import PetriError, StoreError
 from petri.io import read_json, remove_stale_temps_in
 from petri.launch import open_run
-from petri.rundir import PROGRESS, RESULT, RunDir
+from petri.rundir import PROGRESS, RESULT, RunDir, tensorboard_name
 from petri.store.store import RunStore
 
 log = logging.getLogger("petri.daemon")
@@ -67,7 +67,7 @@ class Daemon:
         self.store.set_meta(daemon_pid=os.getpid(), daemon_state="running", slots=line,
                             started=time.time())
         if (planned := self.algo.planned_points()) is not None:
-            self.store.set_meta(planned_points=planned)
+            self.store.set_meta(planned_points=planned, planned_jobs=self.algo.planned_jobs())
         self.store.log_event("daemon", f"daemon {os.getpid()} started: {line}")
         self.recover()
         for folder in (self.rd.root, *self.rd.job_dirs()):  # left by killed writes
@@ -225,6 +225,14 @@ class Daemon:
                 self.executor.kill(h, f"hung: no first progress report after "
                                       f"{now - h.assigned_at:.0f}s")
 
+    def link_tensorboard(self, job) -> None:
+        ordinal = self.algo.point_ordinal(job)
+        point = ordinal + 1 if ordinal is not None and self.view.numbers_by_plan() else None
+        try:
+            self.rd.link_tensorboard(job.id, tensorboard_name(job.id, job.kind, point))
+        except OSError as e:  # a file system without links: TensorBoard still finds jobs/
+            log.warning("no TensorBoard link for job %s: %s", job.id, e.strerror)
+
     # ---- scheduling ------------------------------------------------------------------------
     def dispatch(self) -> None:
         idle = [h for h in self.executor.handles if h.idle]
@@ -241,6 +249,7 @@ class Daemon:
             d = self.rd.job(job.id)
             d.mkdir(parents=True, exist_ok=True)
             (d / RESULT).unlink(missing_ok=True)  # a result of an older lease is void
+            self.link_tensorboard(job)
             self.executor.assign(h, {"job_id": job.id, "lease": job.lease, "kind": job.kind,
                                      "spec": job.spec, "job_dir": str(d),
                                      "run_dir": str(self.run_dir),

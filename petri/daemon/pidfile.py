@@ -15,7 +15,7 @@ import signal
 import time
 from pathlib import Path
 
-from petri.io import atomic_write_json, read_json
+from petri.io import atomic_write
 from petri.rundir import RunDir
 
 
@@ -92,16 +92,15 @@ def _lock_holder(path: Path) -> int | None:
 
 
 def write_pid(run_dir: Path) -> None:
-    atomic_write_json(RunDir(run_dir).pid,
-                      {"pid": os.getpid(), "start": process_start_time(os.getpid())})
+    """The pid alone on one line, so `kill $(cat RUN/daemon.pid)` works as for any daemon."""
+    atomic_write(RunDir(run_dir).pid, lambda f: f.write(f"{os.getpid()}\n".encode()))
 
 
 def pid_file(run_dir: Path) -> int | None:
     """The pid a daemon wrote once its start-up succeeded (None if absent or unreadable)."""
-    info = read_json(RunDir(run_dir).pid)
     try:
-        return int(info["pid"])
-    except (TypeError, KeyError, ValueError):
+        return int(RunDir(run_dir).pid.read_text())
+    except (OSError, ValueError):
         return None
 
 
@@ -147,35 +146,51 @@ FATAL_BYTES = 4096
 
 def last_fatal(run_dir: Path) -> str | None:
     """Why the run's last daemon died on an error (None if it did not)."""
-    try:
-        text = RunDir(run_dir).fatal.read_bytes().rstrip(b"\0").decode(errors="replace")
-    except OSError:
-        return None
-    return text.strip() or None
+    rd = RunDir(run_dir)
+    for path in (rd.fatal, rd.fatal_reserve):
+        try:
+            text = path.read_bytes().rstrip(b"\0").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if text:
+            return text
+    return None
 
 
 class FatalRecord:
-    """A file the daemon fills with zeros when it starts and overwrites in place if it dies.
+    """Where a daemon that dies on an error says why, even when a full disk killed it.
 
-    Overwriting blocks that are already allocated needs no free space, so even a daemon killed
-    by a full disk leaves its reason where `petri status` finds it.
+    Starting, it fills a hidden reserve file with FATAL_BYTES of zeros; dying, it overwrites
+    them in place (blocks already allocated need no free space), cuts the file to the message
+    and renames it to RUN/daemon.error. So a healthy run has no daemon.error, a failed one a
+    line of text; if even the rename fails, `last_fatal` finds the message in the reserve.
     """
 
     def __init__(self, run_dir: Path):
-        self.f = open(RunDir(run_dir).fatal, "wb+")
-        self._write(b"")
+        self.rd = RunDir(run_dir)
+        self.rd.fatal.unlink(missing_ok=True)  # a new daemon: the last one's reason is void
+        self.f = open(self.rd.fatal_reserve, "wb+")
+        self.f.write(bytes(FATAL_BYTES))
+        self._sync()
+        self.recorded = False
 
-    def _write(self, data: bytes) -> None:
-        self.f.seek(0)
-        self.f.write(data[:FATAL_BYTES].ljust(FATAL_BYTES, b"\0"))
+    def _sync(self) -> None:
         self.f.flush()
         os.fsync(self.f.fileno())
 
     def record(self, message: str) -> None:
+        data = (" ".join(message.split()).encode()[:FATAL_BYTES - 1] + b"\n")
         try:
-            self._write(" ".join(message.split()).encode())
+            self.f.seek(0)
+            self.f.write(data)
+            self.f.truncate(len(data))
+            self._sync()
+            self.recorded = True
+            os.replace(self.rd.fatal_reserve, self.rd.fatal)
         except OSError:
             pass  # the reason still reaches daemon.log through the exit message
 
     def close(self) -> None:
         self.f.close()
+        if not self.recorded:
+            self.rd.fatal_reserve.unlink(missing_ok=True)

@@ -1,6 +1,7 @@
 """Which data a job trains on: a frozen dataclass with no torch import."""
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -41,6 +42,55 @@ class DataCfg:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def size_warnings(self) -> list[str]:
+        """One line for each way the data is too small for what this config asks of it:
+        subsets larger than what they take from, and a validation split too small to rank
+        models by. Nothing where the dataset's size is unknown without loading it."""
+        from petri.data.info import dataset_info
+
+        info = dataset_info(self.dataset, self.data_dir)
+        n = info.train_size
+        if n is None:
+            return []
+        held = min(info.val_size if self.val_size is None else self.val_size, n)
+        name = Path(info.name).name
+        out = []
+        if self.subset is not None and self.subset > n - held:
+            out.append(f"data.subset {self.subset} exceeds the {n - held} training images "
+                       f"{name} has beside its {held} validation images: all {n - held} are "
+                       f"used; lower data.subset or leave it unset")
+        if held and self.val_subset is not None and self.val_subset > held:
+            out.append(f"data.val_subset {self.val_subset} exceeds the {held} validation "
+                       f"images of {name}: all {held} are used; lower data.val_subset or "
+                       f"raise data.val_size")
+        n_val = held if self.val_subset is None else min(held, self.val_subset)
+        if 0 < n_val < MIN_VAL_IMAGES:
+            fix = (f"use at least {MIN_VAL_IMAGES} (data.val_size and data.val_subset)"
+                   if n - MIN_VAL_IMAGES >= MIN_VAL_IMAGES else
+                   f"add images: {name} has {n} training images, too few to hold out "
+                   f"{MIN_VAL_IMAGES} and still train on as many")
+            out.append(f"the validation split has only {n_val} images, too few to rank "
+                       f"models: errors move in steps of {100 / n_val:.3g} points and are "
+                       f"uncertain by about ±{100 * noise(n_val):.3g} (one binomial sd), more "
+                       f"than models differ by; {fix}")
+        return out
+
+
+# Below this many validation images, one binomial sd of an error (0.5/sqrt(n) at 50% error:
+# 2.2 points at 500) exceeds the 1-3 points that neighbours on a frontier differ by, and
+# a model's place in the ranking is noise.
+MIN_VAL_IMAGES = 500
+
+
+def warn_if_small(cfg: DataCfg) -> None:
+    for line in cfg.size_warnings():
+        logging.getLogger("petri").warning(line)
+
+
+def noise(n: int) -> float:
+    """The binomial sd of an error rate measured on `n` images, at its worst (50% error)."""
+    return 0.5 / n ** 0.5
 
 
 def absolute_paths(section: dict) -> dict:

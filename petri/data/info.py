@@ -24,6 +24,7 @@ class DatasetInfo:
     flip: bool  # horizontal flips are label-preserving
     crop_pad: int  # random-crop padding used in training
     val_size: int = 10000  # training images held out for validation unless data.val_size says
+    train_size: int | None = None  # images of the training split, before that hold-out
 
     @property
     def num_classes(self) -> int:
@@ -47,12 +48,13 @@ tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm""".s
 
 DATASETS: dict[str, DatasetInfo] = {
     "fashion-mnist": DatasetInfo("fashion-mnist", (1, 28, 28), _FASHION, (0.2860,), (0.3530,),
-                                 True, 2),
-    "mnist": DatasetInfo("mnist", (1, 28, 28), _DIGITS, (0.1307,), (0.3081,), False, 2),
+                                 True, 2, train_size=60000),
+    "mnist": DatasetInfo("mnist", (1, 28, 28), _DIGITS, (0.1307,), (0.3081,), False, 2,
+                         train_size=60000),
     "cifar10": DatasetInfo("cifar10", (3, 32, 32), _CIFAR10, (0.4914, 0.4822, 0.4465),
-                           (0.2470, 0.2435, 0.2616), True, 4),
+                           (0.2470, 0.2435, 0.2616), True, 4, train_size=50000),
     "cifar100": DatasetInfo("cifar100", (3, 32, 32), _CIFAR100, (0.5071, 0.4865, 0.4409),
-                            (0.2673, 0.2564, 0.2762), True, 4),
+                            (0.2673, 0.2564, 0.2762), True, 4, train_size=50000),
     # ImageNet is known for cost counting only; petri ships no ImageNet reader.
     "imagenet": DatasetInfo("imagenet", (3, 224, 224), tuple(map(str, range(1000))),
                             (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), True, 0),
@@ -97,7 +99,8 @@ def dataset_info(name: str, data_dir: str | Path | None = None) -> DatasetInfo:
 
     h = read_header(resolve_dataset(name, data_dir))
     return DatasetInfo(str(h.path), h.shape, h.classes, h.mean, h.std, flip=False,
-                       crop_pad=max(1, min(h.shape[1:]) // 8), val_size=h.val_size)
+                       crop_pad=max(1, min(h.shape[1:]) // 8), val_size=h.val_size,
+                       train_size=h.count("train"))
 
 
 def unknown_dataset(name: str) -> DataError:

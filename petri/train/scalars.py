@@ -1,7 +1,8 @@
 """A job's scalars (training loss, images/s, validation and test error) as TensorBoard event
-files in its job dir, so `tensorboard --logdir RUN` shows every job of a run side by side.
+files in its job dir; `tensorboard --logdir RUN/tensorboard` shows every job of a run side by
+side, named by the point it makes and its kind (p15-post_train: see `RunDir.link_tensorboard`).
 
-TensorBoard is optional (`pip install 'petri[tensorboard]'`): without it nothing is written,
+TensorBoard is optional (`pip install -e '.[tensorboard]'`): without it nothing is written,
 and the worker's log says so once.
 """
 from __future__ import annotations
@@ -11,6 +12,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
+
+from petri.errors import install_extra
 
 Scalar = Callable[[str, float | None, int], None]  # (tag, value, step); None is skipped
 _said_missing = False
@@ -30,7 +33,7 @@ def scalar_log(job_dir: Path) -> Iterator[Scalar]:
         if not _said_missing:
             _said_missing = True
             print("tensorboard is not installed: no event files in the job dirs "
-                  "(pip install 'petri[tensorboard]')", file=sys.stderr)
+                  f"({install_extra('tensorboard')})", file=sys.stderr)
         yield _nothing
         return
     writer = SummaryWriter(log_dir=str(job_dir))

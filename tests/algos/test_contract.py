@@ -57,9 +57,11 @@ def test_every_registered_algorithm_has_a_case():
     assert set(NAMES) <= set(CASES)
 
 
-def run(config, fake_result, slots=2, order_seed=0, restart_at=None, limit=300):
+def run(config, fake_result, slots=2, order_seed=0, restart_at=None, limit=300,
+        on_claim=lambda algo, job: None):
     """Finish jobs in a shuffled order, as the daemon would; at step `restart_at` throw the
-    algorithm away, put running jobs back, and build a new one from the config (a restart)."""
+    algorithm away, put running jobs back, and build a new one from the config (a restart).
+    `on_claim(algo, job)` sees each job as a worker would be given it."""
     store = RunStore.memory()
     algo = create_algo(config)
     order = random.Random(order_seed)
@@ -72,6 +74,7 @@ def run(config, fake_result, slots=2, order_seed=0, restart_at=None, limit=300):
         if not store.view.counts()["queued"]:
             store.enqueue(algo.propose(store.view, slots - len(running)))
         while len(running) < slots and (job := store.claim("w", "cpu")) is not None:
+            on_claim(algo, job)
             running.append(job)
         if not running:
             break
@@ -102,6 +105,20 @@ def test_state_is_rebuilt_from_the_store_after_a_restart(name):
     whole = run(config, fake)
     for step in (1, 3, 6):
         assert run(config, fake, restart_at=step) == whole
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_job_knows_the_point_it_makes_before_it_runs(name):
+    # TensorBoard names a job by that point (p15-post_train) when it is handed out.
+    config, fake = CASES[name]
+    planned = {}
+    points = run(config, fake, on_claim=lambda algo, job: planned.setdefault(
+        job.key, algo.point_ordinal(job)))
+    for point_id, key, *_ in points:
+        assert planned[key.removesuffix("/point")] == point_id - 1, key
+    # A job that makes none (a Petridish search, a DARTS search) names the one it leads to.
+    ids = {point_id for point_id, *_ in points}
+    assert all(o + 1 in ids for o in planned.values() if o is not None)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -139,7 +156,10 @@ PLANNED = {**CASES, "petridish-budget": (petridish_tests.cfg(petridish={"budget_
 def test_a_planned_total_is_the_number_of_points_the_run_makes(name):
     # `status` shows "13 of 20 points" from it; these configs stop on nothing else.
     config, fake = PLANNED[name]
-    planned = create_algo(config).planned_points()
+    algo = create_algo(config)
+    planned = algo.planned_points()
     if planned is None:
         pytest.skip(f"{name} cannot know its total before its jobs finish")
-    assert len(run(config, fake)) == planned
+    keys = set()
+    assert len(run(config, fake, on_claim=lambda algo, job: keys.add(job.key))) == planned
+    assert len(keys) == algo.planned_jobs()  # the ETA counts the jobs left

@@ -130,3 +130,33 @@ def test_damaged_run_dir_files_are_one_line_and_left_as_they_were(tmp_path):
 def test_stop_on_a_dir_that_is_no_run_fails(tmp_path):
     line = one_line_error(run_petri("stop", tmp_path))
     assert "not a petri run dir" in line
+
+
+@pytest.mark.parametrize("args", [
+    ("start", SMOKE, "--set", "smoke.jobs", "3"),
+    ("run", "random", "--set", "seed", "1"),
+    ("eval", "gallery.h5", "--config", ROOT / "configs" / "eval_toy.yaml",
+     "--set", "trainer.epochs", "3"),
+], ids=["start", "run", "eval"])
+def test_set_with_a_space_names_key_equals_value(tmp_path, args):
+    line = one_line_error(run_petri(*args, "--run-dir", tmp_path / "run", cwd=tmp_path))
+    key = args[args.index("--set") + 1]
+    assert "KEY=VALUE" in line and f"--set {key}=VALUE" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_eval_without_config_names_the_toy_eval_config(tmp_path):
+    line = one_line_error(run_petri("eval", tmp_path / "g.h5", "--run-dir", tmp_path / "ev",
+                                    cwd=ROOT))
+    assert "--config configs/eval_toy.yaml" in line
+    assert not (tmp_path / "ev").exists()
+
+
+def test_run_list_marks_eval_and_smoke_as_run_otherwise(tmp_path):
+    res = run_petri("run", "--list", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = {line.split()[0]: line for line in res.stdout.splitlines()}
+    assert "petri eval GALLERY.h5 --config" in lines["eval"]
+    assert "eval_toy.yaml" in lines["eval"] and "not a `petri run`" in lines["eval"]
+    assert "petri start" in lines["smoke"] and "smoke.yaml" in lines["smoke"]
+    assert "not a `petri run`" not in lines["petridish"]

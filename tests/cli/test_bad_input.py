@@ -256,6 +256,20 @@ def test_export_of_an_unknown_format_or_a_missing_run_is_one_line(run, tmp_path)
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("command", [("export",), ("status",), ("export", "--format", "pt2")])
+def test_a_folder_of_runs_names_the_runs_inside_not_a_new_run(run, tmp_path, command):
+    import shutil
+
+    for name in ("a", "b"):
+        shutil.copytree(run, tmp_path / "runs" / name)
+    before = files(tmp_path)
+    line = one_line_error(run_petri(command[0], tmp_path / "runs", *command[1:], cwd=tmp_path),
+                          str(tmp_path / "runs" / "a"), str(tmp_path / "runs" / "b"),
+                          "petri ls")
+    assert "petri start" not in line
+    assert files(tmp_path) == before
+
+
 def test_export_of_files_on_a_full_disk_says_so_and_leaves_no_partial_file(run, tmp_path,
                                                                           monkeypatch):
     from petri.export import export
@@ -275,7 +289,7 @@ def test_export_to_onnx_without_the_extra_names_it(run, tmp_path, monkeypatch):
     from petri.export import export
 
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed
-    with pytest.raises(PetriError, match=r"onnxscript is missing\): pip install 'petri\[onnx\]'"):
+    with pytest.raises(PetriError, match=r"onnxscript is missing\): pip install -e '\.\[onnx\]' in petri's checkout"):
         export(run, tmp_path / "out", "onnx")
     assert not list(tmp_path.iterdir())
 

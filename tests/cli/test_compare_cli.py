@@ -8,12 +8,12 @@ import pytest
 from petri.launch import save_config
 from petri.store import db, jobs
 from petri.store.records import JobSpec, PointSpec
-from tests.conftest import run_petri
+from tests.conftest import run_petri, run_petri_here
 
 
-def make_run(path, algo, seed, err, rng):
+def make_run(path, algo, seed, err, rng, data=None):
     """Three points (100k, 300k, 1M MACs), each from a job of 10 s and 500 images."""
-    save_config({"algo": algo, "seed": seed}, path)
+    save_config({"algo": algo, "seed": seed, **({"data": data} if data else {})}, path)
     conn = db.connect(path, create=True)
     jobs.enqueue(conn, [JobSpec("sleep_train", {}, f"k{i}") for i in range(3)])
     for i, cost in enumerate((1e5, 3e5, 1e6)):
@@ -78,6 +78,47 @@ def test_plot_draws_the_hypervolume_curves(arms, tmp_path):
     assert res.returncode == 0, res.stderr
     svg = out.read_text()
     assert "hypervolume" in svg and "petridish (mean of 5 runs)" in svg
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """A user's own 90 photos (3x12x10), imported as a .petri file."""
+    from petri.data.importer import import_dataset
+    from tests.data.userdata import write_folder
+
+    root = tmp_path_factory.mktemp("photos")
+    write_folder(root / "src", {"": 30})
+    import_dataset(root / "src", root / "photos.petri")
+    return str(root / "photos.petri")
+
+
+@pytest.mark.parametrize("data,words", [
+    ("photos", ["data.dataset", "fashion-mnist", "photos.petri", "input size", "1x28x28",
+                "3x12x10"]),
+    ({"dataset": "mnist"}, ["data.dataset", "fashion-mnist", "mnist"]),
+    ({"subset": 4000}, ["data.subset", "4000", "all"]),
+    ({"val_subset": 2000}, ["data.val_subset", "2000"]),
+    ({"val_size": 5000}, ["data.val_size", "5000", "10000"]),
+    ({"split_seed": 3}, ["data.split_seed", "3", "0"]),
+], ids=["photos", "mnist", "subset", "val_subset", "val_size", "split_seed"])
+def test_compare_refuses_runs_on_different_data_naming_the_difference(arms, tmp_path, photos,
+                                                                      data, words):
+    other = make_run(tmp_path / "other", "random", 0, 0.3, random.Random(1),
+                     {"dataset": photos} if data == "photos" else data)
+    for command in (("compare",), ("plot", "--hv-curve", "-o", tmp_path / "hv.png")):
+        res = run_petri_here(*command, *arms["petridish"], other)
+        assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr
+        line, = res.stderr.strip().splitlines()
+        for w in (*words, "different data", arms["petridish"][0], other):
+            assert w in line, (w, line)
+        assert arms["petridish"][1] not in line  # one run per value is enough
+    assert not (tmp_path / "hv.png").exists()
+
+
+def test_compare_takes_a_dataset_default_written_out_as_the_same_data(arms, tmp_path):
+    same = make_run(tmp_path / "same", "random", 0, 0.3, random.Random(1), {"val_size": 10000})
+    res = run_petri_here("compare", *arms["petridish"], same)
+    assert res.returncode == 0, res.stderr
 
 
 def bad_outputs(tmp_path):

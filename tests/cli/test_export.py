@@ -2,6 +2,7 @@
 without petri and match the eager model, the preprocessing carried by galleries and exports,
 `petri gallery desc`, and `--json` on the inspecting commands."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from petri.data.info import DATASETS
 from petri.export import ExportedModel, ExportSummary
 from petri.store.gallery import GalleryModel, Preprocessing
 from tests.cli.test_bad_input import make_run, one_line_error
-from tests.conftest import needs_fashion, run_petri
+from tests.conftest import ROOT, needs_fashion, run_petri
 
 # Each case runs in this interpreter (fast) and in fresh petri processes (slow).
 pytestmark = pytest.mark.usefixtures("cli_both_ways")
@@ -120,6 +121,42 @@ def test_onnx_passes_the_checker_and_onnxruntime_equals_the_eager_model(run, gal
         torch.testing.assert_close(got, _eager(gallery, m.id, x), rtol=1e-4, atol=1e-5)
 
 
+def readme_onnx_snippet() -> str:
+    """The README's Python example that runs an exported ONNX model on an image file."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    snippet, = [b for b in blocks if "onnxruntime.InferenceSession" in b]
+    return snippet
+
+
+def test_the_readme_installs_extras_from_the_checkout_and_the_onnx_one_runs_files():
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -e '.[onnx]'" in readme and "petri[" not in readme  # not on an index
+    onnx_extra = re.search(r'"onnx": \[(.*?)\]', (ROOT / "setup.py").read_text()).group(1)
+    assert "onnxruntime" in onnx_extra and "onnxscript" in onnx_extra
+
+
+@pytest.mark.slow
+def test_the_readme_onnx_snippet_names_the_class_the_model_predicts(run, gallery, tmp_path):
+    from PIL import Image
+
+    from petri.gallery import load_model
+
+    _export(run, tmp_path / "models", "onnx")
+    pixels = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "image.png")
+    check = "\nimport sys; assert not [m for m in sys.modules if m.split('.')[0] == 'petri']\n"
+    res = subprocess.run([sys.executable, "-c", readme_onnx_snippet() + check],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stderr
+    model = load_model(gallery, 1)
+    pre = model.preprocessing
+    mean, std = (torch.tensor(v).view(-1, 1, 1) for v in (pre.mean, pre.std))
+    with torch.no_grad():
+        logits = model(((torch.from_numpy(pixels).float()[None] / 255 - mean) / std)[None])
+    assert res.stdout.strip() == model.classes[int(logits.argmax(1))]
+    assert res.stdout.strip() in FASHION.classes
+
+
 def test_safetensors_load_into_the_model_built_from_the_desc(run, gallery, tmp_path):
     from safetensors.torch import load_file
 
@@ -135,6 +172,31 @@ def test_safetensors_load_into_the_model_built_from_the_desc(run, gallery, tmp_p
         model.load_state_dict(load_file(out / meta.file))
         with torch.no_grad():
             assert torch.equal(model.eval()(x), _eager(gallery, m.id, x))
+
+
+def test_export_reports_each_model_as_it_starts_it_with_the_total(run, tmp_path):
+    from petri.export import ExportStep, export
+
+    steps = []
+    export(run, tmp_path / "st", "safetensors", on_step=steps.append)
+    assert steps == [ExportStep(0, 2, 1), ExportStep(1, 2, 2), ExportStep(2, 2, None)]
+
+
+def test_export_on_a_terminal_draws_a_bar_per_model_and_json_is_its_own_summary(run,
+                                                                                tmp_path):
+    # TTY_COMPATIBLE: rich draws for a terminal though stderr is captured.
+    res = run_petri("export", run, "-o", tmp_path / "st", "--format", "safetensors", "--json",
+                    env={"TTY_COMPATIBLE": "1"})
+    assert res.returncode == 0, res.stderr
+    for shown in ("0/2", "model 1", "1/2", "model 2", "0:00:"):  # count, model, elapsed
+        assert shown in res.stderr, shown
+    summary = ExportSummary.from_dict(json.loads(res.stdout))  # stdout is the JSON alone
+    assert [m.id for m in summary.models] == [1, 2]
+
+
+def test_json_is_said_to_be_an_option_of_the_export_itself():
+    res = run_petri("export", "--help")
+    assert "instead of one line; it exports as without --json" in " ".join(res.stdout.split())
 
 
 def test_the_json_beside_each_file_says_what_the_model_needs_and_is(run, tmp_path):
@@ -300,6 +362,34 @@ def test_eval_with_a_failed_model_says_which_and_why_and_exits_non_zero(gallery,
                     env={"COLUMNS": "200"})
     assert res.returncode == 1
     assert "failed: hung: no progress for 130s" in res.stdout  # the table gives the reason
+
+
+def test_an_evaluated_model_keeps_its_gallery_id(gallery):
+    from petri.algos.registry import create_algo
+    from petri.store.store import RunStore
+
+    algo = create_algo({"algo": "eval", "eval": {"gallery": str(gallery), "ids": [2]}})
+    store = RunStore.memory()
+    store.enqueue(algo.propose(store.view, 2))
+    job = store.claim("w", "cpu")
+    result = {"val_error": 0.2, "test_error": 0.1, "params": 5, "macs": 6,
+              "activation_bytes": 7, "epochs": 1, "checkpoint": "c.pt"}
+    out = algo.on_result(job, result, store.view)
+    assert store.complete(job.id, job.lease, result, out.points, out.jobs)
+    assert [(p.id, p.lineage["gallery_id"]) for p in store.view.points()] == [(2, 2)]
+
+
+def test_an_evaluation_plots_on_the_cost_axis_its_gallery_was_selected_on(run, tmp_path):
+    from petri.cli.evaluate import with_gallery_cost
+
+    res = run_petri("export", run, "-o", tmp_path / "g.h5", "--cost", "params")
+    assert res.returncode == 0, res.stderr
+    cfg = {"algo": "eval"}
+    with_gallery_cost(cfg, tmp_path / "g.h5")
+    assert cfg["hull"] == {"cost": "params"}
+    cfg = {"algo": "eval", "hull": {"cost": "memory", "eps": 0.1}}  # the config says: kept
+    with_gallery_cost(cfg, tmp_path / "g.h5")
+    assert cfg["hull"] == {"cost": "memory", "eps": 0.1}
 
 
 @pytest.mark.parametrize("command", [["export", "RUN"], ["ensemble", "RUN"], ["plot", "RUN"]])

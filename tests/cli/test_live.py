@@ -127,12 +127,76 @@ def test_header_is_whole_at_80x24_with_run_progress_and_eta(run_dir):
     assert "│ 6 points" in render(snap, 80, 24).splitlines()[0]
 
 
-def test_run_eta_is_the_points_left_at_the_compute_per_point_so_far():
+def test_header_shows_an_uncertain_eta_as_a_range_and_stays_whole(run_dir):
+    snap = {**snapshot(run_dir), "planned_points": 20, "eta_s": 754.0,
+            "eta_range_s": [600.0, 1000.0]}
+    head = render(snap, 80, 24).splitlines()[0]
+    assert "ETA 0:10:00-0:16:40" in head and "…" not in head
+    from petri.cli.status import eta_text
+
+    assert eta_text(snap) == "10-17 min"
+    assert eta_text({**snap, "eta_range_s": None}) == "about 13 min"
+    assert eta_text({"eta_s": 9000.0, "eta_range_s": [7200.0, 12000.0]}) == "2.0-3.3 h"
+
+
+# Ten jobs of 60 s on two slots, back to back: 300 s of wall time for ten jobs.
+EVEN = [(t0 + 60.0 * (i // 2), t0 + 60.0 * (i // 2 + 1)) for t0 in [1000.0] for i in range(10)]
+
+
+def test_eta_is_the_jobs_left_at_the_throughput_measured_so_far():
     from petri.status import run_eta
 
-    assert run_eta(5, 20, 500.0, 3) == pytest.approx(15 * 100 / 3)
-    assert run_eta(0, 20, 0.0, 1) is None and run_eta(20, 20, 9.0, 1) is None
-    assert run_eta(5, None, 500.0, 1) is None
+    eta = run_eta(20, EVEN, [], now=1300.0)
+    assert eta.s == pytest.approx(300.0) and not eta.uncertain  # every job took 60 s
+    half = run_eta(20, EVEN, [(1300.0, 0.5), (1300.0, 0.5)], now=1330.0)
+    assert half.s == pytest.approx(9 * 330 / 11)  # running jobs count by the share done
+    assert run_eta(None, EVEN, [], 1300.0) is None and run_eta(20, [], [], 1300.0) is None
+    assert run_eta(10, EVEN, [], 1300.0) is None  # the plan is done
+
+
+def test_eta_does_not_jump_when_jobs_start_or_wait():
+    # The old estimate divided by the jobs running at the moment: one or two halved it.
+    from petri.status import run_eta
+
+    one = run_eta(20, EVEN, [(1300.0, 0.0)], now=1300.0)
+    two = run_eta(20, EVEN, [(1300.0, 0.0), (1300.0, 0.0)], now=1300.0)
+    assert one.s == pytest.approx(two.s)
+    # A wait between jobs (the daemon stopped overnight) is not throughput lost.
+    later = [(s + 36000.0, f + 36000.0) if s >= 1120.0 else (s, f) for s, f in EVEN]
+    assert run_eta(20, later, [], now=37300.0).s == pytest.approx(300.0)
+
+
+def test_eta_is_a_range_while_few_jobs_of_unequal_length_have_ended():
+    from petri.status import run_eta
+
+    spans = [(0.0, 30.0), (30.0, 120.0), (120.0, 165.0), (165.0, 365.0)]
+    few = run_eta(20, spans, [], now=365.0)
+    assert few.uncertain and few.low_s < few.s < few.high_s
+    assert few.s == pytest.approx(16 * 365 / 4)
+    many = run_eta(80, spans * 10, [], now=365.0)  # the same spread, measured on more jobs
+    assert many.high_s / many.low_s < few.high_s / few.low_s
+
+
+def test_snapshot_and_status_give_the_eta_from_the_planned_jobs(tmp_path, monkeypatch):
+    import petri.status
+
+    save_config({"algo": "smoke"}, tmp_path)
+    conn = db.connect(tmp_path, create=True)
+    jobs.enqueue(conn, [JobSpec("sleep_train", {}, f"k{i}") for i in range(3)])
+    for _ in range(2):
+        j = jobs.claim(conn, "cpu0", "cpu")
+        jobs.complete(conn, j.id, j.lease, {"wall_s": 1.0}, [], [], 3)
+    with db.transaction(conn):
+        jobs.set_meta(conn, {"planned_points": 4, "planned_jobs": 4})
+    conn.close()
+    monkeypatch.setattr(petri.status, "daemon_alive", lambda run_dir: os.getpid())
+    snap = snapshot(tmp_path)
+    assert snap["eta_s"] is not None and snap["eta_range_s"] is not None  # two jobs: unsure
+    from petri.cli.status import render as status_render
+
+    console = Console(width=80, record=True, color_system=None)
+    console.print(status_render(snap))
+    assert "min to go" in console.export_text()
 
 
 def test_newest_is_the_point_that_landed_last_and_never_none(run_dir, tmp_path_factory):

@@ -19,6 +19,7 @@ TINY = {
     "petridish": {"channels": 4, "stem_multiplier": 1, "parallel": 2, "max_points": 6,
                   "search_subset": 128},
     "trainer": {"batch_size": 32, "lr": 0.05, "checkpoint_every_s": 0.5},
+    "hull": {"cost": "params"},  # not the default: an evaluation must keep it
     "seed_train": {"epochs": 2}, "search": {"epochs": 1}, "post_train": {"epochs": 1},
     "daemon": {"cpu_slots": 2, "backoff_s": 0.2, "progress_every_s": 0.2},
 }
@@ -115,10 +116,32 @@ def test_export_show_load_and_eval(searched):
     assert res.returncode == 0, res.stderr
     snap = wait_done(tmp / "eval", timeout=300)
     assert len(snap["points"]) == len(front)
+    # One id and one cost axis throughout: the search's point ids and its hull.cost.
+    assert sorted(p["id"] for p in snap["points"]) == sorted(front)
+    assert snap["cost_metric"] == "params"
     assert all(0 <= p["test_error"] <= 1 for p in snap["points"])
     res = run_petri("eval", gallery, "--config", eval_cfg, "--run-dir", tmp / "eval",
                     env={"COLUMNS": "200"})  # a wide table: headers on one line
     assert res.returncode == 0 and "test accuracy" in res.stdout and "%" in res.stdout
+
+
+@needs_fashion
+def test_tensorboard_names_each_job_by_the_point_it_makes_and_its_kind(searched):
+    _, clean, _ = searched
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+
+    tb = clean / "tensorboard"
+    jobs = {p["id"]: p["job_id"] for p in snapshot(clean)["points"]}
+    names = sorted(p.name for p in tb.iterdir())
+    assert names == sorted([f"p{i}-seed_train" for i in (1, 2)] +
+                           [f"p{i}-{k}" for i in (3, 4, 5, 6) for k in ("search", "post_train")])
+    for i, job_id in jobs.items():  # the link of a point's own job leads to that job
+        kind = "seed_train" if i <= 2 else "post_train"
+        assert (tb / f"p{i}-{kind}").resolve() == (clean / "jobs" / f"{job_id:06d}").resolve()
+    mux = EventMultiplexer().AddRunsFromDirectory(str(tb))
+    mux.Reload()
+    assert {"p1-seed_train", "p6-post_train"} <= set(mux.Runs())
+    assert mux.Scalars("p6-post_train", "val/error")
 
 
 def test_export_errors_are_one_line(tmp_path):

@@ -287,14 +287,14 @@ def test_a_run_asking_for_ray_without_ray_is_one_line_and_changes_nothing(tmp_pa
     res = run_petri("start", SMOKE, "--run-dir", run, "--set", "daemon.executor=ray", env=env)
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
-    assert "pip install 'petri[ray]'" in res.stderr and "daemon.executor" in res.stderr
+    assert "pip install -e '.[ray]'" in res.stderr and "daemon.executor" in res.stderr
     assert not run.exists()
     # A run saved with Ray asked for, resumed where Ray is gone: refused, its files untouched.
     create_run(load_config(SMOKE, ("daemon.executor=ray",)), run)
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     res = run_petri("resume", run, env=env)
     assert res.returncode != 0 and len(res.stderr.strip().splitlines()) == 1, res.stderr
-    assert "pip install 'petri[ray]'" in res.stderr
+    assert "pip install -e '.[ray]'" in res.stderr
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 

@@ -46,3 +46,22 @@ def test_without_tensorboard_nothing_is_written_and_the_log_says_so_once(tmp_pat
             scalar("train/loss", 1.0, 1)
     assert not list(tmp_path.rglob("events.out.tfevents.*"))
     assert capsys.readouterr().err.count("tensorboard is not installed") == 1
+
+
+def test_tensorboard_lists_a_job_by_the_point_it_makes_and_its_kind(tmp_path):
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+
+    from petri.rundir import RunDir, tensorboard_name
+
+    rd = RunDir(tmp_path)
+    for job_id, kind, point in ((7, "search", 15), (9, "post_train", 15), (3, "darts_search",
+                                                                           None)):
+        with scalars.scalar_log(rd.job(job_id)) as scalar:
+            scalar("val/error", 0.25, 10)
+        rd.link_tensorboard(job_id, tensorboard_name(job_id, kind, point))
+    rd.link_tensorboard(9, tensorboard_name(9, "post_train", 15))  # a retry changes nothing
+    mux = EventMultiplexer().AddRunsFromDirectory(str(rd.tensorboard))
+    mux.Reload()
+    assert sorted(mux.Runs()) == ["job3-darts_search", "p15-post_train", "p15-search"]
+    assert mux.Scalars("p15-post_train", "val/error")[0].value == 0.25
+    assert (rd.tensorboard / "p15-post_train").resolve() == rd.job(9).resolve()

@@ -150,7 +150,15 @@ class SupernetSearches:
         if job.kind == "darts_search":
             return Outcome(jobs=self.released(view, job, result))
         return Outcome(points=[trained_point(job, result, self.name, job.spec["lineage"],
-                                             ordinal=job.spec["lineage"].get("search_index"))])
+                                             ordinal=self.point_ordinal(job))])
+
+    def point_ordinal(self, job: Job) -> int | None:
+        """A derived network's train job makes the point of the first search that derived
+        it; a search makes a point of its own only if no earlier one found its network, which
+        is not known before it runs."""
+        if job.kind == "darts_search":
+            return None
+        return job.spec["lineage"].get("search_index")
 
     def released(self, view: RunView, job: Job | None = None,
                  result: dict | None = None) -> list[JobSpec]:
@@ -210,6 +218,9 @@ class Darts(Algorithm):
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
         return self.searches.on_result(job, result, view)
+
+    def point_ordinal(self, job: Job) -> int | None:
+        return self.searches.point_ordinal(job)
 
     def stop_reason(self, view: RunView) -> str | None:
         if not view.job_count() or self.searches.waiting(view):

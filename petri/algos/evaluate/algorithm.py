@@ -16,6 +16,7 @@ from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.errors import ConfigError
 from petri.gallery import model_desc
+from petri.hull import HullCfg
 from petri.space.desc import ModelDesc
 from petri.store.gallery import read_models
 from petri.store.records import Job, JobSpec
@@ -51,6 +52,7 @@ class Evaluate(Algorithm):
     def __init__(self, cfg: dict):
         super().__init__(cfg)
         self.e = from_mapping(EvalCfg, cfg.get("eval"), "eval")
+        from_mapping(HullCfg, cfg.get("hull"), "hull")  # `petri eval` sets the gallery's cost
         if not self.e.gallery:
             raise ConfigError("eval.gallery is not set; run `petri eval GALLERY.h5 --config ...`")
         self.data = DataCfg.from_dict(cfg.get("data")).to_dict()
@@ -78,12 +80,16 @@ class Evaluate(Algorithm):
         gid = job.spec["gallery_id"]
         source = self.models[gid][0] if gid in self.models else None
         no_val = self.data.get("val_size", 1) == 0
-        order = list(self.models)
         return Outcome(points=[trained_point(
             job, result, "eval", {"gallery": self.e.gallery, "gallery_id": gid,
                                   "search_val_error": source.val_error if source else None},
             val_error=None if no_val else result["val_error"],
-            ordinal=order.index(gid) if gid in self.models else None)])
+            ordinal=self.point_ordinal(job))])
+
+    def point_ordinal(self, job: Job) -> int:
+        """A model keeps its gallery id (the search's point id) as its point id here, so
+        the table, the live view and the gallery name it alike."""
+        return job.spec["gallery_id"] - 1
 
     def stop_reason(self, view: RunView) -> str | None:
         return "every gallery model evaluated" if view.job_count() else None

@@ -139,9 +139,13 @@ class Evolution(Algorithm):
         return [self._child(i, members) for i in range(n, min(n + self.e.parallel, self.total))]
 
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
-        n = job.spec["index"]
-        return Outcome(points=[trained_point(job, result, self.name, {"index": n},
-                                             parent=job.spec.get("parent"), ordinal=n)])
+        return Outcome(points=[trained_point(job, result, self.name,
+                                             {"index": job.spec["index"]},
+                                             parent=job.spec.get("parent"),
+                                             ordinal=self.point_ordinal(job))])
+
+    def point_ordinal(self, job: Job) -> int:
+        return job.spec["index"]
 
     def stop_reason(self, view: RunView) -> str | None:
         n = view.job_count()

@@ -134,6 +134,9 @@ class Mood(Algorithm):
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
         return self.searches.on_result(job, result, view)
 
+    def point_ordinal(self, job: Job) -> int | None:
+        return self.searches.point_ordinal(job)
+
     def stop_reason(self, view: RunView) -> str | None:
         if not view.job_count() or self.searches.waiting(view):
             return None

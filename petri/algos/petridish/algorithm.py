@@ -228,14 +228,19 @@ class Petridish(Algorithm):
                        "search_epochs": result["epochs"]}).to_dict(), f"post/{n}")])
         if job.kind == "seed_train":
             stage, parent, lineage, budget = "seed", None, {"seed": job.key}, result["epochs"]
-            ordinal = [f"seed/{k}" for k in self.seeds].index(job.key)
         else:
             stage, parent = "grown", job.spec["parent"]
             lineage = {"search_index": job.spec["index"], "picks": job.spec["picks"]}
             budget = result["epochs"] + job.spec.get("search_epochs", 0)
-            ordinal = len(self.seeds) + job.spec["index"]
         return Outcome(points=[trained_point(job, result, stage, lineage, parent=parent,
-                                             budget=budget, ordinal=ordinal)])
+                                             budget=budget, ordinal=self.point_ordinal(job))])
+
+    def point_ordinal(self, job: Job) -> int:
+        """Seeds first, in plan order; then the child of search n (its search and post_train
+        jobs alike)."""
+        if job.kind == "seed_train":
+            return [f"seed/{k}" for k in self.seeds].index(job.key)
+        return len(self.seeds) + job.spec["index"]
 
     def planned_points(self) -> int:
         """Every seed, then children up to max_points or the epoch budget (max_cost, the
@@ -247,6 +252,11 @@ class Petridish(Algorithm):
             left = self.p.budget_epochs - seeds * t["seed_train"]["epochs"]
             children = min(children, max(0, math.ceil(left / per_child)))
         return seeds + children
+
+    def planned_jobs(self) -> int:
+        """A seed is one job; a child two, its search and its post_train."""
+        seeds = len(self.seeds)
+        return seeds + 2 * (self.planned_points() - seeds)
 
     def stop_reason(self, view: RunView) -> str | None:
         seeds, searches = self._read(view)

@@ -65,7 +65,10 @@ class RandomSearch(Algorithm):
     def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
         return Outcome(points=[trained_point(job, result, "random",
                                              {"sample": job.spec["index"]}, result["desc"],
-                                             ordinal=job.spec["index"])])
+                                             ordinal=self.point_ordinal(job))])
+
+    def point_ordinal(self, job: Job) -> int:
+        return job.spec["index"]
 
     def stop_reason(self, view: RunView) -> str | None:
         return f"all {self.r.samples} samples proposed" if view.job_count() else None

@@ -4,4 +4,5 @@ from petri.algos.registry import AlgoInfo
 ALGOS = [AlgoInfo("smoke", "petri.algos.smoke.algorithm:Smoke",
                   "fake training jobs that exercise the daemon (no torch)",
                   sections=("smoke",), kinds={"sleep_train": "petri.algos.smoke.job:run"},
-                  toy_config="smoke.yaml", runnable=False)]
+                  toy_config="smoke.yaml",
+                  command="petri start CONFIG")]

@@ -40,7 +40,10 @@ class Smoke(Algorithm):
         return Outcome(points=[PointSpec(key=f"{job.key}/point", val_error=result["val_error"],
                                          macs=result["macs"], params=result["params"],
                                          stage="smoke", budget=result["steps"],
-                                         ordinal=job.spec["index"])])
+                                         ordinal=self.point_ordinal(job))])
+
+    def point_ordinal(self, job: Job) -> int:
+        return job.spec["index"]
 
     def planned_points(self) -> int:
         return self.smoke.jobs
