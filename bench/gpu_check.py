@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not on the path
 import torch  # noqa: E402
 
 from bench import supernet_throughput as supernet  # noqa: E402
+from petri.algos.darts import fastcheck  # noqa: E402
 from bench import train_throughput as training  # noqa: E402
 
 TOY = ROOT / "configs" / "petridish_toy.yaml"
@@ -64,13 +65,13 @@ GPU = Plan("cuda", train_steps=20, train_warmup=5, supernet_size=supernet.SIZE,
            supernet_steps=5, supernet_rounds=2, slots=(1, 2, 4), window_s=50.0,
            # This process holds a CUDA context: to the daemon a foreign process on the GPU.
            toy_overrides=("daemon.allow_shared_gpus=true",),
-           fast_forms=("eager-nhwc",), fast_cases=None)
+           fast_forms=(fastcheck.FAST,), fast_cases=None)
 DRY = Plan("cpu", train_steps=2, train_warmup=1,
            supernet_size=dict(channels=4, cells=3, nodes=1, batch=4, hw=8),
            supernet_steps=1, supernet_rounds=1, slots=(1, 2), window_s=8.0,
            toy_overrides=("data.subset=256", "data.val_subset=64", "petridish.search_subset=64",
                           "daemon.use_gpus=false"),
-           fast_forms=("eager-nhwc",), fast_cases=2)
+           fast_forms=(fastcheck.FAST,), fast_cases=2)
 
 TRAIN_FORMS = {"fp32 NCHW": (False, False), "fp32 channels_last": (False, True),
                "bf16 channels_last": (True, True)}
@@ -107,8 +108,6 @@ def supernet_rows(plan: Plan) -> list[tuple[str, str, str, str]]:
 
 def fastpath_rows(plan: Plan) -> list[tuple[str, str, str, str]]:
     """This device's verdict on the supernet's fast forms (`petri doctor` checks the same)."""
-    from petri.algos.darts import fastcheck
-
     rows = []
     for form in plan.fast_forms:
         v = fastcheck.check_machine(form, torch.get_num_threads(), plan.device,

@@ -12,11 +12,12 @@ import click
 @click.option("--threads", "threads", type=int, multiple=True,
               help="Thread counts to check the fast forms at (repeatable; default: 1 and the "
                    "number torch uses here, as workers run with either).")
-@click.option("--form", "forms", multiple=True, default=("eager-nhwc",), show_default=True,
-              help="Fast forms to check: eager-nhwc, inductor-nchw, inductor-nhwc (compiled "
-                   "forms take minutes the first time).")
-@click.option("--device", default=None, help="cpu or cuda (default: cuda where torch sees one, "
-                                             "and the cpu).")
+@click.option("--form", "forms", multiple=True, default=None,
+              help="Fast forms to check (default: eager-nhwc, what workers run): eager-nhwc, "
+                   "inductor-nchw, inductor-nhwc, ... (compiled forms take minutes the first "
+                   "time).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
+              help="Where to check (default: cuda where torch sees one, and the cpu).")
 @click.option("--recheck", is_flag=True, help="Check again instead of reading the cached "
                                                "verdicts.")
 @click.option("--json", "as_json", is_flag=True, help="Print the facts and verdicts as JSON.")
@@ -33,10 +34,14 @@ def doctor(threads, forms, device, recheck, as_json):
     from petri.algos.darts import fastcheck
     from petri.doctor import facts
 
+    forms = forms or (fastcheck.FAST,)
     bad = [f for f in forms if f not in fastcheck.FORMS or f == fastcheck.PLAIN]
     if bad:
         raise click.UsageError(f"unknown fast form {bad[0]!r}; choose from "
                                f"{', '.join(f for f in fastcheck.FORMS if f != fastcheck.PLAIN)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise click.UsageError("--device cuda: torch sees no CUDA device here "
+                               f"(torch {torch.__version__})")
     devices = [device] if device else (["cuda"] if torch.cuda.is_available() else []) + ["cpu"]
     threads = sorted(set(threads or (1, torch.get_num_threads())))
     report = facts()

@@ -82,7 +82,7 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
 
     from petri.cli.daemon import launch
     from petri.cli.live import watch
-    from petri.launch import create_run, load_config
+    from petri.launch import check_same_config, create_run, load_config
     from petri.rundir import RunDir
     from petri.daemon.pidfile import daemon_alive
     from petri.io import check_writable
@@ -90,19 +90,24 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
 
     gallery_path = Path(gallery_path).resolve()
     run_dir = Path(run_dir or Path("runs") / f"eval-{gallery_path.stem}")
-    created = False
-    if not RunDir(run_dir).config.exists():
-        if config is None:
-            raise click.UsageError(f"missing --config: name an eval config for the gallery's "
-                                   f"data, e.g. --config {toy_eval_config()}")
+    created, exists = False, RunDir(run_dir).config.exists()
+    if config is None and not exists:
+        raise click.UsageError(f"missing --config: name an eval config for the gallery's "
+                               f"data, e.g. --config {toy_eval_config()}")
+    if config is None:
+        check_same_gallery(run_dir, gallery_path)
+    else:
         # Quoted, so YAML reads a path with `: ` or ` #` in it as the path it is.
         cfg = load_config(config, (*sets, f"eval.gallery={json.dumps(str(gallery_path))}"))
         if cfg.get("algo") != "eval":
             raise click.UsageError(f"{config} is not an eval config (algo: {cfg.get('algo')}); "
                                    f"use configs/eval_*.yaml")
         with_gallery_cost(cfg, gallery_path)
-        check_writable(run_dir / DB_NAME, "evaluation run")
-        created = create_run(cfg, run_dir)
+        if exists:  # continuing is only for the same evaluation
+            check_same_config(cfg, run_dir)
+        else:
+            check_writable(run_dir / DB_NAME, "evaluation run")
+            created = create_run(cfg, run_dir)
     if not created:
         click.echo(f"{run_dir} already holds this evaluation: continuing it", err=as_json)
     snap_done = _done(run_dir)
@@ -128,6 +133,18 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
         click.echo(f"the evaluation goes on in the background; `petri eval {gallery_path} "
                    f"--run-dir {run_dir}` shows it again")
     check_failures(run_dir, failed_models(rows))
+
+
+def check_same_gallery(run_dir: Path, gallery_path: Path) -> None:
+    """An existing evaluation continues only for the gallery it was begun on."""
+    from petri.config import read_yaml
+    from petri.errors import ConfigError
+    from petri.rundir import RunDir
+
+    saved = (read_yaml(RunDir(run_dir).config, "run's saved config").get("eval") or {})
+    if Path(saved.get("gallery", gallery_path)).resolve() != gallery_path:
+        raise ConfigError(f"{run_dir} holds the evaluation of {saved['gallery']}, not of "
+                          f"{gallery_path}; nothing was changed: choose another --run-dir")
 
 
 def with_gallery_cost(cfg: dict, gallery_path: Path) -> None:

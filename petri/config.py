@@ -166,7 +166,8 @@ class DaemonCfg:
     hang_grace_s: float = setting(120.0, ge=1)
     first_progress_grace_s: float = setting(600.0, ge=1)  # before the worker's first report
     # How long one phase that cannot report from inside may run (a job's imports, loading
-    # data, building a model, a cold torch.compile: 245-405 s on a busy 2-core machine).
+    # data, building a model, a cold torch.compile: minutes on a CPU, BENCHMARKS.md). It is
+    # also how long a hang inside such a phase goes unnoticed.
     busy_grace_s: float = setting(1800.0, ge=1)
     stop_grace_s: float = setting(60.0, ge=0)  # how long `petri stop` waits for workers to checkpoint
     poll_s: float = setting(0.02, ge=0.001)  # 0 would busy-loop the daemon

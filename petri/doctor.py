@@ -1,5 +1,5 @@
-"""What `petri doctor` reports: the facts a bug report needs, and this machine's verdict on
-the supernet's fast forms (`petri.algos.darts.fastcheck`)."""
+"""The facts `petri doctor` reports for a bug report (its fast-form verdicts come from
+`petri.algos.darts.fastcheck`)."""
 from __future__ import annotations
 
 import os
@@ -17,7 +17,7 @@ class Fact:
     value: str
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                     if line.startswith("model name"))
@@ -54,6 +54,7 @@ def facts(path: str | Path = ".") -> list[Fact]:
     import torch
 
     import petri
+    from petri.threads import usable_cores
 
     onednn = re.search(r"MKL-DNN v([\d.]+)", torch.__config__.show())
     isa = torch.backends.cpu.get_cpu_capability()
@@ -68,8 +69,8 @@ def facts(path: str | Path = ".") -> list[Fact]:
         Fact("os", platform.platform()),
         Fact("torch", f"{torch.__version__} (git {torch.version.git_version[:10]})"),
         Fact("oneDNN", onednn.group(1) if onednn else "not built in"),
-        Fact("cpu", f"{_cpu_model()}; ISA {isa}"),
-        Fact("cores", f"{os.cpu_count()} ({len(os.sched_getaffinity(0))} usable)"),
+        Fact("cpu", f"{cpu_model()}; ISA {isa}"),
+        Fact("cores", f"{os.cpu_count()} ({usable_cores()} usable)"),
         Fact("torch threads", str(torch.get_num_threads())),
         Fact("cuda", cuda),
         Fact("nvidia driver", _nvidia_driver()),

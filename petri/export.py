@@ -110,7 +110,7 @@ def export(run_dir: str | Path, out: str | Path, fmt: str = GALLERY, eps: float 
            on_step: Callable[[ExportStep], None] = lambda step: None) -> ExportSummary:
     """Export the selected points of `run_dir` (frontier, or the `eps` band by `metric`) to
     the gallery file `out` (fmt "hdf5") or as one file each into the folder `out`. The
-    formats that convert a model at a time (ONNX: half a minute each on a busy CPU) report
+    formats that convert a model at a time (ONNX: seconds to a minute each) report
     each model to `on_step` as they start it; a gallery is one quick write."""
     from petri import gallery
 

@@ -180,7 +180,10 @@ def _covered(spans) -> float:
 
 
 def _fraction(worker: dict) -> float:
-    """The share of its steps a running job has done (0 where it has not said)."""
+    """The share of its training steps a running job has done (0 where it has not said);
+    past them (its evaluation counts its own batches) the job is as good as done."""
+    if worker["phase"] == "eval":
+        return 1.0
     if worker["step"] is None or not worker["total_steps"]:
         return 0.0
     return min(1.0, worker["step"] / worker["total_steps"])

@@ -96,6 +96,51 @@ def cli_both_ways(request, monkeypatch):
     monkeypatch.setattr(request.module, "run_petri", run_petri_here if here else run_petri)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fastpath_cache(tmp_path_factory):
+    """The fast-path verdicts of this session only (inherited by every petri process the
+    tests start): each run of the suite checks this machine afresh, and leaves the user's
+    ~/.cache alone."""
+    path = tmp_path_factory.mktemp("petri-cache")
+    os.environ["PETRI_CACHE_DIR"] = str(path)
+    return path
+
+
+def noisy_conv_shim(folder: Path, abort_if: str | None = None) -> dict:
+    """A machine whose channels-last float32 conv is wrong (1% noise): a sitecustomize every
+    interpreter started with the returned environment loads. With `abort_if`, a float32 conv
+    aborts the process where that variable is set."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(
+        "import os, torch\n"
+        "from torch.nn import functional as F\n"
+        "_conv = F.conv2d\n"
+        "def conv2d(x, w, *a, **k):\n"
+        "    y = _conv(x, w, *a, **k)\n"
+        f"    if x.dtype == torch.float32 and os.environ.get({abort_if!r}):\n"
+        "        os.abort()\n"
+        "    if x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)"
+        " and not x.is_contiguous():\n"
+        "        y = y * (1 + 0.01 * torch.randn_like(y))\n"
+        "    return y\n"
+        "F.conv2d = conv2d\n")
+    return {"PYTHONPATH": os.pathsep.join(p for p in (str(folder),
+                                                      os.environ.get("PYTHONPATH")) if p)}
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory):
+    """A user's own 90 photos (3x12x10), imported as a .petri file: a tenth (9) held out for
+    validation by default."""
+    from petri.data.importer import import_dataset
+    from tests.data.userdata import write_folder
+
+    root = tmp_path_factory.mktemp("photos")
+    write_folder(root / "src", {"": 30})
+    import_dataset(root / "src", root / "photos.petri")
+    return str(root / "photos.petri")
+
+
 needs_fashion = pytest.mark.skipif(not (FASHION / "train-images-idx3-ubyte.gz").exists(),
                                    reason="Debian's dataset-fashion-mnist is not installed "
                                           "(.ci/run installs it)")

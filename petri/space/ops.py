@@ -20,20 +20,67 @@ def is_nhwc(x: torch.Tensor) -> bool:
     return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
-class BatchNorm(nn.BatchNorm2d):
-    """BatchNorm2d that normalises an NHWC input on CPU in NCHW.
+# Below this many channels an NHWC batch norm on CPU is faster copied to NCHW and back than
+# computed in place (BENCHMARKS.md, "Supernet search step").
+NHWC_BN_MIN_CHANNELS = 16
 
-    ATen's channels-last CPU kernel sums each channel's statistics (and, backward, the
-    gradient's) row by row into a float32 buffer, one per thread, where the NCHW kernel
-    accumulates in double: on the offset inputs a supernet feeds it (ReLU outputs) its
-    mean and variance are ~20× less accurate, and a supernet step amplified that to 5% of
-    a weight gradient (issue 23; tests/space/test_fast_paths.py). The two layout copies
-    also make it faster at PC-DARTS' few channels per edge (BENCHMARKS.md)."""
+
+class BatchNorm(nn.BatchNorm2d):
+    """BatchNorm2d whose training-mode statistics of an NHWC input on CPU are as accurate as
+    those of an NCHW one.
+
+    ATen's channels-last CPU kernel sums each channel row by row into a float32 buffer, one
+    per thread, where the NCHW kernel accumulates in double; on the offset inputs a supernet
+    feeds it (ReLU outputs) that cost a DARTS step its weight gradients (issue 23). So petri
+    normalises such an input itself with ATen's cascade sums (`_NHWCNorm`), or, at the few
+    channels of PC-DARTS' slices where the copies cost less, in NCHW. Evaluation (running
+    statistics, no sums) and every other device or layout run nn.BatchNorm2d's own kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and is_nhwc(x):
+        if x.device.type != "cpu" or not is_nhwc(x) or not self.training:
+            return super().forward(x)
+        if x.shape[1] < NHWC_BN_MIN_CHANNELS:
             return super().forward(x.contiguous()).contiguous(memory_format=torch.channels_last)
-        return super().forward(x)
+        y, mean, var = _NHWCNorm.apply(x, self.eps)
+        self._track(mean, var, x.numel() // x.shape[1])
+        if self.affine:
+            y = torch.addcmul(self.bias.view(1, -1, 1, 1), y, self.weight.view(1, -1, 1, 1))
+        return y
+
+    @torch.no_grad()
+    def _track(self, mean: torch.Tensor, var: torch.Tensor, n: int) -> None:
+        """Running statistics as nn.BatchNorm2d keeps them (the variance unbiased)."""
+        if not self.track_running_stats:
+            return
+        self.num_batches_tracked.add_(1)
+        f = (1.0 / float(self.num_batches_tracked) if self.momentum is None
+             else self.momentum)
+        self.running_mean.lerp_(mean.flatten(), f)
+        self.running_var.lerp_(var.flatten() * (n / max(n - 1, 1)), f)
+
+
+class _NHWCNorm(torch.autograd.Function):
+    """(x − mean)/√(var + eps) over each channel of an NHWC tensor, and its gradient
+    g ↦ (g − mean(g) − y·mean(g·y))/√(var + eps), every sum one of ATen's cascade sums."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, eps: float):
+        dims, n = (0, 2, 3), x.numel() // x.shape[1]
+        mean = x.sum(dims, keepdim=True) / n
+        centred = x - mean
+        var = centred.square().sum(dims, keepdim=True) / n
+        invstd = torch.rsqrt(var + eps)
+        y = centred * invstd
+        ctx.save_for_backward(y, invstd)
+        ctx.mark_non_differentiable(mean, var)
+        return y, mean, var
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor, _mean, _var):
+        y, invstd = ctx.saved_tensors
+        dims = (0, 2, 3)
+        return (g - g.mean(dims, keepdim=True)
+                - y * (g * y).mean(dims, keepdim=True)) * invstd, None
 
 
 class ReLUConvBN(nn.Sequential):

@@ -307,7 +307,7 @@ def _batches(data: ImageSet | None, batch_size: int) -> int:
 def _eval_reporter(on_progress: ProgressHook | None, cfg: TrainCfg, train_loss: float,
                    total: int) -> Callable[[], None] | None:
     """A per-batch callback for `evaluate` that reports at the trainer's interval: the final
-    evaluation (12,000 images for a searched model) takes minutes on a busy CPU, and a
+    evaluation (the validation and test sets) can take minutes on a busy CPU, and a
     job that reports nothing meanwhile is killed as hung."""
     if on_progress is None:
         return None

@@ -80,18 +80,6 @@ def test_plot_draws_the_hypervolume_curves(arms, tmp_path):
     assert "hypervolume" in svg and "petridish (mean of 5 runs)" in svg
 
 
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    """A user's own 90 photos (3x12x10), imported as a .petri file."""
-    from petri.data.importer import import_dataset
-    from tests.data.userdata import write_folder
-
-    root = tmp_path_factory.mktemp("photos")
-    write_folder(root / "src", {"": 30})
-    import_dataset(root / "src", root / "photos.petri")
-    return str(root / "photos.petri")
-
-
 @pytest.mark.parametrize("data,words", [
     ("photos", ["data.dataset", "fashion-mnist", "photos.petri", "input size", "1x28x28",
                 "3x12x10"]),

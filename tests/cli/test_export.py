@@ -327,7 +327,7 @@ def test_eval_json_reports_each_gallery_model(gallery, tmp_path):
     jobs.set_meta(conn, {"done": "1"})
     conn.close()
     RunDir(run_dir).config.write_text("algo: eval\n")
-    res = run_petri("eval", gallery, "--config", "unused.yaml", "--run-dir", run_dir, "--json")
+    res = run_petri("eval", gallery, "--run-dir", run_dir, "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["done"] is True and out["run_dir"] == str(run_dir)
@@ -352,16 +352,35 @@ def test_eval_with_a_failed_model_says_which_and_why_and_exits_non_zero(gallery,
     jobs.set_meta(conn, {"done": "1"})
     conn.close()
     RunDir(run_dir).config.write_text("algo: eval\n")
-    res = run_petri("eval", gallery, "--config", "unused.yaml", "--run-dir", run_dir, "--json")
+    res = run_petri("eval", gallery, "--run-dir", run_dir, "--json")
     assert res.returncode == 1
     (model,) = json.loads(res.stdout)["models"]
     assert model["state"] == "failed" and model["error"] == "hung: no progress for 130s"
     assert "model 7: hung: no progress for 130s" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 2  # "continuing it", then the error line
-    res = run_petri("eval", gallery, "--config", "unused.yaml", "--run-dir", run_dir,
-                    env={"COLUMNS": "200"})
+    res = run_petri("eval", gallery, "--run-dir", run_dir, env={"COLUMNS": "200"})
     assert res.returncode == 1
     assert "failed: hung: no progress for 130s" in res.stdout  # the table gives the reason
+
+
+def test_an_existing_evaluation_refuses_another_config_or_gallery(gallery, tmp_path):
+    import shutil
+
+    from petri.rundir import RunDir
+    from petri.store import db
+
+    run_dir = tmp_path / "eval"
+    db.connect(run_dir, create=True).close()
+    saved = f"algo: eval\neval:\n  gallery: {json.dumps(str(gallery))}\n"
+    RunDir(run_dir).config.write_text(saved)
+    res = run_petri("eval", gallery, "--config", ROOT / "configs" / "eval_toy.yaml",
+                    "--run-dir", run_dir)
+    assert res.returncode != 0 and "another config" in one_line_error(res)
+    other = tmp_path / "other.h5"
+    shutil.copy(gallery, other)
+    res = run_petri("eval", other, "--run-dir", run_dir)
+    assert res.returncode != 0 and f"not of {other}" in one_line_error(res)
+    assert RunDir(run_dir).config.read_text() == saved  # nothing changed
 
 
 def test_an_evaluated_model_keeps_its_gallery_id(gallery):

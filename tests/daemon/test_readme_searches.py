@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from petri.status import snapshot
-from tests.conftest import needs_fashion, run_petri
+from tests.conftest import needs_fashion, noisy_conv_shim, run_petri
 from tests.daemon.test_daemon import wait_done
 
 pytestmark = [pytest.mark.slow, needs_fashion]
@@ -45,6 +44,12 @@ def run_to_the_end(tmp_path: Path, algo: str, threads: int, env: dict | None = N
     return snap
 
 
+def search_forms(run_dir: Path) -> list[str]:
+    from tests.daemon.test_darts_run import stored
+
+    return [j.result["form"] for j in stored(run_dir, "darts_search")[1]]
+
+
 CASES = ([(algo, 1, "native") for algo in SHRINK]
          + [(algo, 2, "native") for algo in ("darts", "pc-darts", "mood")]
          + [("pc-darts", 1, "avx2"), ("mood", 2, "avx2")])
@@ -55,32 +60,19 @@ def test_the_readme_search_runs_to_the_end(algo, threads, isa, tmp_path):
     # AVX2: the kernels a user's AVX2 machine runs (oneDNN's strided-1×1 defect), here too.
     env = {"ONEDNN_MAX_CPU_ISA": "AVX2"} if isa == "avx2" else None
     run_to_the_end(tmp_path, algo, threads, env)
+    if algo in ("darts", "darts2", "pc-darts", "mood"):  # this machine's kernels agree
+        assert set(search_forms(tmp_path / algo)) == {"eager-nhwc"}
 
 
 def test_a_search_falls_back_to_nchw_where_nhwc_disagrees(tmp_path):
-    # A machine whose channels-last conv is wrong (1% noise, from a sitecustomize shim every
-    # petri process of the run loads): the worker's check finds it, says so in one warning
-    # line and trains the supernet in NCHW, which the shim leaves alone.
-    shim = tmp_path / "shim"
-    shim.mkdir()
-    (shim / "sitecustomize.py").write_text(
-        "import torch\n"
-        "from torch.nn import functional as F\n"
-        "_conv = F.conv2d\n"
-        "def conv2d(x, w, *a, **k):\n"
-        "    y = _conv(x, w, *a, **k)\n"
-        "    if x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)"
-        " and not x.is_contiguous():\n"
-        "        y = y * (1 + 0.01 * torch.randn_like(y))\n"
-        "    return y\n"
-        "F.conv2d = conv2d\n")
-    env = {"PYTHONPATH": str(shim), "PETRI_CACHE_DIR": str(tmp_path / "cache")}
+    # A machine whose channels-last conv is wrong (every petri process of the run loads the
+    # shim): the worker's check finds it, says so in one warning line and trains the supernet
+    # in NCHW, which the shim leaves alone.
+    env = noisy_conv_shim(tmp_path / "shim")
+    env["PETRI_CACHE_DIR"] = str(tmp_path / "cache")
     run_to_the_end(tmp_path, "darts", 1, env)
     log = (tmp_path / "darts" / "workers.log").read_text()
     assert "eager-nhwc form disagrees with eager-nchw" in log and "training in eager-nchw" in log
-    from tests.daemon.test_darts_run import stored
-
-    searches = stored(tmp_path / "darts", "darts_search")[1]
-    assert [j.result["form"] for j in searches] == ["eager-nchw"]
+    assert search_forms(tmp_path / "darts") == ["eager-nchw"]
     res = run_petri("doctor", "--threads", "1", env=env)
     assert res.returncode == 1 and "DISAGREES" in res.stdout and "not used" in res.stdout

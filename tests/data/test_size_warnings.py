@@ -6,19 +6,8 @@ import pytest
 import yaml
 
 from petri.data.config import MIN_VAL_IMAGES, DataCfg
-from petri.data.importer import import_dataset
 from petri.launch import load_config
 from tests.conftest import ROOT
-from tests.data.userdata import write_folder
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    """90 of a user's own images: a tenth (9) held out for validation by default."""
-    root = tmp_path_factory.mktemp("photos")
-    write_folder(root / "src", {"": 30})
-    import_dataset(root / "src", root / "photos.petri")
-    return str(root / "photos.petri")
 
 
 def test_the_toy_config_on_90_images_warns_of_each_problem_in_one_line(photos, caplog):

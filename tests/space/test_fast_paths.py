@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from petri.algos.darts.fastcheck import run_in_subprocess
+from tests.conftest import noisy_conv_shim
+
+from petri.algos.darts.fastcheck import CHECK_TIMEOUT_S, FAST, run_in_subprocess
 from petri.space.desc import PRIMITIVES
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -22,7 +24,7 @@ ISAS = {"native": None, "avx2": "AVX2"}
 # Every input width an op sees: 1-17 covers each vector block boundary of AVX2 (8) and
 # AVX-512 (16) floats, and PC-DARTS' slices (C/K: 2, 4, 8 in the toys, 4, 8, 16 on CIFAR).
 WIDTHS = range(1, 18)
-TIMEOUT_S = 300
+TIMEOUT_S = CHECK_TIMEOUT_S["eager"]
 
 
 def _env(isa: str) -> dict:
@@ -66,7 +68,7 @@ OPS = [p for p in PRIMITIVES if p != "none"] + ["factorized_reduce", "relu_conv_
 @pytest.mark.parametrize("op", OPS)
 def test_every_op_in_nhwc_agrees_with_nchw_at_every_width(op, threads, isa):
     cases = op_cases(op)
-    results, why = run_in_subprocess(cases, "eager-nhwc", threads, TIMEOUT_S, _env(isa))
+    results, why = run_in_subprocess(cases, FAST, threads, TIMEOUT_S, _env(isa))
     assert_agrees(results, why, len(cases))
 
 
@@ -75,7 +77,7 @@ def test_factorized_reduce_survives_the_widths_that_corrupted_the_heap():
     # one thread, 2 input channels aborted within 50 passes (oneDNN issue 6035).
     cases = [{"op": "factorized_reduce", "c": c, "stride": 2, "hw": 28, "batch": 16,
               "offset": 3.0} for c in (1, 2, 3, 4, 6)] * 10
-    results, why = run_in_subprocess(cases, "eager-nhwc", 1, TIMEOUT_S, _env("avx2"))
+    results, why = run_in_subprocess(cases, FAST, 1, TIMEOUT_S, _env("avx2"))
     assert_agrees(results, why, len(cases))
 
 
@@ -117,7 +119,7 @@ STEP_CASES = ([(name, threads, isa) for name in SEARCH_CONFIGS if name.endswith(
 @pytest.mark.parametrize("name,threads,isa", STEP_CASES)
 def test_the_search_step_of_every_shipped_config_agrees_in_nhwc(name, threads, isa, tmp_path):
     case = supernet_case(name, SEARCH_CONFIGS[name], tmp_path)
-    results, why = run_in_subprocess([case], "eager-nhwc", threads, TIMEOUT_S, _env(isa))
+    results, why = run_in_subprocess([case], FAST, threads, TIMEOUT_S, _env(isa))
     assert_agrees(results, why, 1)
     names = {t.name for t in results[0].tensors}
     # the step really compared α (and β), the weights and the BN statistics
@@ -129,29 +131,13 @@ def test_the_search_step_of_every_shipped_config_agrees_in_nhwc(name, threads, i
 
 def test_the_check_reports_a_disagreement_and_a_crash(tmp_path):
     # The check itself must fail loudly: a kernel that computes wrong numbers in NHWC (here a
-    # conv that adds 1% noise to channels-last inputs, loaded by a sitecustomize shim into the
-    # check's fresh interpreter), and one that aborts the process.
-    shim = tmp_path / "sitecustomize.py"
-    shim.write_text(
-        "import os, torch\n"
-        "from torch.nn import functional as F\n"
-        "_conv = F.conv2d\n"
-        "def conv2d(x, w, *a, **k):\n"
-        "    y = _conv(x, w, *a, **k)\n"
-        "    if os.environ.get('SHIM') == 'abort' and x.dtype == torch.float32:\n"
-        "        os.abort()\n"
-        "    if x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)"
-        " and not x.is_contiguous():\n"
-        "        y = y * (1 + 0.01 * torch.randn_like(y))\n"
-        "    return y\n"
-        "F.conv2d = conv2d\n"
-        "torch.nn.modules.conv.F.conv2d = conv2d\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get(
-        "PYTHONPATH", "")])}
+    # conv that adds 1% noise to channels-last inputs, loaded into the check's fresh
+    # interpreter), and one that aborts the process.
+    env = {**os.environ, **noisy_conv_shim(tmp_path, abort_if="SHIM_ABORT")}
     case = {"op": "sep_conv_3x3", "c": 8, "stride": 1, "hw": 14, "batch": 8, "offset": 3.0}
-    results, why = run_in_subprocess([case], "eager-nhwc", 1, TIMEOUT_S, env)
+    results, why = run_in_subprocess([case], FAST, 1, TIMEOUT_S, env)
     assert why is None and len(results) == 1 and not results[0].ok
     assert "DISAGREES" in results[0].summary()
-    results, why = run_in_subprocess([case, case], "eager-nhwc", 1, TIMEOUT_S,
-                                     {**env, "SHIM": "abort"})
+    results, why = run_in_subprocess([case, case], FAST, 1, TIMEOUT_S,
+                                     {**env, "SHIM_ABORT": "1"})
     assert results == [] and "exited with code" in why and '"sep_conv_3x3"' in why
