@@ -134,7 +134,7 @@ ETA_RANGE_ABOVE = 0.15
 @dataclass(frozen=True)
 class Eta:
     s: float  # seconds until the plan's jobs are done
-    low_s: float  # one sd either side
+    low_s: float  # s/(1 + spread) and s·(1 + spread), spread one relative sd (see run_eta)
     high_s: float
 
     @property

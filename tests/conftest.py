@@ -111,14 +111,15 @@ def noisy_conv_shim(folder: Path, abort_if: str | None = None) -> dict:
     interpreter started with the returned environment loads. With `abort_if`, a float32 conv
     aborts the process where that variable is set."""
     folder.mkdir(parents=True, exist_ok=True)
+    abort = (f"    if x.dtype == torch.float32 and os.environ.get({abort_if!r}):\n"
+             "        os.abort()\n") if abort_if else ""
     (folder / "sitecustomize.py").write_text(
         "import os, torch\n"
         "from torch.nn import functional as F\n"
         "_conv = F.conv2d\n"
         "def conv2d(x, w, *a, **k):\n"
         "    y = _conv(x, w, *a, **k)\n"
-        f"    if x.dtype == torch.float32 and os.environ.get({abort_if!r}):\n"
-        "        os.abort()\n"
+        + abort +
         "    if x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)"
         " and not x.is_contiguous():\n"
         "        y = y * (1 + 0.01 * torch.randn_like(y))\n"

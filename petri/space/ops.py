@@ -37,7 +37,8 @@ class BatchNorm(nn.BatchNorm2d):
     statistics, no sums) and every other device or layout run nn.BatchNorm2d's own kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu" or not is_nhwc(x) or not self.training:
+        if (x.device.type != "cpu" or not is_nhwc(x) or not self.training
+                or x.dtype not in (torch.float32, torch.float64)):  # bf16 keeps ATen's
             return super().forward(x)
         if x.shape[1] < NHWC_BN_MIN_CHANNELS:
             return super().forward(x.contiguous()).contiguous(memory_format=torch.channels_last)
