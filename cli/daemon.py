@@ -96,11 +96,17 @@ def start(config, run_dir, foreground, live, sets):
 def start_run(cfg: dict, run_dir: Path, foreground: bool, live: bool) -> None:
     """Create the run and start its daemon; on an existing run with this same config, resume
     it (a different config is refused, a finished run only said to be so)."""
+    from petri.daemon.pidfile import daemon_alive
     from petri.launch import check_same_config, create_run
 
     if not create_run(cfg, run_dir):
         check_same_config(cfg, run_dir)
         if said_finished(run_dir):
+            return
+        if live and not foreground and daemon_alive(run_dir) is not None:
+            # `make demo` again while its search runs: the view, as `petri watch` gives it
+            click.echo(f"{run_dir} is running this config already: showing it")
+            follow(run_dir)
             return
         click.echo(f"{run_dir} already holds this run: resuming it")
     launch(run_dir, foreground)

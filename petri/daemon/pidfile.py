@@ -119,7 +119,7 @@ def already_running(run_dir: Path) -> str:
     pid = daemon_alive(run_dir)
     who = f"pid {pid}" if pid else "pid unknown"
     return (f"a daemon ({who}) is already running on {run_dir}; watch it with "
-            f"`petri status {run_dir}` or stop it with `petri stop {run_dir}`")
+            f"`petri watch {run_dir}` or stop it with `petri stop {run_dir}`")
 
 
 def wait_gone(run_dir: Path, timeout: float) -> bool:

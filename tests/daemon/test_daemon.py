@@ -135,6 +135,19 @@ def test_a_watched_run_whose_jobs_failed_exits_non_zero_saying_which_and_why(tmp
         assert "done with 2 failed" in out, out
 
 
+def test_start_watch_on_the_run_its_daemon_is_running_shows_it(tmp_path):
+    # `make demo` a second time while the demo's search runs: the view, not an error
+    run = tmp_path / "run"
+    start(run, "smoke.jobs=2", "smoke.steps=40", "smoke.step_time=0.05")
+    res = run_petri("start", SMOKE, "--run-dir", run, "--watch", "--set", "smoke.jobs=2",
+                    "--set", "smoke.steps=40", "--set", "smoke.step_time=0.05",
+                    env={"COLUMNS": "120"}, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "is running this config already: showing it" in res.stdout
+    assert wait_done(run)["jobs"]["done"] == 2 and daemon_alive(run) is None
+    assert "resuming" not in res.stdout and "already running" not in res.stderr
+
+
 def test_hung_worker_is_killed_and_replaced(tmp_path):
     run = tmp_path / "run"
     start(run, "smoke.jobs=1", "smoke.hang_at=3", "daemon.hang_grace_s=1.0",
