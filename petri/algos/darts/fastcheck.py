@@ -16,19 +16,18 @@ resolution, the longest sum in the step (a weight gradient or a BN statistic sum
 A correct float32 kernel may sum in another order than the plain one: a sequential sum's
 rounding error grows like U·√K, a blocked or pairwise one's like U·log₂K, a ratio of √K/log₂K
 ≈ 8 at the K of a toy search batch (16·28·28; oneDNN's NHWC 1×1 weight gradient below 16
-channels is such a kernel, sound and several times the NCHW one's error); the largest error over a
-tensor's elements is itself random, which another factor of 2 covers: RATIO = 16. The floor
-U·√K keeps a plain path that is exact by luck from setting a bound no sound kernel can meet.
+channels is such a kernel, sound and several times the NCHW one's error); the largest error
+over a tensor's elements is itself random, which another factor of 2 covers: RATIO = 16.
+The floor U·√K keeps a plain path that is exact by luck from setting a bound no sound kernel
+can meet.
 
 err(plain, T) is the plain form's largest error over its own run and JITTERS more on inputs
-moved by float32-level noise (a relative 2⁻²⁰): a step has kinks (ReLU, max pool, the
-argmax of a tie), and where rounding moves an activation across one, a gradient jumps by
-10⁻³ of its scale in any float32 form — the plain form itself, on inputs moved so, was off
-in α's gradient of a PC-DARTS CIFAR step as much as NHWC was (BENCHMARKS.md). A form is
-only held to what float32 can promise at that input; the defects this catches lie far past
-the bound (BENCHMARKS.md). The plain error
-carries the step's own conditioning (BN over few pixels, ill-conditioned at one channel),
-which no float32 form escapes.
+moved by float32-level noise (a relative 2⁻²⁰). It carries the step's own conditioning (BN
+over few pixels, ill-conditioned at one channel) and its kinks (ReLU, max pool, a tie):
+where rounding moves an activation across one, a gradient jumps in any float32 form — the
+plain form itself, on inputs moved so, was off in α's gradient of a PC-DARTS CIFAR step as
+much as NHWC was (BENCHMARKS.md). A form is only held to what float32 can promise at that
+input; the defects this catches lie far past the bound (BENCHMARKS.md).
 
 Cases are JSON dicts, so a subprocess can run them (`python -m petri.algos.darts.fastcheck`):
 a native crash or a hang then ends one process, not the caller. `{"op": name, "c", "stride",
