@@ -26,19 +26,19 @@ from pathlib import Path
 
 from petri.io import read_json
 from petri.rundir import PROGRESS, RESULT, RunDir
-from petri.store import db, jobs
 from petri.store.records import JobSpec, PointSpec
+from petri.store.store import RunStore
 
 
 def store_rate(n: int, run_dir: Path) -> float:
-    conn = db.connect(run_dir, create=True)
-    jobs.enqueue(conn, [JobSpec("sleep_train", {"i": i}, f"j{i}") for i in range(n)])
+    store = RunStore.open(run_dir, create=True)
+    store.enqueue([JobSpec("sleep_train", {"i": i}, f"j{i}") for i in range(n)])
     t = time.perf_counter()
     for i in range(n):
-        job = jobs.claim(conn, "w0", "cpu")
-        jobs.complete(conn, job.id, job.lease, {"ok": 1}, [PointSpec(f"p{i}", 0.1, macs=i)], [])
+        job = store.claim("w0", "cpu")
+        store.complete(job.id, job.lease, {"ok": 1}, [PointSpec(f"p{i}", 0.1, macs=i)], [])
     dt = time.perf_counter() - t
-    conn.close()
+    store.close()
     return 2 * n / dt  # a claim and a completion per job
 
 

@@ -97,10 +97,9 @@ def start_run(cfg: dict, run_dir: Path, foreground: bool, live: bool) -> None:
     """Create the run and start its daemon; on an existing run with this same config, resume
     it (a different config is refused, a finished run only said to be so)."""
     from petri.daemon.pidfile import daemon_alive
-    from petri.launch import check_same_config, create_run
+    from petri.launch import create_run
 
     if not create_run(cfg, run_dir):
-        check_same_config(cfg, run_dir)
         if said_finished(run_dir):
             return
         if live and not foreground and daemon_alive(run_dir) is not None:
@@ -227,12 +226,13 @@ def resume(run_dir, foreground, live):
 def stop(run_dir, now, timeout):
     """Stop RUN_DIR's daemon: workers checkpoint, jobs go back to the queue, nothing is lost."""
     from petri.daemon.pidfile import daemon_alive, wait_gone
-    from petri.store.db import DB_NAME
+    from petri.rundir import RunDir
 
     run_dir = Path(run_dir)
-    if not (run_dir / DB_NAME).exists():
-        raise PetriError(f"{run_dir} is not a petri run dir (no {DB_NAME}); pass the directory "
-                         f"that `petri start --run-dir` created")
+    rd = RunDir(run_dir)
+    if not rd.db.exists():
+        raise PetriError(f"{run_dir} is not a petri run dir (no {rd.db.name}); pass the "
+                         f"directory that `petri start --run-dir` created")
     pid = daemon_alive(run_dir)
     # A daemon holds the lock a moment without a pid file: starting (the pid is written last)
     # and ending (it is removed first).
@@ -245,7 +245,7 @@ def stop(run_dir, now, timeout):
         return
     if pid == 0:
         raise PetriError(f"a daemon holds {run_dir}'s lock but its pid cannot be read; find it "
-                         f"with `fuser {run_dir / 'daemon.lock'}` and stop it by hand")
+                         f"with `fuser {rd.lock}` and stop it by hand")
     if now:
         _kill_workers(run_dir)
         os.kill(pid, signal.SIGKILL)
@@ -263,15 +263,12 @@ def stop(run_dir, now, timeout):
 
 def _kill_workers(run_dir: Path) -> None:
     from petri.daemon.pidfile import kill_if_same
-    from petri.store import jobs
-    from petri.store.db import connect
+    from petri.store.store import RunStore
 
-    conn = connect(run_dir, readonly=True)
-    try:
-        for job in jobs.running(conn):
-            kill_if_same(job.pid, job.pid_start)
-    finally:
-        conn.close()
+    with RunStore.open(run_dir, readonly=True) as store:
+        running = store.running()
+    for job in running:
+        kill_if_same(job.pid, job.pid_start)
 
 
 @click.command(hidden=True)

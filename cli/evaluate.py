@@ -16,11 +16,12 @@ from petri.cli.status import check_failures, fmt_cost
 
 def results(run_dir: Path) -> list[dict]:
     """One row per gallery model: its job's state and, once trained, its cost and errors."""
-    from petri.status import last_line, reading
+    from petri.status import last_line
+    from petri.store.store import RunStore
 
-    with reading(run_dir) as view:
-        points = view.points()
-        jobs = view.jobs()
+    with RunStore.open(run_dir, readonly=True) as store:
+        points = store.view.points()
+        jobs = store.view.jobs()
     done = {p.lineage.get("gallery_id"): p for p in points}
     rows = []
     for j in jobs:
@@ -82,16 +83,14 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
 
     from petri.cli.daemon import launch
     from petri.cli.live import watch
-    from petri.launch import check_same_config, create_run, load_config
-    from petri.rundir import RunDir
     from petri.daemon.pidfile import daemon_alive
-    from petri.io import check_writable
-    from petri.store.db import DB_NAME
+    from petri.launch import create_run, load_config
+    from petri.rundir import RunDir
 
     gallery_path = Path(gallery_path).resolve()
     run_dir = Path(run_dir or Path("runs") / f"eval-{gallery_path.stem}")
-    created, exists = False, RunDir(run_dir).config.exists()
-    if config is None and not exists:
+    created = False
+    if config is None and not RunDir(run_dir).config.exists():
         raise click.UsageError(f"missing --config: name an eval config for the gallery's "
                                f"data, e.g. --config {toy_eval_config()}")
     if config is None:
@@ -103,11 +102,7 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
             raise click.UsageError(f"{config} is not an eval config (algo: {cfg.get('algo')}); "
                                    f"use configs/eval_*.yaml")
         with_gallery_cost(cfg, gallery_path)
-        if exists:  # continuing is only for the same evaluation
-            check_same_config(cfg, run_dir)
-        else:
-            check_writable(run_dir / DB_NAME, "evaluation run")
-            created = create_run(cfg, run_dir)
+        created = create_run(cfg, run_dir)  # continuing is only for the same evaluation
     if not created:
         click.echo(f"{run_dir} already holds this evaluation: continuing it", err=as_json)
     snap_done = _done(run_dir)
@@ -184,7 +179,7 @@ def _wait(run_dir: Path, gallery_path: Path) -> None:
 
 
 def _done(run_dir: Path) -> bool:
-    from petri.status import reading
+    from petri.store.store import RunStore
 
-    with reading(run_dir) as view:
-        return view.meta().get("done") == "1"
+    with RunStore.open(run_dir, readonly=True) as store:
+        return store.view.meta().get("done") == "1"

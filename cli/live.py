@@ -269,7 +269,7 @@ def watch(run_dir: str, interval: float = 0.5, exit_when_done: bool = False) -> 
 @click.option("--exit-when-done", is_flag=True, help="Leave once the daemon stops.")
 def watch_cmd(run_dir, interval, exit_when_done):
     """A live, full-screen view of RUN_DIR: frontier, jobs, slots and events (Ctrl-C quits)."""
-    from petri.store.db import connect
+    from petri.store.store import RunStore
 
-    connect(run_dir, readonly=True).close()  # a clear error for a wrong dir, before the screen
+    RunStore.open(run_dir, readonly=True).close()  # a wrong dir: one clear error, before the screen
     watch(run_dir, interval, exit_when_done)

@@ -8,14 +8,14 @@ import click
 
 
 def find_runs(root: Path, depth: int = 3) -> list[Path]:
-    """Run dirs (holding petri.db and config.yaml) at most `depth` levels below `root`."""
-    from petri.store.db import DB_NAME
+    """Run dirs (see `RunDir.is_run`) at most `depth` levels below `root`."""
+    from petri.rundir import RunDir
 
     found, frontier = [], [root]
     for _ in range(depth + 1):
         nxt = []
         for d in frontier:
-            if (d / DB_NAME).is_file() and (d / "config.yaml").is_file():
+            if RunDir(d).is_run():
                 found.append(d)
                 continue  # a run's own folders (jobs/) hold no runs
             try:
@@ -30,10 +30,11 @@ def summary(run: Path) -> dict:
     """The facts `petri ls` shows; a run it cannot read is listed with the reason."""
     from petri.config import read_yaml
     from petri.errors import PetriError
+    from petri.rundir import RunDir
     from petri.status import snapshot
 
     try:
-        algo = read_yaml(run / "config.yaml").get("algo")
+        algo = read_yaml(RunDir(run).config).get("algo")
         snap = snapshot(run, events=1)
     except PetriError as e:
         return {"run_dir": str(run), "state": "unreadable", "error": str(e)}

@@ -322,17 +322,12 @@ def load_run(run_dir: str | Path) -> dict:
     """A run's points (cost on its hull.cost axis) with the compute spent when each was
     recorded, and its totals: what `compare` scores. Read-only."""
     from petri.status import configured_hull
-    from petri.store.db import connect
-    from petri.store.view import RunView
+    from petri.store.store import RunStore
 
     run_dir = Path(run_dir)
-    conn = connect(run_dir, readonly=True)
-    try:
-        view = RunView(conn)
-        done = sorted(view.jobs(state="done"), key=lambda j: (j.finished, j.id))
-        points = view.points()
-    finally:
-        conn.close()
+    with RunStore.open(run_dir, readonly=True) as store:
+        done = sorted(store.view.jobs(state="done"), key=lambda j: (j.finished, j.id))
+        points = store.view.points()
     metric = configured_hull(run_dir)["metric"]
     finished, spent_s, spent_images = [], [0.0], [0]
     for j in done:

@@ -31,7 +31,8 @@ def selected_points(run_dir: str | Path, eps: float | None = None,
     """(the chosen points of `run_dir`, job specs by id, the cost metric they were chosen by).
 
     `metric` is a point field (macs, params, activation_bytes), default the run's hull.cost."""
-    from petri.status import configured_hull, reading
+    from petri.status import configured_hull
+    from petri.store.store import RunStore
 
     run_dir = Path(run_dir)
     hull = configured_hull(run_dir)
@@ -40,9 +41,9 @@ def selected_points(run_dir: str | Path, eps: float | None = None,
         raise StoreError(f"unknown cost metric {metric!r}; choose one of "
                          f"{', '.join(COST_METRICS.values())} (the point fields; --cost and "
                          f"hull.cost name them {', '.join(COST_METRICS)})")
-    with reading(run_dir, verify=True) as view:
-        points = view.points()
-        specs = {j.id: j.spec for j in view.jobs()}
+    with RunStore.open(run_dir, readonly=True, verify=True) as store:
+        points = store.view.points()
+        specs = {j.id: j.spec for j in store.view.jobs()}
     chosen = select_points(points, metric, eps, hull["log"])
     if not chosen:
         raise StoreError(f"{run_dir} has no trained point with a checkpoint yet; wait for "

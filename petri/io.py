@@ -53,20 +53,6 @@ def atomic_write(path: str | Path, write: Callable, durable: bool = True) -> Non
         raise
 
 
-def remove_stale_temp_files(root: Path) -> int:
-    """Delete the temp files that killed `atomic_write`s left in `root` and the job dirs.
-
-    Only safe for the run's single writer (the daemon, holding the lock, after it has killed
-    the workers of its predecessor): nobody else may be writing one of them right now.
-    """
-    n = 0
-    for pattern in (".*.tmp", "jobs/*/.*.tmp"):
-        for tmp in Path(root).glob(pattern):
-            tmp.unlink(missing_ok=True)
-            n += 1
-    return n
-
-
 def remove_stale_temps(path: str | Path, min_age_s: float = 10.0) -> int:
     """Delete the temp files that killed `atomic_write`s of `path` left beside it.
 

@@ -85,19 +85,26 @@ def save_config(cfg: dict, run_dir: str | Path) -> None:
 
 
 def create_run(cfg: dict, run_dir: str | Path) -> bool:
-    """Create a run at `run_dir` holding an empty store and `cfg`; False (nothing written)
-    where a run is there already. Refuses a place it cannot write.
+    """Create a run at `run_dir` holding an empty store and `cfg`. False (nothing written)
+    where the run of this same config is there already, to be resumed; `ConfigError` naming
+    the keys that differ where another config's run is. Refuses a place it cannot write.
 
     Created under the run's daemon lock, so of two `petri start` on a new run dir at once
     one creates it and the other finds it made (or, if the creation outlasts the lock's
     short wait, says that another petri holds it), never two schemas in one file.
     """
+    created = _create(cfg, RunDir(run_dir))
+    if not created:
+        check_same_config(cfg, run_dir)
+    return created
+
+
+def _create(cfg: dict, rd: RunDir) -> bool:
     import os
 
     from petri.daemon.pidfile import RunLock
-    from petri.store.db import connect
+    from petri.store.store import RunStore
 
-    rd = RunDir(run_dir)
     if rd.config.exists():
         return False
     try:
@@ -114,7 +121,7 @@ def create_run(cfg: dict, run_dir: str | Path) -> bool:
     try:
         if rd.config.exists():  # the other petri made it while this one waited
             return False
-        connect(rd.root, create=True).close()  # fail now on a bad run dir, not in the daemon
+        RunStore.open(rd.root, create=True).close()  # a bad run dir fails now, not in the daemon
         save_config(cfg, rd.root)  # last: a run dir with a config is a whole run
         return True
     finally:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from petri.errors import StoreError
-from petri.store.db import DB_NAME
 
 
 def tensorboard_name(job_id: int, kind: str, point_id: int | None) -> str:
@@ -37,7 +36,7 @@ class RunDir:
 
     @property
     def db(self) -> Path:
-        return self.root / DB_NAME
+        return self.root / "petri.db"
 
     @property
     def config(self) -> Path:
@@ -104,4 +103,5 @@ class RunDir:
                                  f"start a new run dir")
 
     def is_run(self) -> bool:
+        """Whether a whole run lies here: a store and the config `create_run` writes last."""
         return self.db.is_file() and self.config.is_file()

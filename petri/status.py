@@ -3,45 +3,23 @@ from __future__ import annotations
 
 import math
 import os
-import sqlite3
 import statistics
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from petri.daemon.pidfile import daemon_alive, last_fatal, process_start_time
-from petri.errors import StoreError
 from petri.hull import HullCfg, eps_band, lower_hull, pareto_front
 from petri.io import read_json
 from petri.rundir import PROGRESS, RunDir
-from petri.store.db import DB_NAME, connect
-from petri.store.view import RunView
-
-
-@contextmanager
-def reading(run_dir: Path, verify: bool = False):
-    """A read-only view of the run's store; a damaged store is one StoreError. `verify` first
-    checks every page (a full read: for one-off commands, not for the live view's polling)."""
-    conn = connect(run_dir, readonly=True)
-    try:
-        if verify:
-            problem = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if problem != "ok":
-                raise sqlite3.DatabaseError(problem)
-        yield RunView(conn)
-    except sqlite3.DatabaseError as e:
-        raise StoreError(f"{run_dir / DB_NAME} is damaged ({e}); it was left untouched: restore "
-                         f"it from a backup (the checkpoints in jobs/ are separate files)") \
-            from None
-    finally:
-        conn.close()
+from petri.store.store import RunStore
 
 
 def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 10,
              verify: bool = False) -> dict:
     run_dir = Path(run_dir)
-    with reading(run_dir, verify) as view:
+    with RunStore.open(run_dir, readonly=True, verify=verify) as store:
+        view = store.view
         meta = view.meta()
         counts = view.counts()
         running = view.jobs(state="running")
@@ -118,12 +96,12 @@ def finished(run_dir: str | Path) -> str | None:
     finished: a finished run has nothing to resume. A store that lost commits is refused
     first, as the daemon would refuse it."""
     run_dir = Path(run_dir)
-    with reading(run_dir) as view:
-        RunDir(run_dir).check_job_dirs(view.ids())
-        if view.meta().get("done") != "1":
+    with RunStore.open(run_dir, readonly=True) as store:
+        RunDir(run_dir).check_job_dirs(store.ids())
+        if store.view.meta().get("done") != "1":
             return None
-        why = [e["message"] for e in view.events(1, kind="search")]
-        failed = view.counts()["failed"]
+        why = [e["message"] for e in store.view.events(1, kind="search")]
+        failed = store.view.counts()["failed"]
     return "; ".join(why + ([f"{failed} job(s) failed"] if failed else [])) or "search done"
 
 

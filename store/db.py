@@ -15,7 +15,6 @@ from pathlib import Path
 from petri.errors import StoreError
 
 SCHEMA_VERSION = 2
-DB_NAME = "petri.db"
 # Filesystems where SQLite's WAL shared memory and locks do not work.
 NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "fuse.sshfs", "ceph",
               "fuse.glusterfs", "glusterfs", "9p", "afs", "beegfs", "fuse.s3fs"}
@@ -79,18 +78,18 @@ def _schema_sql() -> str:
     return resources.files("petri.store").joinpath("schema.sql").read_text()
 
 
-def connect(run_dir: str | Path, readonly: bool = False, create: bool = False) -> sqlite3.Connection:
-    """Open RUN/petri.db. Writers get WAL and a checked schema.
+def connect(path: str | Path, readonly: bool = False, create: bool = False) -> sqlite3.Connection:
+    """Open the store file `path` (a run's `RunDir.db`). Writers get WAL and a checked schema.
 
     `create` is for a new run only (`petri start` on a new run dir): it may write the schema
     into a missing or empty file. Everywhere else a file without petri's schema is refused, so
     a zero-byte or foreign DB is never silently turned into a fresh run.
     """
-    run_dir = Path(run_dir)
-    path = run_dir / DB_NAME
+    path = Path(path)
+    run_dir = path.parent
     if not path.exists():
         if not create:
-            raise StoreError(_no_run(run_dir))
+            raise StoreError(_no_run(path))
         run_dir.mkdir(parents=True, exist_ok=True)
     if not readonly:
         check_local_disk(run_dir)
@@ -136,14 +135,16 @@ def connect(run_dir: str | Path, readonly: bool = False, create: bool = False) -
     return conn
 
 
-def _no_run(run_dir: Path) -> str:
-    """Why `run_dir` cannot be opened: a parent folder of runs names them, not a new run."""
-    inside = sorted(str(p.parent) for p in run_dir.glob(f"*/{DB_NAME}"))
+def _no_run(path: Path) -> str:
+    """Why the missing store `path` cannot be opened: a parent folder of runs names them, not
+    a new run."""
+    run_dir = path.parent
+    inside = sorted(str(p.parent) for p in run_dir.glob(f"*/{path.name}"))
     if inside:
         shown = ", ".join(inside[:3]) + (f" and {len(inside) - 3} more" if len(inside) > 3 else "")
         return (f"{run_dir} is not a run but holds runs: pass one of them ({shown}); "
                 f"`petri ls {run_dir}` lists them")
-    return (f"no petri run in {run_dir} ({DB_NAME} is missing); start one with "
+    return (f"no petri run in {run_dir} ({path.name} is missing); start one with "
             f"`petri start CONFIG --run-dir {run_dir}`")
 
 

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import sqlite3
 
-from petri.store import jobs as jobs_mod
-from petri.store.points import all_points, numbers_by_plan
 from petri.store.records import Job, Point
 
 
@@ -15,10 +13,14 @@ class RunView:
         self.conn = conn
 
     def counts(self) -> dict[str, int]:
-        return jobs_mod.counts(self.conn)
+        """How many jobs are in each state (every state named, 0 where none is)."""
+        out = {"queued": 0, "running": 0, "done": 0, "failed": 0}
+        for state, n in self.conn.execute("SELECT state, count(*) FROM jobs GROUP BY state"):
+            out[state] = n
+        return out
 
     def ids(self) -> set[int]:
-        return jobs_mod.ids(self.conn)
+        return {r[0] for r in self.conn.execute("SELECT id FROM jobs")}
 
     def job_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
@@ -43,10 +45,13 @@ class RunView:
                                  "FROM jobs WHERE state = 'done'").fetchone()[0]
 
     def points(self) -> list[Point]:
-        return all_points(self.conn)
+        """Every point, by id."""
+        return [Point.from_row(r) for r in self.conn.execute("SELECT * FROM points ORDER BY id")]
 
     def numbers_by_plan(self) -> bool:
-        return numbers_by_plan(self.conn)
+        """Whether the run gives a point id ordinal + 1 (see schema.sql)."""
+        return self.conn.execute("SELECT 1 FROM meta WHERE key = 'point_ids' AND value = 'plan'") \
+            .fetchone() is not None
 
     def events(self, limit: int = 20, kind: str | None = None) -> list[dict]:
         """The last `limit` events (of `kind` only, if given), oldest first."""

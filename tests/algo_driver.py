@@ -1,21 +1,20 @@
 """Drive an algorithm the way the daemon does, against a real store, with made-up results."""
 import random
 
-from petri.store import db, jobs
-from petri.store.view import RunView
+from petri.store.store import RunStore
 
 
 def drive(run_dir, algo, fake_result, slots=2, order_seed=0, result_seed=0, limit=200):
     """Finish jobs in a shuffled order; `fake_result(job, rng)` stands in for the worker."""
-    conn = db.connect(run_dir, create=True)
-    view = RunView(conn)
+    store = RunStore.open(run_dir, create=True)
+    view = store.view
     order = random.Random(order_seed)
     running = []
     for _ in range(limit):
-        if not jobs.counts(conn)["queued"]:
-            jobs.enqueue(conn, algo.propose(view, slots - len(running)))
+        if not view.counts()["queued"]:
+            store.enqueue(algo.propose(view, slots - len(running)))
         while len(running) < slots:
-            job = jobs.claim(conn, "w", "cpu")
+            job = store.claim("w", "cpu")
             if job is None:
                 break
             running.append(job)
@@ -25,6 +24,6 @@ def drive(run_dir, algo, fake_result, slots=2, order_seed=0, result_seed=0, limi
         # A result depends only on the job (its key), never on the order jobs finish in.
         result = fake_result(job, random.Random(f"{result_seed}/{job.key}"))
         out = algo.on_result(job, result, view)
-        jobs.complete(conn, job.id, job.lease, result, out.points, out.jobs, 3)
+        store.complete(job.id, job.lease, result, out.points, out.jobs, 3)
     assert algo.is_done(view)
-    return conn, view, algo
+    return store, view, algo

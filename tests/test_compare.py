@@ -173,16 +173,15 @@ def test_random_draws_are_reproducible_and_respect_the_cost_range():
 
 def test_random_algorithm_proposes_its_samples_once(tmp_path):
     from petri.algos.random.algorithm import RandomSearch
-    from petri.store import db, jobs
-    from petri.store.view import RunView
+    from petri.store.store import RunStore
 
     algo = RandomSearch({"algo": "random", "random": {"samples": 3},
                          "data": {"dataset": "fashion-mnist"}, "trainer": {"epochs": 1}})
-    conn = db.connect(tmp_path, create=True)
-    view = RunView(conn)
+    store = RunStore.open(tmp_path, create=True)
+    view = store.view
     specs = algo.propose(view, 2)
     assert [s.key for s in specs] == ["random/0", "random/1", "random/2"]
-    jobs.enqueue(conn, specs)
+    store.enqueue(specs)
     assert algo.propose(view, 2) == [] and algo.stop_reason(view)
 
 
@@ -191,13 +190,12 @@ def test_random_max_nodes_is_not_replaced_by_the_seeds_node_count(tmp_path):
     from petri.algos.random.algorithm import RandomSearch
     from petri.launch import load_config
     from petri.algos.random.job import draw
-    from petri.store import db
-    from petri.store.view import RunView
+    from petri.store.store import RunStore
     from tests.conftest import ROOT
 
     cfg = load_config(ROOT / "configs" / "random_toy.yaml")
     assert cfg["pareto"]["max_nodes"] == 1 and cfg["random"]["max_nodes"] == 3
-    specs = RandomSearch(cfg).propose(RunView(db.connect(tmp_path, create=True)), 1)
+    specs = RandomSearch(cfg).propose(RunStore.open(tmp_path, create=True).view, 1)
     sampler = specs[0].spec["sampler"]
     assert sampler["max_nodes"] == 3
     nodes = {draw(sampler, i, 1, 10, (1, 28, 28)).normal.n_nodes for i in range(12)}
@@ -209,13 +207,12 @@ def test_random_max_nodes_is_not_replaced_by_the_seeds_node_count(tmp_path):
 
 def test_trainer_seeds_follow_the_run_seed_and_the_job_key(tmp_path):
     from petri.algos.random.algorithm import RandomSearch
-    from petri.store import db
-    from petri.store.view import RunView
+    from petri.store.store import RunStore
 
     def seeds(run_seed, where):
         algo = RandomSearch({"algo": "random", "seed": run_seed, "random": {"samples": 4},
                              "data": {"dataset": "fashion-mnist"}})
-        specs = algo.propose(RunView(db.connect(tmp_path / where, create=True)), 1)
+        specs = algo.propose(RunStore.open(tmp_path / where, create=True).view, 1)
         return [s.spec["trainer"]["seed"] for s in specs]
 
     a, again, b = seeds(0, "a"), seeds(0, "again"), seeds(1, "b")

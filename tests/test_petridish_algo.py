@@ -6,8 +6,7 @@ import pytest
 
 from petri.algos.petridish.algorithm import Petridish, seed_descs, PetridishCfg, ParetoCfg
 from petri.errors import PetriError
-from petri.store import db, jobs
-from petri.store.view import RunView
+from petri.store.store import RunStore
 from tests import algo_driver
 
 BASE = {
@@ -54,7 +53,7 @@ def test_seed_enumeration_matches_the_published_setting():
 
 
 def test_a_search_runs_to_max_points_with_lineage(tmp_path):
-    conn, view, algo = drive(tmp_path, cfg())
+    _, view, algo = drive(tmp_path, cfg())
     points = view.points()
     assert len(points) == 8  # max_points: 2 seeds + 6 children, every one exactly once
     assert len({p.key for p in points}) == 8
@@ -84,18 +83,18 @@ def test_the_points_do_not_depend_on_the_order_jobs_finish_in(tmp_path):
 
 
 def test_search_n_waits_for_the_pool_it_samples_from(tmp_path):
-    conn = db.connect(tmp_path, create=True)
-    view = RunView(conn)
+    store = RunStore.open(tmp_path, create=True)
+    view = store.view
     algo = Petridish(cfg(petridish={"parallel": 1}))
-    jobs.enqueue(conn, algo.propose(view, 4))
+    store.enqueue(algo.propose(view, 4))
     rng = random.Random(0)
     for _ in range(2):  # both seeds
-        j = jobs.claim(conn, "w", "cpu")
+        j = store.claim("w", "cpu")
         out = algo.on_result(j, fake_result(j, rng), view)
-        jobs.complete(conn, j.id, j.lease, fake_result(j, rng), out.points, out.jobs, 3)
+        store.complete(j.id, j.lease, fake_result(j, rng), out.points, out.jobs, 3)
     first = algo.propose(view, 4)
     assert [s.key for s in first] == ["search/0"]  # parallel 1: search/1 needs its result
-    jobs.enqueue(conn, first)
+    store.enqueue(first)
     assert algo.propose(view, 4) == []
 
 

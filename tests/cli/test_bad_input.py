@@ -44,8 +44,8 @@ def make_run(run_dir: Path) -> Path:
     """A run with two trained points and their checkpoints, written through the store's API."""
     from petri.space.build import build_model
     from petri.space.genotypes import genotype
-    from petri.store import db, jobs
     from petri.store.records import JobSpec, PointSpec
+    from petri.store.store import RunStore
     from petri.train import checkpoint
 
     points = []
@@ -56,11 +56,11 @@ def make_run(run_dir: Path) -> Path:
                          "scheduler": {}, "epoch": 1, "step": 0}, run_dir / ckpt)
         points.append(PointSpec(key=f"p{i}", val_error=0.3 - 0.1 * i, macs=1000 * (i + 1),
                                 params=10 * (i + 1), desc=desc.to_dict(), checkpoint=ckpt))
-    conn = db.connect(run_dir, create=True)
-    jobs.enqueue(conn, [JobSpec("train", {"data": {"dataset": "fashion-mnist"}}, "j")])
-    job = jobs.claim(conn, "w", "cpu")
-    jobs.complete(conn, job.id, job.lease, {"wall_s": 1.0}, points, [])
-    conn.close()
+    store = RunStore.open(run_dir, create=True)
+    store.enqueue([JobSpec("train", {"data": {"dataset": "fashion-mnist"}}, "j")])
+    job = store.claim("w", "cpu")
+    store.complete(job.id, job.lease, {"wall_s": 1.0}, points, [])
+    store.close()
     return run_dir
 
 
@@ -459,14 +459,15 @@ def test_eval_of_a_damaged_gallery_is_one_line_and_creates_nothing(damaged, tmp_
 # ---- a damaged run store: status, export ---------------------------------------------------
 
 def test_status_of_a_store_with_a_corrupt_page_says_so_and_leaves_it(tmp_path):
-    from petri.store import db, jobs
+    from petri.rundir import RunDir
     from petri.store.records import JobSpec
+    from petri.store.store import RunStore
 
-    conn = db.connect(tmp_path, create=True)
-    jobs.enqueue(conn, [JobSpec("sleep_train", {"pad": "x" * 500, "i": i}, f"k{i}")
-                        for i in range(200)])
-    conn.close()
-    path = tmp_path / db.DB_NAME
+    store = RunStore.open(tmp_path, create=True)
+    store.enqueue([JobSpec("sleep_train", {"pad": "x" * 500, "i": i}, f"k{i}")
+                   for i in range(200)])
+    store.close()
+    path = RunDir(tmp_path).db
     with open(path, "r+b") as f:
         f.seek(path.stat().st_size // 2 // 4096 * 4096)  # one whole page in the middle
         f.write(b"garbage!" * 512)

@@ -6,22 +6,22 @@ import random
 import pytest
 
 from petri.launch import save_config
-from petri.store import db, jobs
 from petri.store.records import JobSpec, PointSpec
+from petri.store.store import RunStore
 from tests.conftest import run_petri, run_petri_here
 
 
 def make_run(path, algo, seed, err, rng, data=None):
     """Three points (100k, 300k, 1M MACs), each from a job of 10 s and 500 images."""
     save_config({"algo": algo, "seed": seed, **({"data": data} if data else {})}, path)
-    conn = db.connect(path, create=True)
-    jobs.enqueue(conn, [JobSpec("sleep_train", {}, f"k{i}") for i in range(3)])
+    store = RunStore.open(path, create=True)
+    store.enqueue([JobSpec("sleep_train", {}, f"k{i}") for i in range(3)])
     for i, cost in enumerate((1e5, 3e5, 1e6)):
-        j = jobs.claim(conn, "cpu0", "cpu")
+        j = store.claim("cpu0", "cpu")
         e = err * (1 + 0.3 * rng.random()) - 0.02 * i
-        jobs.complete(conn, j.id, j.lease, {"wall_s": 10.0, "steps": 10, "batch_size": 50},
-                      [PointSpec(f"p{i}", e, macs=int(cost), params=1000, budget=2)], [], 3)
-    conn.close()
+        store.complete(j.id, j.lease, {"wall_s": 10.0, "steps": 10, "batch_size": 50},
+                       [PointSpec(f"p{i}", e, macs=int(cost), params=1000, budget=2)], [], 3)
+    store.close()
     return str(path)
 
 

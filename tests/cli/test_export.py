@@ -200,12 +200,12 @@ def test_json_is_said_to_be_an_option_of_the_export_itself():
 
 
 def test_the_json_beside_each_file_says_what_the_model_needs_and_is(run, tmp_path):
-    from petri.status import reading
+    from petri.store.store import RunStore
 
     out = tmp_path / "st"
     summary = _export(run, out, "safetensors")
-    with reading(run) as view:
-        points = {p.id: p for p in view.points()}
+    with RunStore.open(run, readonly=True) as store:
+        points = {p.id: p for p in store.view.points()}
     for m in summary.models:
         meta = _sidecar(out, m.id)
         p = points[m.id]
@@ -313,19 +313,19 @@ def test_train_json_is_the_result_and_nothing_else(gallery, tmp_path):
 
 def test_eval_json_reports_each_gallery_model(gallery, tmp_path):
     from petri.rundir import RunDir
-    from petri.store import db, jobs
     from petri.store.records import JobSpec, PointSpec
+    from petri.store.store import RunStore
 
     run_dir = tmp_path / "eval"
-    conn = db.connect(run_dir, create=True)
-    jobs.enqueue(conn, [JobSpec("eval_train", {"gallery_id": gid}, f"eval/{gid}")
-                        for gid in (1, 2)])
-    job = jobs.claim(conn, "w", "cpu")
-    jobs.complete(conn, job.id, job.lease, {"wall_s": 1.0}, [PointSpec(
+    store = RunStore.open(run_dir, create=True)
+    store.enqueue([JobSpec("eval_train", {"gallery_id": gid}, f"eval/{gid}")
+                   for gid in (1, 2)])
+    job = store.claim("w", "cpu")
+    store.complete(job.id, job.lease, {"wall_s": 1.0}, [PointSpec(
         key="e1", val_error=0.25, params=10, macs=1000, test_error=0.2,
         lineage={"gallery_id": 1, "search_val_error": 0.3})], [])
-    jobs.set_meta(conn, {"done": "1"})
-    conn.close()
+    store.set_meta(done="1")
+    store.close()
     RunDir(run_dir).config.write_text("algo: eval\n")
     res = run_petri("eval", gallery, "--run-dir", run_dir, "--json")
     assert res.returncode == 0, res.stderr
@@ -341,16 +341,16 @@ def test_eval_json_reports_each_gallery_model(gallery, tmp_path):
 
 def test_eval_with_a_failed_model_says_which_and_why_and_exits_non_zero(gallery, tmp_path):
     from petri.rundir import RunDir
-    from petri.store import db, jobs
     from petri.store.records import JobSpec
+    from petri.store.store import RunStore
 
     run_dir = tmp_path / "eval"
-    conn = db.connect(run_dir, create=True)
-    jobs.enqueue(conn, [JobSpec("eval_train", {"gallery_id": 7}, "eval/7")], max_attempts=1)
-    job = jobs.claim(conn, "w", "cpu")
-    jobs.fail(conn, job.id, job.lease, "infra", "hung: no progress for 130s")
-    jobs.set_meta(conn, {"done": "1"})
-    conn.close()
+    store = RunStore.open(run_dir, create=True)
+    store.enqueue([JobSpec("eval_train", {"gallery_id": 7}, "eval/7")], max_attempts=1)
+    job = store.claim("w", "cpu")
+    store.fail(job.id, job.lease, "infra", "hung: no progress for 130s")
+    store.set_meta(done="1")
+    store.close()
     RunDir(run_dir).config.write_text("algo: eval\n")
     res = run_petri("eval", gallery, "--run-dir", run_dir, "--json")
     assert res.returncode == 1
@@ -367,10 +367,10 @@ def test_an_existing_evaluation_refuses_another_config_or_gallery(gallery, tmp_p
     import shutil
 
     from petri.rundir import RunDir
-    from petri.store import db
+    from petri.store.store import RunStore
 
     run_dir = tmp_path / "eval"
-    db.connect(run_dir, create=True).close()
+    RunStore.open(run_dir, create=True).close()
     saved = f"algo: eval\neval:\n  gallery: {json.dumps(str(gallery))}\n"
     RunDir(run_dir).config.write_text(saved)
     res = run_petri("eval", gallery, "--config", ROOT / "configs" / "eval_toy.yaml",

@@ -12,8 +12,8 @@ from petri.launch import save_config
 from petri.rundir import PROGRESS
 from petri.io import atomic_write_json
 from petri.status import snapshot
-from petri.store import db, jobs
 from petri.store.records import JobSpec, PointSpec
+from petri.store.store import RunStore
 
 # (cost, error): ids 1, 2, 4 and 6 are on the lower hull; 3 is Pareto-optimal and inside the
 # 10% band but above the hull; 5 is dominated.
@@ -23,23 +23,22 @@ POINTS = [(1e5, 0.40), (3e5, 0.30), (5e5, 0.27), (1e6, 0.20), (2e6, 0.35), (4e6,
 @pytest.fixture
 def run_dir(tmp_path):
     save_config({"algo": "smoke", "hull": {"eps": 0.1}}, tmp_path)
-    conn = db.connect(tmp_path, create=True)
-    jobs.enqueue(conn, [JobSpec("sleep_train", {}, f"k{i}") for i in range(len(POINTS) + 1)])
+    store = RunStore.open(tmp_path, create=True)
+    store.enqueue([JobSpec("sleep_train", {}, f"k{i}") for i in range(len(POINTS) + 1)])
     for i, (cost, err) in enumerate(POINTS):
-        j = jobs.claim(conn, "cpu0", "cpu")
-        jobs.complete(conn, j.id, j.lease, {"wall_s": 10.0},
-                      [PointSpec(f"p{i}", err, macs=int(cost), params=100 * (i + 1),
-                                 stage="seed" if i < 2 else "grown", parent=1 if i else None)],
-                      [], 3)
-    running = jobs.claim(conn, "cpu1", "cpu", pid=os.getpid())
+        j = store.claim("cpu0", "cpu")
+        store.complete(j.id, j.lease, {"wall_s": 10.0},
+                       [PointSpec(f"p{i}", err, macs=int(cost), params=100 * (i + 1),
+                                  stage="seed" if i < 2 else "grown", parent=1 if i else None)],
+                       [], 3)
+    running = store.claim("cpu1", "cpu", pid=os.getpid())
     d = tmp_path / "jobs" / f"{running.id:06d}"
     d.mkdir(parents=True)
     atomic_write_json(d / PROGRESS, {"t": time.time(), "job_id": running.id,
                                      "lease": running.lease, "step": 30, "total_steps": 120,
                                      "loss": 1.234, "images_per_s": 456.0, "eta_s": 42.0})
-    with db.transaction(conn):
-        jobs.log_event(conn, "search", "search done: something to read")
-    conn.close()
+    store.log_event("search", "search done: something to read")
+    store.close()
     return tmp_path
 
 
@@ -77,7 +76,7 @@ def test_frame_shows_frontier_jobs_and_events(run_dir, width, height):
 
 def test_frame_of_an_empty_run(tmp_path):
     save_config({"algo": "smoke"}, tmp_path)
-    db.connect(tmp_path, create=True).close()
+    RunStore.open(tmp_path, create=True).close()
     text = render(snapshot(tmp_path), 80, 24)
     assert "no trained point yet" in text and "no job running" in text
 
@@ -181,14 +180,13 @@ def test_snapshot_and_status_give_the_eta_from_the_planned_jobs(tmp_path, monkey
     import petri.status
 
     save_config({"algo": "smoke"}, tmp_path)
-    conn = db.connect(tmp_path, create=True)
-    jobs.enqueue(conn, [JobSpec("sleep_train", {}, f"k{i}") for i in range(3)])
+    store = RunStore.open(tmp_path, create=True)
+    store.enqueue([JobSpec("sleep_train", {}, f"k{i}") for i in range(3)])
     for _ in range(2):
-        j = jobs.claim(conn, "cpu0", "cpu")
-        jobs.complete(conn, j.id, j.lease, {"wall_s": 1.0}, [], [], 3)
-    with db.transaction(conn):
-        jobs.set_meta(conn, {"planned_points": 4, "planned_jobs": 4})
-    conn.close()
+        j = store.claim("cpu0", "cpu")
+        store.complete(j.id, j.lease, {"wall_s": 1.0}, [], [], 3)
+    store.set_meta(planned_points=4, planned_jobs=4)
+    store.close()
     monkeypatch.setattr(petri.status, "daemon_alive", lambda run_dir: os.getpid())
     snap = snapshot(tmp_path)
     assert snap["eta_s"] is not None and snap["eta_range_s"] is not None  # two jobs: unsure
@@ -206,7 +204,7 @@ def test_newest_is_the_point_that_landed_last_and_never_none(run_dir, tmp_path_f
     assert "newest #2" in text
     empty = tmp_path_factory.mktemp("empty")
     save_config({"algo": "smoke"}, empty)
-    db.connect(empty, create=True).close()
+    RunStore.open(empty, create=True).close()
     assert "newest" not in render(snapshot(empty), 80, 24)
 
 
@@ -227,14 +225,14 @@ def test_cpu_slots_show_cpu_percent_and_memory_of_their_worker(run_dir):
 
 def test_an_evaluation_shows_test_accuracy_as_models_finish(tmp_path):
     save_config({"algo": "smoke"}, tmp_path)
-    conn = db.connect(tmp_path, create=True)
-    jobs.enqueue(conn, [JobSpec("eval_train", {}, f"e{i}") for i in range(2)])
+    store = RunStore.open(tmp_path, create=True)
+    store.enqueue([JobSpec("eval_train", {}, f"e{i}") for i in range(2)])
     for i, test_error in enumerate((0.125, 0.25)):
-        j = jobs.claim(conn, "cpu0", "cpu")
-        jobs.complete(conn, j.id, j.lease, {}, [PointSpec(f"e{i}", None, macs=1000 * (i + 1),
-                                                          test_error=test_error, stage="eval")],
-                      [], 3)
-    conn.close()
+        j = store.claim("cpu0", "cpu")
+        store.complete(j.id, j.lease, {}, [PointSpec(f"e{i}", None, macs=1000 * (i + 1),
+                                                     test_error=test_error, stage="eval")],
+                       [], 3)
+    store.close()
     text = render(snapshot(tmp_path), 80, 24)
     assert "models evaluated" in text and "test acc" in text
     assert "87.50%" in text and "75.00%" in text
@@ -247,11 +245,11 @@ def test_snapshot_reads_a_workers_usage_only_from_the_process_that_claimed_the_j
     from petri.daemon.pidfile import process_start_time
 
     save_config({"algo": "smoke"}, tmp_path)
-    conn = db.connect(tmp_path, create=True)
-    jobs.enqueue(conn, [JobSpec("sleep_train", {}, "k")])
+    store = RunStore.open(tmp_path, create=True)
+    store.enqueue([JobSpec("sleep_train", {}, "k")])
     start = process_start_time(os.getpid()) if same_process else "1"  # "1": a reused pid
-    jobs.claim(conn, "cpu0", "cpu", pid=os.getpid(), pid_start=start)
-    conn.close()
+    store.claim("cpu0", "cpu", pid=os.getpid(), pid_start=start)
+    store.close()
     monkeypatch.setattr(petri.status, "daemon_alive", lambda run_dir: os.getpid())
     worker = snapshot(tmp_path)["workers"][0]
     assert (worker["rss_bytes"] is not None and worker["cpu_s"] > 0) == same_process

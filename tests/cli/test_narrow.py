@@ -8,8 +8,8 @@ import pytest
 from petri.io import atomic_write_json
 from petri.launch import save_config
 from petri.rundir import PROGRESS, RunDir
-from petri.store import db, jobs
 from petri.store.records import JobSpec, PointSpec
+from petri.store.store import RunStore
 from tests.cli.test_bad_input import make_run
 from tests.conftest import run_petri_here
 
@@ -20,19 +20,19 @@ def busy_run(tmp_path_factory):
     running on a GPU slot at step 1030 of 12000."""
     run = tmp_path_factory.mktemp("busy")
     save_config({"algo": "smoke", "hull": {"cost": "params"}}, run)
-    conn = db.connect(run, create=True)
-    jobs.enqueue(conn, [JobSpec("post_train", {}, f"k{i}") for i in range(6)])
+    store = RunStore.open(run, create=True)
+    store.enqueue([JobSpec("post_train", {}, f"k{i}") for i in range(6)])
     for i in range(4):
-        j = jobs.claim(conn, "gpu0.1", "cuda:0")
-        jobs.complete(conn, j.id, j.lease, {"wall_s": 100.0},
-                      [PointSpec(f"p{i}", 0.4 - 0.05 * i, macs=123_456_789 * (i + 1),
-                                 params=3_345_678 * (i + 1), stage="grown", parent=1)], [], 3)
-    j = jobs.claim(conn, "gpu0.1", "cuda:0")
-    jobs.fail(conn, j.id, j.lease, "deterministic",
-              "Traceback ...\nValueError: the desc of model 12 has a node without any input "
-              "edge; fix the desc or the algorithm that wrote it")
-    running = jobs.claim(conn, "gpu0.12", "cuda:0", pid=os.getpid())
-    conn.close()
+        j = store.claim("gpu0.1", "cuda:0")
+        store.complete(j.id, j.lease, {"wall_s": 100.0},
+                       [PointSpec(f"p{i}", 0.4 - 0.05 * i, macs=123_456_789 * (i + 1),
+                                  params=3_345_678 * (i + 1), stage="grown", parent=1)], [], 3)
+    j = store.claim("gpu0.1", "cuda:0")
+    store.fail(j.id, j.lease, "deterministic",
+               "Traceback ...\nValueError: the desc of model 12 has a node without any input "
+               "edge; fix the desc or the algorithm that wrote it")
+    running = store.claim("gpu0.12", "cuda:0", pid=os.getpid())
+    store.close()
     d = RunDir(run).job(running.id)
     d.mkdir(parents=True)
     atomic_write_json(d / PROGRESS, {"t": time.time(), "job_id": running.id,

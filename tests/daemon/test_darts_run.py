@@ -33,15 +33,10 @@ def submit(tmp, algo, name):
 
 def stored(run_dir, kind=None):
     """(points, jobs of `kind`) as the store holds them."""
-    from petri.store.db import connect
-    from petri.store.view import RunView
+    from petri.store.store import RunStore
 
-    conn = connect(run_dir, readonly=True)
-    try:
-        view = RunView(conn)
-        return view.points(), view.jobs(kind=kind)
-    finally:
-        conn.close()
+    with RunStore.open(run_dir, readonly=True) as store:
+        return store.view.points(), store.view.jobs(kind=kind)
 
 
 def outcome(run_dir):

@@ -94,12 +94,11 @@ def supernet_case(name: str, batch: int, tmp_path) -> dict:
     from petri.algos.darts.algorithm import SearchSpec
     from petri.algos.registry import create_algo
     from petri.data.info import dataset_info
-    from petri.store import db
-    from petri.store.view import RunView
+    from petri.store.store import RunStore
 
     cfg = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     algo = create_algo(cfg)
-    spec = SearchSpec.from_dict(algo.propose(RunView(db.connect(tmp_path, create=True)), 1)[0]
+    spec = SearchSpec.from_dict(algo.propose(RunStore.open(tmp_path, create=True).view, 1)[0]
                                 .spec)
     info = dataset_info(spec.data["dataset"])
     return {"supernet": {**spec.supernet.__dict__, "compile": None},

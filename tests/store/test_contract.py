@@ -46,6 +46,17 @@ def test_complete_lands_points_and_follow_ups_once_and_fences_stale_leases(store
     assert not store.complete(job.id, job.lease, {"r": 1}, pts, specs("b"))  # repeated
     assert [p.key for p in store.view.points()] == ["a/point"]
     assert store.view.job_count() == 2 and store.get(job.id).state == "done"
+    assert store.view.counts() == {"queued": 1, "running": 0, "done": 1, "failed": 0}
+
+
+def test_a_late_result_of_a_requeued_attempt_is_fenced(store):
+    store.enqueue(specs("a"))
+    first = store.claim("w0", "cpu")
+    assert store.fail(first.id, first.lease, "infra", "lost", backoff_s=0) == "queued"
+    second = store.claim("w1", "cpu")
+    assert second.lease == first.lease + 1 and second.attempts == 2
+    assert not store.complete(first.id, first.lease, {}, [PointSpec("p", 0.5)], [])
+    assert store.complete(second.id, second.lease, {}, [PointSpec("p", 0.5)], [])
 
 
 def test_fail_retries_infra_with_backoff_and_fails_deterministic_at_once(store):
