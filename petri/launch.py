@@ -94,7 +94,7 @@ def create_run(cfg: dict, run_dir: str | Path) -> bool:
     """
     import os
 
-    from petri.daemon.pidfile import RunLock
+    from petri.daemon.lock import RunLock
     from petri.store.db import connect
 
     rd = RunDir(run_dir)
