@@ -47,7 +47,8 @@ def fake_result(job, rng):
         reg, ce = objectives(nu)
         return {"desc": desc_with(int(nu * 1e4)), "val_error": 0.5, "val_loss": ce, "reg": reg,
                 "epochs": 1, "wall_s": 1.0, "train_loss": 1.0, "reg_kind": "l1", "nu": nu,
-                "alphas": {}, "arch_steps": 10, "form": "eager", "checkpoint": "ckpt.pt", **FAKE_RUN}
+                "alphas": {}, "arch_steps": 10, "form": "eager", "checkpoint": "ckpt.pt",
+                **FAKE_RUN}
     return {"val_error": round(rng.uniform(0.1, 0.5), 4), "params": rng.randint(100, 10000),
             "macs": 1000, "activation_bytes": 10, "epochs": 2, "checkpoint": "ckpt.pt",
             "wall_s": 2.0, "val_loss": 1.0, "train_loss": 1.0, "test_error": None, **FAKE_RUN}

@@ -1,9 +1,10 @@
 """A long-lived worker process: takes jobs from the daemon one after another.
 
 Protocol: the daemon writes one JSON line per command on the worker's stdin
-(`{"cmd": "run", ...}`, the rest an `Assignment`, or `{"cmd": "stop"}`); the worker answers with JSON lines on its own
-channel (`ready`, `done`). The outcome of a job is its `result.json`, written atomically in the
-job directory before `done` is sent, so a daemon that dies in between finds it on restart.
+(`{"cmd": "run", ...}`, the rest an `Assignment`, or `{"cmd": "stop"}`); the worker answers
+with JSON lines on its own channel (`ready`, `done`). The outcome of a job is its
+`result.json`, written atomically in the job directory before `done` is sent, so a daemon
+that dies in between finds it on restart.
 End of stdin means the daemon is gone: the running job checkpoints and the worker exits.
 """
 from __future__ import annotations

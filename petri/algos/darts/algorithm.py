@@ -85,8 +85,8 @@ class Regulariser:
 @dataclass(frozen=True)
 class DartsSearchSpec(JobSpecData):
     """A `darts_search` job's spec: the algorithm builds it, the job reads it. The config
-    classes above hold every default, so none is written again on the job's side (here,
-    beside them, rather than in job.py, which reads them)."""
+    classes above hold every default, so none is written again on the job's side (job.py
+    imports this and the result from here)."""
 
     supernet: SupernetCfg
     arch: ArchCfg

@@ -1,9 +1,10 @@
 """`search`: Petridish's candidate search on one parent, ending in a warm-started child.
 
-The spec is a `SearchSpec`, the result a `SearchResult`. The candidates train beside the frozen parent (resumable like
-any training job); then k per cell type (the top k by |α|, or k at random with `select:
-random`) are merged into the child desc, and the child's warm-start weights are written to
-`child_init.pt` in the job directory for the `post_train` job that follows.
+The spec is a `SearchSpec`, the result a `SearchResult`. The candidates train beside the
+frozen parent (resumable like any training job); then k per cell type (the top k by |α|, or
+k at random with `select: random`) are merged into the child desc, and the child's
+warm-start weights are written to `child_init.pt` in the job directory for the `post_train`
+job that follows.
 """
 from __future__ import annotations
 
