@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from petri.daemon.pidfile import daemon_alive
+from petri.daemon.lock import daemon_alive
 
 ROOT = Path(__file__).resolve().parents[1]
 

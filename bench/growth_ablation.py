@@ -142,7 +142,7 @@ def run_pair(parent: str, desc: dict, seed: int, s: dict, out: Path) -> dict:
     from petri.space.build import build_model
     from petri.space.desc import ModelDesc
     from petri.algos.petridish.grow import GrowthNet, grow_child
-    from petri.algos.petridish.search_job import search_hooks
+    from petri.algos.petridish.job import search_hooks
 
     t0 = time.perf_counter()
     g = s["petridish"]

@@ -1,4 +1,4 @@
-"""`petri start | resume | stop` and the hidden `petri daemon` that `start` launches."""
+"""`petri start | resume | stop`: `start` launches the daemon as `python -m petri.daemon`."""
 from __future__ import annotations
 
 import logging
@@ -16,7 +16,7 @@ from petri.errors import PetriError
 
 
 def launch(run_dir: Path, foreground: bool) -> None:
-    from petri.daemon.pidfile import already_running, daemon_alive, lock_held, pid_file
+    from petri.daemon.lock import already_running, daemon_alive, lock_held, pid_file
 
     if daemon_alive(run_dir) is not None:
         raise PetriError(already_running(run_dir))
@@ -41,8 +41,8 @@ def launch(run_dir: Path, foreground: bool) -> None:
             # and from a source checkout that would shadow the installed package with its
             # folders (petri/ without the cli/ and store/ that setup.py maps into it).
             here = run_dir.resolve()
-            proc = subprocess.Popen([sys.executable, "-m", "petri.cli.main", "daemon",
-                                     str(here)], cwd=here, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen([sys.executable, "-m", "petri.daemon", str(here)],
+                                    cwd=here, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=log, start_new_session=True)
     except OSError as e:
         raise PetriError(f"cannot start a daemon on {run_dir}: {e.strerror} ({log_path})") from None
@@ -96,7 +96,7 @@ def start(config, run_dir, foreground, live, sets):
 def start_run(cfg: dict, run_dir: Path, foreground: bool, live: bool) -> None:
     """Create the run and start its daemon; on an existing run with this same config, resume
     it (a different config is refused, a finished run only said to be so)."""
-    from petri.daemon.pidfile import daemon_alive
+    from petri.daemon.lock import daemon_alive
     from petri.launch import create_run
 
     if not create_run(cfg, run_dir):
@@ -225,7 +225,7 @@ def resume(run_dir, foreground, live):
               help="Seconds to wait for a clean stop.")
 def stop(run_dir, now, timeout):
     """Stop RUN_DIR's daemon: workers checkpoint, jobs go back to the queue, nothing is lost."""
-    from petri.daemon.pidfile import daemon_alive, wait_gone
+    from petri.daemon.lock import daemon_alive, wait_gone
     from petri.rundir import RunDir
 
     run_dir = Path(run_dir)
@@ -262,7 +262,7 @@ def stop(run_dir, now, timeout):
 
 
 def _kill_workers(run_dir: Path) -> None:
-    from petri.daemon.pidfile import kill_if_same
+    from petri.daemon.process import kill_if_same
     from petri.store.store import RunStore
 
     with RunStore.open(run_dir, readonly=True) as store:
@@ -270,14 +270,3 @@ def _kill_workers(run_dir: Path) -> None:
     for job in running:
         kill_if_same(job.pid, job.pid_start)
 
-
-@click.command(hidden=True)
-@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-def daemon_main(run_dir):
-    """Run the daemon process for RUN_DIR (what `petri start` launches)."""
-    from petri.daemon.daemon import Daemon
-
-    logging.getLogger("petri").setLevel(logging.INFO)
-    logging.getLogger().handlers[0].setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    Daemon(Path(run_dir)).run()

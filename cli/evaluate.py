@@ -83,7 +83,7 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
 
     from petri.cli.daemon import launch
     from petri.cli.live import watch
-    from petri.daemon.pidfile import daemon_alive
+    from petri.daemon.lock import daemon_alive
     from petri.launch import create_run, load_config
     from petri.rundir import RunDir
 
@@ -170,7 +170,7 @@ def _wait(run_dir: Path, gallery_path: Path) -> None:
     """Wait quietly, as the live view would, until the evaluation ends or its daemon stops."""
     import time
 
-    from petri.daemon.pidfile import daemon_alive
+    from petri.daemon.lock import daemon_alive
 
     click.echo(f"evaluating {gallery_path.name} in {run_dir}; Ctrl-C leaves it running (see "
                f"`petri status {run_dir}`)", err=True)

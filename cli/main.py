@@ -35,7 +35,6 @@ COMMANDS = {
     "data": ("petri.cli.data:data", "Import your own images or arrays once (.petri); show one."),
     "doctor": ("petri.cli.doctor:doctor", "What a bug report needs, and whether this machine's "
                                           "kernels compute petri's fast paths correctly."),
-    "daemon": ("petri.cli.daemon:daemon_main", "Run the daemon process (used by start)."),
 }
 
 
@@ -53,8 +52,7 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx, formatter):
         # Short help from the table, so `petri --help` imports no command module.
-        rows = [(n, COMMANDS[n][1]) for n in self.list_commands(ctx)
-                if n != "daemon"]
+        rows = [(n, COMMANDS[n][1]) for n in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

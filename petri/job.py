@@ -1,15 +1,18 @@
 """What every job kind is given and may raise, below both the algorithms and the daemon.
 
-A job kind reads its spec (a `JobSpecData`), runs with a `JobContext` — its own directory,
-a progress file, a stop flag — and ends in a result, `JobStopped` or `JobFailed`. A worker
-writes only inside the job directory: `progress.json` (rewritten atomically every few
-seconds, the daemon's liveness signal), checkpoints, and finally `result.json`.
+The daemon hands a worker an `Assignment`: which job, under which lease, where its files
+live. A job kind reads its spec (a `JobSpecData`), runs with a `JobContext` — its own
+directory, a progress file, a stop flag — and ends in a result (a `JobResult`), `JobStopped`
+or `JobFailed`. A worker writes only inside the job directory: `progress.json` (rewritten
+atomically every few seconds, the daemon's liveness signal), checkpoints, and finally
+`result.json`. Specs and results cross processes, and a daemon restart, as flat JSON.
 """
 from __future__ import annotations
 
 import dataclasses
 import threading
 import time
+import typing
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,9 +22,9 @@ from petri.rundir import CHECKPOINT, PROGRESS
 
 
 @dataclass(frozen=True)
-class JobSpecData:
-    """A job kind's spec: typed fields the job reads, plus `extra`, the algorithm's own
-    bookkeeping (lineage, parent, index) that rides along unread. Stored flat as JSON."""
+class JobData:
+    """Typed fields, plus `extra`: keys the fields do not name, which ride along unread (an
+    algorithm's bookkeeping in a spec: lineage, parent, index). Stored flat as JSON."""
 
     extra: dict = field(default_factory=dict, kw_only=True)
 
@@ -31,19 +34,69 @@ class JobSpecData:
 
     @classmethod
     def from_dict(cls, d: dict):
+        """Read back from JSON; a field whose type is a dataclass is rebuilt as one."""
         names = {f.name for f in fields(cls)} - {"extra"}
         missing = sorted(f.name for f in fields(cls) if f.name in names and f.name not in d
                          and f.default is dataclasses.MISSING
                          and f.default_factory is dataclasses.MISSING)
         if missing:
-            raise JobFailed(f"{cls.__name__} lacks {', '.join(missing)}; the job was made by "
-                            f"another petri version: start a new run", "deterministic")
-        return cls(**{k: v for k, v in d.items() if k in names},
+            raise _other_version(f"{cls.__name__} lacks {', '.join(missing)}")
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: _typed(hints[k], v) for k, v in d.items() if k in names},
                    extra={k: v for k, v in d.items() if k not in names})
+
+
+class JobSpecData(JobData):
+    """A job kind's spec: the algorithm builds it, the job reads it."""
+
+
+class JobResult(JobData):
+    """A job kind's result: the job returns it, the algorithm's `on_result` reads it, and
+    `result.json` and the store keep it as JSON."""
 
 
 def _plain(value):
     return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+
+def _typed(hint, value):
+    """`value` as read from JSON, rebuilt as the dataclass `hint` names (or one of a union)."""
+    if not isinstance(value, dict):
+        return value
+    for cls in (hint, *typing.get_args(hint)):
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+            hints = typing.get_type_hints(cls)
+            if unknown := sorted(set(value) - set(hints)):
+                raise _other_version(f"{cls.__name__} has no {', '.join(unknown)}")
+            return cls(**{k: _typed(hints[k], v) for k, v in value.items()})
+    return value
+
+
+def _other_version(what: str) -> JobFailed:
+    return JobFailed(f"{what}; the job was made by another petri version: start a new run",
+                     "deterministic")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What the daemon hands a worker (a local process or a Ray actor): one job, one lease."""
+
+    job_id: int
+    lease: int
+    kind: str
+    spec: dict  # the JSON the store holds; the worker reads it as the kind's spec class
+    job_dir: Path
+    run_dir: Path
+    device: str
+    progress_every_s: float  # daemon.progress_every_s
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "job_dir": str(self.job_dir),
+                "run_dir": str(self.run_dir)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Assignment:
+        return cls(**{**d, "job_dir": Path(d["job_dir"]), "run_dir": Path(d["run_dir"])})
 
 
 class JobStopped(Exception):
@@ -64,8 +117,8 @@ class JobContext:
     lease: int
     job_dir: Path
     device: str
+    progress_every_s: float  # daemon.progress_every_s
     stop_event: threading.Event = field(default_factory=threading.Event)
-    progress_every_s: float = 2.0
     run_dir: Path | None = None  # specs name files relative to it, so a run dir can move
     _last_progress: float = 0.0
     _pulse: threading.Event | None = None  # set to end the repeating of a busy report

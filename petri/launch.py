@@ -102,7 +102,7 @@ def create_run(cfg: dict, run_dir: str | Path) -> bool:
 def _create(cfg: dict, rd: RunDir) -> bool:
     import os
 
-    from petri.daemon.pidfile import RunLock
+    from petri.daemon.lock import RunLock
     from petri.store.store import RunStore
 
     if rd.config.exists():

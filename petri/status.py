@@ -8,7 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from petri.daemon.pidfile import daemon_alive, last_fatal, process_start_time
+from petri.daemon.fatal import last_fatal
+from petri.daemon.lock import daemon_alive
+from petri.daemon.process import process_start_time
 from petri.hull import HullCfg, eps_band, lower_hull, pareto_front
 from petri.io import read_json
 from petri.rundir import PROGRESS, RunDir

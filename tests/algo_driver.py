@@ -2,6 +2,7 @@
 import random
 
 from petri.store.store import RunStore
+from tests.conftest import as_result
 
 
 def drive(run_dir, algo, fake_result, slots=2, order_seed=0, result_seed=0, limit=200):
@@ -23,7 +24,7 @@ def drive(run_dir, algo, fake_result, slots=2, order_seed=0, result_seed=0, limi
         job = running.pop(order.randrange(len(running)))
         # A result depends only on the job (its key), never on the order jobs finish in.
         result = fake_result(job, random.Random(f"{result_seed}/{job.key}"))
-        out = algo.on_result(job, result, view)
+        out = algo.on_result(job, as_result(job, result), view)
         store.complete(job.id, job.lease, result, out.points, out.jobs, 3)
     assert algo.is_done(view)
     return store, view, algo

@@ -46,7 +46,7 @@ def run_petri(*args, env=None, timeout=300, **kw):
 
 # What must run in a fresh interpreter: a daemon in the foreground (signals, the run's lock),
 # and anything whose imports an environment (PYTHONPATH: plug-ins) or a pre-exec hook decides.
-_OWN_PROCESS_ARGS = {"--foreground", "daemon"}
+_OWN_PROCESS_ARGS = {"--foreground"}
 _OWN_PROCESS_ENV = {"PYTHONPATH"}
 
 
@@ -145,3 +145,25 @@ def photos(tmp_path_factory):
 needs_fashion = pytest.mark.skipif(not (FASHION / "train-images-idx3-ubyte.gz").exists(),
                                    reason="Debian's dataset-fashion-mnist is not installed "
                                           "(.ci/run installs it)")
+
+
+def assignment(kind: str, spec: dict, job_dir: Path, job_id: int = 1, lease: int = 1,
+               run_dir: Path | None = None):
+    """What a daemon hands a worker for this job (a job dir is RUN/jobs/N by default)."""
+    from petri.config import DaemonCfg
+    from petri.job import Assignment
+
+    job_dir = Path(job_dir)
+    return Assignment(job_id, lease, kind, spec, job_dir, Path(run_dir or job_dir.parent.parent),
+                      "cpu", DaemonCfg().progress_every_s)
+
+
+# The fields of a made-up training result that no algorithm reads.
+FAKE_RUN = {"steps": 10, "images_per_s": 100.0, "batch_size": 64}
+
+
+def as_result(job, result: dict):
+    """A made-up result of `job`, as the daemon hands it to `on_result`: its kind's class."""
+    from petri.algos.registry import job_kind
+
+    return job_kind(job.kind).read_result(result)

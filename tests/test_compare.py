@@ -158,12 +158,11 @@ def test_hypervolume_curve_grows_with_compute_and_ends_at_the_run_score():
 @pytest.mark.slow
 def test_random_draws_are_reproducible_and_respect_the_cost_range():
     from petri.cost import count_cost
-    from petri.algos.random.job import draw
+    from petri.algos.random.job import Sampler, draw
 
-    sampler = {"seed": 0, "min_reductions": 0, "max_reductions": 2, "min_cells": 1,
-               "max_cells": 5, "min_nodes": 1, "max_nodes": 3, "edges_per_node": 2,
-               "channels": 4, "stem_multiplier": 2, "metric": "macs",
-               "min_cost": 300_000, "max_cost": 600_000}
+    sampler = Sampler(seed=0, min_reductions=0, max_reductions=2, min_cells=1, max_cells=5,
+                      min_nodes=1, max_nodes=3, ops=None, edges_per_node=2, channels=4,
+                      stem_multiplier=2, metric="macs", min_cost=300_000, max_cost=600_000)
     descs = [draw(sampler, i, 1, 10, (1, 28, 28)) for i in range(5)]
     assert [d.key() for d in descs] == [draw(sampler, i, 1, 10, (1, 28, 28)).key()
                                         for i in range(5)]
@@ -189,15 +188,15 @@ def test_random_max_nodes_is_not_replaced_by_the_seeds_node_count(tmp_path):
     """random_toy.yaml asks for up to 3 nodes while its pareto section (the seeds') says 1."""
     from petri.algos.random.algorithm import RandomSearch
     from petri.launch import load_config
-    from petri.algos.random.job import draw
+    from petri.algos.random.job import RandomTrainSpec, draw
     from petri.store.store import RunStore
     from tests.conftest import ROOT
 
     cfg = load_config(ROOT / "configs" / "random_toy.yaml")
     assert cfg["pareto"]["max_nodes"] == 1 and cfg["random"]["max_nodes"] == 3
     specs = RandomSearch(cfg).propose(RunStore.open(tmp_path, create=True).view, 1)
-    sampler = specs[0].spec["sampler"]
-    assert sampler["max_nodes"] == 3
+    sampler = RandomTrainSpec.from_dict(specs[0].spec).sampler
+    assert sampler.max_nodes == 3
     nodes = {draw(sampler, i, 1, 10, (1, 28, 28)).normal.n_nodes for i in range(12)}
     assert nodes == {1, 2, 3}
     with pytest.raises(ConfigError, match="random.max_nodes"):

@@ -11,6 +11,7 @@ from petri.errors import ConfigError
 from petri.space.desc import PRIMITIVES
 from petri.space.genotypes import genotype
 from tests.algo_driver import drive
+from tests.conftest import FAKE_RUN, as_result
 
 BASE = {"algo": "darts", "seed": 5, "data": {"dataset": "fashion-mnist"},
         "supernet": {"channels": 4, "cells": 3, "nodes": 2},
@@ -45,10 +46,12 @@ def fake_result(job, rng):
         nu = job.spec["regulariser"]["nu"]
         reg, ce = objectives(nu)
         return {"desc": desc_with(int(nu * 1e4)), "val_error": 0.5, "val_loss": ce, "reg": reg,
-                "epochs": 1, "wall_s": 1.0}
+                "epochs": 1, "wall_s": 1.0, "train_loss": 1.0, "reg_kind": "l1", "nu": nu,
+                "alphas": {}, "arch_steps": 10, "form": "eager", "checkpoint": "ckpt.pt",
+                **FAKE_RUN}
     return {"val_error": round(rng.uniform(0.1, 0.5), 4), "params": rng.randint(100, 10000),
             "macs": 1000, "activation_bytes": 10, "epochs": 2, "checkpoint": "ckpt.pt",
-            "wall_s": 2.0}
+            "wall_s": 2.0, "val_loss": 1.0, "train_loss": 1.0, "test_error": None, **FAKE_RUN}
 
 
 def test_darts_runs_its_searches_then_trains_each_distinct_genotype(tmp_path):
@@ -83,10 +86,10 @@ def test_the_first_search_by_index_names_a_shared_network_and_a_failed_one_holds
     first, second, third = (store.claim("w", "cpu") for _ in range(3))
     same = {**fake_result(second, None), "desc": desc_with(0)}
     # Search 2 finishes first, but search 1 (same cells) is still in flight: nothing yet.
-    out = algo.on_result(third, same, store.view)
+    out = algo.on_result(third, as_result(third, same), store.view)
     assert out.jobs == [] and store.complete(third.id, third.lease, same, [], out.jobs)
     assert store.fail(first.id, first.lease, "deterministic", "boom") == "failed"
-    out = algo.on_result(second, same, store.view)
+    out = algo.on_result(second, as_result(second, same), store.view)
     assert [j.spec["lineage"]["search"] for j in out.jobs] == ["darts/1", "darts/2"]
     store.complete(second.id, second.lease, same, [], out.jobs)
     trains = store.view.jobs(kind="train")  # one network, named by search 1
@@ -96,7 +99,7 @@ def test_the_first_search_by_index_names_a_shared_network_and_a_failed_one_holds
     store2, algo2 = RunStore.memory(), create_algo(cfg(darts={"searches": 2}))
     store2.enqueue(algo2.propose(store2.view, 2))
     a, b = store2.claim("w", "cpu"), store2.claim("w", "cpu")
-    out = algo2.on_result(b, same, store2.view)
+    out = algo2.on_result(b, as_result(b, same), store2.view)
     store2.complete(b.id, b.lease, same, [], out.jobs)
     store2.fail(a.id, a.lease, "deterministic", "boom")
     assert algo2.stop_reason(store2.view) is None and not algo2.is_done(store2.view)

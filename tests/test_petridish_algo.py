@@ -8,6 +8,7 @@ from petri.algos.petridish.algorithm import Petridish, seed_descs, PetridishCfg,
 from petri.errors import PetriError
 from petri.store.store import RunStore
 from tests import algo_driver
+from tests.conftest import FAKE_RUN, as_result
 
 BASE = {
     "algo": "petridish", "seed": 3,
@@ -30,11 +31,12 @@ def fake_result(job, rng):
     """What a worker would return: errors fall a little with every growth step."""
     if job.kind == "search":
         return {"child_desc": job.spec["parent_desc"], "init": f"jobs/{job.id}/init.pt",
-                "picks": [{"op": "skip_connect", "input": 1}], "epochs": 1, "wall_s": 1.0}
+                "picks": [{"op": "skip_connect", "input": 1}], "epochs": 1, "wall_s": 1.0,
+                "params": 1, "macs": 1, "activation_bytes": 1, **FAKE_RUN}
     return {"val_error": round(rng.uniform(0.1, 0.5), 4), "params": rng.randint(100, 10000),
             "macs": rng.randint(10_000, 1_000_000), "activation_bytes": 1000,
             "epochs": job.spec["trainer"]["epochs"], "checkpoint": f"jobs/{job.id}/ckpt.pt",
-            "wall_s": 2.0}
+            "wall_s": 2.0, "val_loss": 1.0, "train_loss": 1.0, "test_error": None, **FAKE_RUN}
 
 
 def drive(run_dir, config, **kw):
@@ -90,7 +92,7 @@ def test_search_n_waits_for_the_pool_it_samples_from(tmp_path):
     rng = random.Random(0)
     for _ in range(2):  # both seeds
         j = store.claim("w", "cpu")
-        out = algo.on_result(j, fake_result(j, rng), view)
+        out = algo.on_result(j, as_result(j, fake_result(j, rng)), view)
         store.complete(j.id, j.lease, fake_result(j, rng), out.points, out.jobs, 3)
     first = algo.propose(view, 4)
     assert [s.key for s in first] == ["search/0"]  # parallel 1: search/1 needs its result

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from petri.job import JobResult
 from petri.store.records import Job, JobSpec, PointSpec
 from petri.store.view import RunView
+from petri.train.job import TrainJobResult
 
 
 @dataclass
@@ -20,14 +22,14 @@ class Outcome:
     jobs: list[JobSpec] = field(default_factory=list)
 
 
-def trained_point(job: Job, result: dict, stage: str, lineage: dict, desc: dict | None = None,
-                  **fields) -> PointSpec:
+def trained_point(job: Job, result: TrainJobResult, stage: str, lineage: dict,
+                  desc: dict | None = None, **fields) -> PointSpec:
     """The point of a finished training job (`train` kinds and `random_train`)."""
-    values = dict(key=f"{job.key}/point", val_error=result.get("val_error"),
-                  test_error=result.get("test_error"), params=result["params"],
-                  macs=result["macs"], activation_bytes=result["activation_bytes"],
+    values = dict(key=f"{job.key}/point", val_error=result.val_error,
+                  test_error=result.test_error, params=result.params,
+                  macs=result.macs, activation_bytes=result.activation_bytes,
                   desc=desc or job.spec["desc"], lineage=lineage, stage=stage,
-                  budget=result["epochs"], checkpoint=result["checkpoint"])
+                  budget=result.epochs, checkpoint=result.checkpoint)
     return PointSpec(**{**values, **fields})
 
 
@@ -55,8 +57,10 @@ class Algorithm:
         """Jobs to enqueue now; keys make repeated proposals harmless."""
         return []
 
-    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
-        """Points to record and follow-up jobs, committed with the job in one transaction."""
+    def on_result(self, job: Job, result: JobResult | dict, view: RunView) -> Outcome:
+        """Points to record and follow-up jobs, committed with the job in one transaction.
+        `result` is the job kind's result class (a dict where its job function declares
+        none, see `JobKind`)."""
         return Outcome()
 
     def stop_reason(self, view: RunView) -> str | None:

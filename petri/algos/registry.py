@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import pkgutil
+import typing
 from dataclasses import dataclass, field
 from typing import Callable
 
 from petri import plugins
 from petri.errors import ConfigError, PetriError
+from petri.job import JobData
 
 # Sections every run may have whatever its algorithm (read by the daemon, data and trainer).
 SHARED_SECTIONS = ("algo", "seed", "name", "daemon", "ray", "data", "trainer", "compare")
@@ -95,8 +98,36 @@ def job_kinds() -> dict[str, str]:
     return kinds
 
 
-def job_function(kind: str) -> Callable:
+@dataclass(frozen=True)
+class JobKind:
+    """A job kind's function and the classes its spec and result cross the job boundary as,
+    read from the function's type hints: `run(spec: SomeSpec, ctx) -> SomeResult`. A kind
+    without such hints (a plug-in's plain function) takes and returns the JSON dicts."""
+
+    run: Callable
+    spec: type[JobData] | None
+    result: type[JobData] | None
+
+    def read_spec(self, d: dict):
+        return self.spec.from_dict(d) if self.spec else d
+
+    def read_result(self, d: dict):
+        return self.result.from_dict(d) if self.result else d
+
+    def write_result(self, result) -> dict:
+        return result.to_dict() if isinstance(result, JobData) else result
+
+
+@functools.cache
+def job_kind(kind: str) -> JobKind:
     kinds = job_kinds()
     if kind not in kinds:
         raise PetriError(f"unknown job kind {kind!r}; known: {', '.join(sorted(kinds))}")
-    return _load(kinds[kind])
+    run = _load(kinds[kind])
+    hints = typing.get_type_hints(run)
+    first = next(iter(inspect.signature(run).parameters), None)
+    return JobKind(run, _job_data(hints.get(first)), _job_data(hints.get("return")))
+
+
+def _job_data(hint) -> type[JobData] | None:
+    return hint if isinstance(hint, type) and issubclass(hint, JobData) else None

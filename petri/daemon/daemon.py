@@ -14,12 +14,16 @@ import signal
 import time
 from pathlib import Path
 
+from petri.algos.registry import job_kind
 from petri.config import DaemonCfg, RayCfg
 from petri.daemon.executor import Event, LocalExecutor
-from petri.daemon.pidfile import FatalRecord, RunLock, already_running, kill_if_same, write_pid
+from petri.daemon.fatal import FatalRecord
+from petri.daemon.lock import RunLock, already_running, write_pid
+from petri.daemon.process import kill_if_same
 from petri.daemon.slots import plan_slots, query_gpus
 from petri.errors import PetriError, StoreError
 from petri.io import read_json, remove_stale_temps_in
+from petri.job import Assignment
 from petri.launch import open_run
 from petri.rundir import PROGRESS, RESULT, RunDir, tensorboard_name
 from petri.store.store import RunStore
@@ -168,25 +172,25 @@ class Daemon:
     def handle(self, ev: Event, respawn: bool = True) -> None:
         h = ev.handle
         if ev.kind == "done":
-            msg = h.job
+            job = h.job
             h.job = None
-            if msg is not None and msg["job_id"] == ev.data["job_id"]:
-                record = read_json(Path(msg["job_dir"]) / RESULT)
+            if job is not None and job.job_id == ev.data["job_id"]:
+                record = read_json(job.job_dir / RESULT)
                 if record is None:
                     record = {"status": "failed", "fail_class": "infra",
                               "error": "worker reported done but result.json is unreadable"}
-                self.ingest(msg["job_id"], msg["lease"], record)
+                self.ingest(job.job_id, job.lease, record)
         elif ev.kind == "exited":
-            if h.job is not None:
+            if (job := h.job) is not None:
                 code = ev.data["returncode"]
                 why = h.exit_reason or f"worker exited with code {code} without a result"
-                record = read_json(Path(h.job["job_dir"]) / RESULT)
-                if record and record.get("lease") == h.job["lease"]:
-                    self.ingest(h.job["job_id"], h.job["lease"], record)
+                record = read_json(job.job_dir / RESULT)
+                if record and record.get("lease") == job.lease:
+                    self.ingest(job.job_id, job.lease, record)
                 else:
-                    state = self.store.fail(h.job["job_id"], h.job["lease"], "infra", why,
-                                      self.dcfg.backoff_s)
-                    log.warning("job %s lost (%s) -> %s", h.job["job_id"], why, state)
+                    state = self.store.fail(job.job_id, job.lease, "infra", why,
+                                            self.dcfg.backoff_s)
+                    log.warning("job %s lost (%s) -> %s", job.job_id, why, state)
                 h.job = None
             if respawn and not self.stopping:
                 self.executor.spawn(h.slot)
@@ -195,7 +199,8 @@ class Daemon:
         status = record.get("status")
         if status == "ok":
             job = self.store.get(job_id)
-            outcome = self.algo.on_result(job, record["result"], self.view)
+            result = job_kind(job.kind).read_result(record["result"])
+            outcome = self.algo.on_result(job, result, self.view)
             self.store.complete(job_id, lease, record["result"], outcome.points,
                           outcome.jobs, self.dcfg.max_attempts)
         elif status == "stopped":
@@ -212,8 +217,8 @@ class Daemon:
         for h in self.executor.handles:
             if h.job is None or h.exit_reason:
                 continue
-            progress = read_json(Path(h.job["job_dir"]) / PROGRESS)
-            if progress and progress.get("lease") == h.job["lease"]:
+            progress = read_json(h.job.job_dir / PROGRESS)
+            if progress and progress.get("lease") == h.job.lease:
                 stale = now - float(progress["t"])
                 busy = now - float(progress.get("busy_since") or now)
                 if stale > self.dcfg.hang_grace_s:
@@ -250,8 +255,6 @@ class Daemon:
             d.mkdir(parents=True, exist_ok=True)
             (d / RESULT).unlink(missing_ok=True)  # a result of an older lease is void
             self.link_tensorboard(job)
-            self.executor.assign(h, {"job_id": job.id, "lease": job.lease, "kind": job.kind,
-                                     "spec": job.spec, "job_dir": str(d),
-                                     "run_dir": str(self.run_dir),
-                                     "device": h.slot.device,
-                                     "progress_every_s": self.dcfg.progress_every_s})
+            self.executor.assign(h, Assignment(job.id, job.lease, job.kind, job.spec, d,
+                                               self.run_dir, h.slot.device,
+                                               self.dcfg.progress_every_s))

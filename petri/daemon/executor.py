@@ -2,7 +2,7 @@
 `petri.daemon.ray_executor.RayExecutor` uses Ray actors (imported only when a run asks for it).
 
 Both offer the same calls: `slots` and `describe()` (the slots to fill and a line saying where
-they are), `spawn(slot)`, `assign(handle, message)`, `request_stop(handle)`,
+they are), `spawn(slot)`, `assign(handle, assignment)`, `request_stop(handle)`,
 `kill(handle, reason)`, `poll(timeout) -> events` and `close_all()`. Whatever runs a job, its
 job directory on this machine is where the daemon finds its progress, checkpoints and
 `result.json`; the algorithms never see the executor.
@@ -19,8 +19,9 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import KW_ONLY, dataclass, field
 
-from petri.daemon.pidfile import process_start_time
+from petri.daemon.process import process_start_time
 from petri.daemon.slots import Slot
+from petri.job import Assignment
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Handle(ABC):
     slot: Slot
     _: KW_ONLY
     ready: bool = False
-    job: dict | None = None  # the run message of the job in hand
+    job: Assignment | None = None  # the job in hand
     assigned_at: float = 0.0
     exit_reason: str | None = None
     # The local process the store records with a claim, so a restarted daemon can kill an
@@ -91,10 +92,10 @@ class LocalExecutor:
         self.handles.append(h)
         return h
 
-    def assign(self, h: WorkerHandle, message: dict) -> None:
-        h.job = message
+    def assign(self, h: WorkerHandle, job: Assignment) -> None:
+        h.job = job
         h.assigned_at = time.time()
-        self._send(h, {"cmd": "run", **message})
+        self._send(h, {"cmd": "run", **job.to_dict()})
 
     def request_stop(self, h: WorkerHandle) -> None:
         self._send(h, {"cmd": "stop"})

@@ -26,7 +26,7 @@ import socket
 import tempfile
 import threading
 import time
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from petri.daemon.slots import Slot
 from petri.daemon.worker import run_one
 from petri.errors import PetriError
 from petri.io import atomic_write
+from petri.job import Assignment
 from petri.rundir import PROGRESS, RESULT, RunDir
 
 SCRATCH_PREFIX = "petri-slot-"  # + the actor's pid: how a new actor tells orphaned scratch
@@ -69,14 +70,13 @@ def named_inputs(spec, run_dir: Path) -> set[str]:
     return found
 
 
-def job_inputs(msg: dict) -> tuple[str, dict[str, bytes]]:
+def job_inputs(job: Assignment) -> tuple[str, dict[str, bytes]]:
     """(the job dir relative to the run dir, {run-relative name: bytes} to ship with it)."""
-    run_dir, job_dir = Path(msg["run_dir"]), Path(msg["job_dir"])
-    rel = str(job_dir.relative_to(run_dir))
-    files = {f"{rel}/{name}": p.read_bytes() for name, p in job_files(job_dir).items()
+    rel = str(job.job_dir.relative_to(job.run_dir))
+    files = {f"{rel}/{name}": p.read_bytes() for name, p in job_files(job.job_dir).items()
              if name not in (PROGRESS, RESULT)}  # both belong to an earlier attempt
-    for name in named_inputs(msg["spec"], run_dir):
-        files.setdefault(name, (run_dir / name).read_bytes())
+    for name in named_inputs(job.spec, job.run_dir):
+        files.setdefault(name, (job.run_dir / name).read_bytes())
     return rel, files
 
 
@@ -132,7 +132,7 @@ class SlotActor:
         return {"host": socket.gethostname(), "node": ray.get_runtime_context().get_node_id(),
                 "gpus": [str(g) for g in ray.get_gpu_ids()]}
 
-    def run(self, msg: dict, job_rel: str, files: dict[str, bytes]) -> dict:
+    def run(self, job: Assignment, job_rel: str, files: dict[str, bytes]) -> dict:
         """Run the job on the shipped files; returns the last pull (see `sync`)."""
         with self.lock:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -140,13 +140,12 @@ class SlotActor:
                 path = self.root / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
-            self.job_dir, self.lease = self.root / job_rel, msg["lease"]
+            self.job_dir, self.lease = self.root / job_rel, job.lease
             self.job_dir.mkdir(parents=True, exist_ok=True)
             # The head holds these already: pulls send what changes from here on.
             self.sent = {n: _version(p) for n, p in job_files(self.job_dir).items()}
-        run_one({**msg, "job_dir": str(self.job_dir), "run_dir": str(self.root)},
-                self.stop_event)
-        return self._pull(msg["lease"], last=True)
+        run_one(replace(job, job_dir=self.job_dir, run_dir=self.root), self.stop_event)
+        return self._pull(job.lease, last=True)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -311,13 +310,13 @@ class RayExecutor:
     def _call(self, h: ActorHandle, call: str, lease: int | None, ref) -> None:
         self.calls[ref] = (h, call, lease)
 
-    def assign(self, h: ActorHandle, message: dict) -> None:
-        h.job = message
+    def assign(self, h: ActorHandle, job: Assignment) -> None:
+        h.job = job
         h.assigned_at = time.time()
         h.last = None
-        h.next_sync = h.assigned_at + message["progress_every_s"]
-        rel, files = job_inputs(message)
-        self._call(h, "run", message["lease"], h.actor.run.remote(message, rel, files))
+        h.next_sync = h.assigned_at + job.progress_every_s
+        rel, files = job_inputs(job)
+        self._call(h, "run", job.lease, h.actor.run.remote(job, rel, files))
 
     def request_stop(self, h: ActorHandle) -> None:
         if h.actor is not None and not h.dead:
@@ -365,7 +364,7 @@ class RayExecutor:
 
     def _sync(self, h: ActorHandle) -> None:
         h.syncing = True
-        lease = h.job["lease"]
+        lease = h.job.lease
         self._call(h, "sync", lease, h.actor.sync.remote(lease))
 
     def _answer(self, ref) -> list[Event]:
@@ -386,9 +385,9 @@ class RayExecutor:
             self.start_delay.pop(h.slot.name, None)
             self.start_error.pop(h.slot.name, None)
             return [Event("ready", h, value)]
-        if h.job is None or h.job["lease"] != lease:
+        if h.job is None or h.job.lease != lease:
             return []  # the answer of a job this handle no longer holds
-        job_dir = Path(h.job["job_dir"])
+        job_dir = h.job.job_dir
         if call == "run":
             if h.syncing:
                 h.last = value
@@ -397,12 +396,12 @@ class RayExecutor:
             h.syncing = False
             if value is not None:
                 apply_update(job_dir, value)
-            h.next_sync = time.time() + h.job["progress_every_s"]
+            h.next_sync = time.time() + h.job.progress_every_s
             if h.last is None:
                 return []
             value = h.last
         apply_update(job_dir, value)
-        return [Event("done", h, {"job_id": h.job["job_id"], "lease": lease})]
+        return [Event("done", h, {"job_id": h.job.job_id, "lease": lease})]
 
     def close_all(self) -> None:
         """Kill every actor and leave the cluster; the exits follow in `poll`, without Ray."""

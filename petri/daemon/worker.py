@@ -1,9 +1,10 @@
 """A long-lived worker process: takes jobs from the daemon one after another.
 
 Protocol: the daemon writes one JSON line per command on the worker's stdin
-(`{"cmd": "run", ...}` or `{"cmd": "stop"}`); the worker answers with JSON lines on its own
-channel (`ready`, `done`). The outcome of a job is its `result.json`, written atomically in the
-job directory before `done` is sent, so a daemon that dies in between finds it on restart.
+(`{"cmd": "run", ...}`, the rest an `Assignment`, or `{"cmd": "stop"}`); the worker answers
+with JSON lines on its own channel (`ready`, `done`). The outcome of a job is its
+`result.json`, written atomically in the job directory before `done` is sent, so a daemon
+that dies in between finds it on restart.
 End of stdin means the daemon is gone: the running job checkpoints and the worker exits.
 """
 from __future__ import annotations
@@ -14,10 +15,9 @@ import queue
 import sys
 import threading
 import traceback
-from pathlib import Path
 
-from petri.algos.registry import job_function
-from petri.job import JobContext, JobFailed, JobStopped
+from petri.algos.registry import job_kind
+from petri.job import Assignment, JobContext, JobFailed, JobStopped
 from petri.io import atomic_write_json
 from petri.rundir import RESULT
 
@@ -26,19 +26,18 @@ def _out_of_memory(e: BaseException) -> bool:
     return type(e).__name__ in ("OutOfMemoryError", "MemoryError")
 
 
-def run_one(msg: dict, stop: threading.Event) -> dict:
-    job_dir = Path(msg["job_dir"])
-    job_dir.mkdir(parents=True, exist_ok=True)
-    ctx = JobContext(job_id=msg["job_id"], lease=msg["lease"], job_dir=job_dir,
-                     device=msg.get("device", "cpu"), stop_event=stop,
-                     progress_every_s=msg.get("progress_every_s", 2.0),
-                     run_dir=Path(msg["run_dir"]) if msg.get("run_dir") else None)
+def run_one(job: Assignment, stop: threading.Event) -> dict:
+    job.job_dir.mkdir(parents=True, exist_ok=True)
+    ctx = JobContext(job_id=job.job_id, lease=job.lease, job_dir=job.job_dir, device=job.device,
+                     progress_every_s=job.progress_every_s, stop_event=stop,
+                     run_dir=job.run_dir)
     # Busy until the job's own first report: importing its code (torch) takes a while.
     ctx.progress(busy=True, phase="start")
-    record = {"job_id": msg["job_id"], "lease": msg["lease"]}
+    record = {"job_id": job.job_id, "lease": job.lease}
     try:
-        result = job_function(msg["kind"])(msg["spec"], ctx)
-        record.update(status="ok", result=result)
+        kind = job_kind(job.kind)
+        result = kind.run(kind.read_spec(job.spec), ctx)
+        record.update(status="ok", result=kind.write_result(result))
     except JobStopped as e:
         record.update(status="stopped", error=str(e))
     except JobFailed as e:
@@ -49,7 +48,7 @@ def run_one(msg: dict, stop: threading.Event) -> dict:
         record.update(status="failed", fail_class=cls, error=traceback.format_exc())
     finally:
         ctx.end_busy()  # a job that raised inside a busy phase must not look alive
-    atomic_write_json(job_dir / RESULT, record)
+    atomic_write_json(job.job_dir / RESULT, record)
     return record
 
 
@@ -64,21 +63,21 @@ def main() -> int:
     def read_commands() -> None:
         for line in sys.stdin:
             msg = json.loads(line)
-            if msg.get("cmd") == "stop":
+            if msg.pop("cmd") == "stop":
                 stop.set()
                 commands.put(None)
             else:
-                commands.put(msg)
+                commands.put(Assignment.from_dict(msg))
         stop.set()  # stdin closed: the daemon is gone
         commands.put(None)
 
     threading.Thread(target=read_commands, daemon=True).start()
     channel.write(json.dumps({"event": "ready", "pid": os.getpid()}) + "\n")
     while not stop.is_set():
-        msg = commands.get()
-        if msg is None:
+        job = commands.get()
+        if job is None:
             break
-        record = run_one(msg, stop)
+        record = run_one(job, stop)
         try:
             channel.write(json.dumps({"event": "done", "job_id": record["job_id"],
                                       "lease": record["lease"], "status": record["status"]}) + "\n")

@@ -1,7 +1,8 @@
 """`train` kinds (`seed_train`, `post_train`, `eval_train`, `train`): train one desc, report
 its cost and validation (and, when asked, test) error.
 
-The spec is a `TrainSpec`, built by the algorithm and read here. Resumes from the job's
+The spec is a `TrainSpec`, built by the algorithm and read here; the result a
+`TrainJobResult`. Resumes from the job's
 checkpoint, checkpoints and stops when the worker is asked to, reports progress to
 progress.json. On CUDA out-of-memory it halves the batch and tries again, down to
 `min_batch_size`; below that the failure is deterministic.
@@ -12,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
-from petri.job import JobContext, JobFailed, JobSpecData, JobStopped
+from petri.job import JobContext, JobFailed, JobResult, JobSpecData, JobStopped
 
 MIN_BATCH = 8
 
@@ -25,6 +26,25 @@ class TrainSpec(JobSpecData):
     init: str | None = None  # run-relative state dict to start from (a grown child's warm start)
     with_test: bool = False  # also evaluate on the test split
     min_batch_size: int = MIN_BATCH  # CUDA OOM halves the batch down to this
+
+
+@dataclass(frozen=True)
+class TrainJobResult(JobResult):
+    """The trainer's `TrainResult`, the model's `Cost`, and where its weights are."""
+
+    val_error: float | None  # None without a validation split
+    val_loss: float | None
+    train_loss: float
+    epochs: int
+    steps: int
+    images_per_s: float
+    wall_s: float
+    test_error: float | None  # None unless the spec asked `with_test`
+    params: int
+    macs: int
+    activation_bytes: int
+    batch_size: int  # after any OOM halving
+    checkpoint: str  # run-relative
 
 
 def fit(make_model: Callable, splits, cfg, ctx: JobContext, min_batch: int = MIN_BATCH,
@@ -98,7 +118,7 @@ def network_hooks(model):
     return ModelHooks(drop_path=model.set_drop_path)
 
 
-def run(spec: dict, ctx: JobContext) -> dict:
+def run(spec: TrainSpec, ctx: JobContext) -> TrainJobResult:
     import torch
 
     from petri.cost import count_cost
@@ -106,7 +126,6 @@ def run(spec: dict, ctx: JobContext) -> dict:
     from petri.space.desc import ModelDesc
     from petri.train.config import TrainCfg
 
-    spec = TrainSpec.from_dict(spec)
     desc = ModelDesc.from_dict(spec.desc).validate()
     cfg = TrainCfg.from_dict(spec.trainer)
     splits = load_splits(spec.data, ctx, spec.with_test)
@@ -128,5 +147,5 @@ def run(spec: dict, ctx: JobContext) -> dict:
                            model_hooks=network_hooks)
     with ctx.busy("counting cost"):
         cost = count_cost(desc, splits.info.shape)
-    return {**result.to_dict(), **cost.to_dict(), "batch_size": batch,
-            "checkpoint": ctx.relative(ctx.checkpoint_path)}
+    return TrainJobResult(**result.to_dict(), **cost.to_dict(), batch_size=batch,
+                          checkpoint=ctx.relative(ctx.checkpoint_path))

@@ -15,6 +15,7 @@ from petri.launch import check
 from petri.store.store import RunStore
 from tests import test_darts_algo as darts_tests
 from tests import test_petridish_algo as petridish_tests
+from tests.conftest import as_result
 
 
 def smoke_result(job, rng):
@@ -23,9 +24,10 @@ def smoke_result(job, rng):
 
 
 def random_result(job, rng):
-    from petri.algos.random.job import draw
+    from petri.algos.random.job import RandomTrainSpec, draw
 
-    desc = draw(job.spec["sampler"], job.spec["index"], 1, 10, (1, 28, 28))
+    spec = RandomTrainSpec.from_dict(job.spec)
+    desc = draw(spec.sampler, spec.index, 1, 10, (1, 28, 28))
     return {**petridish_tests.fake_result(job, rng), "desc": desc.to_dict()}
 
 
@@ -80,7 +82,7 @@ def run(config, fake_result, slots=2, order_seed=0, restart_at=None, limit=300,
             break
         job = running.pop(order.randrange(len(running)))
         result = fake_result(job, random.Random(job.key))
-        out = algo.on_result(job, result, store.view)
+        out = algo.on_result(job, as_result(job, result), store.view)
         assert store.complete(job.id, job.lease, result, out.points, out.jobs)
     assert algo.is_done(store.view), "the algorithm never finished"
     # Ids and parents too: an id names a point in status, plot and the gallery.

@@ -12,7 +12,7 @@ from petri.space.desc import SEARCH_OPS, ModelDesc
 from petri.space.sample import random_desc
 from tests import test_petridish_algo as petridish_tests
 from tests.algo_driver import drive
-from tests.conftest import ROOT, needs_fashion, run_petri
+from tests.conftest import ROOT, as_result, needs_fashion, run_petri
 
 CFG = {"algo": "evolution", "seed": 1, "data": {"dataset": "fashion-mnist"},
        "pareto": {"min_reductions": 0, "max_reductions": 1, "min_cells": 1, "max_cells": 3,
@@ -92,7 +92,7 @@ def test_a_generation_waits_for_the_one_before(tmp_path):
     assert store.view.counts()["queued"] == 4
     job = store.claim("w", "cpu")
     result = petridish_tests.fake_result(job, random.Random(0))
-    out = algo.on_result(job, result, store.view)
+    out = algo.on_result(job, as_result(job, result), store.view)
     assert store.complete(job.id, job.lease, result, out.points, out.jobs)
     assert algo.propose(store.view, 8) == []  # three members still training
     assert algo.stop_reason(store.view) is None

@@ -242,7 +242,7 @@ def test_an_evaluation_shows_test_accuracy_as_models_finish(tmp_path):
 def test_snapshot_reads_a_workers_usage_only_from_the_process_that_claimed_the_job(
         tmp_path, monkeypatch, same_process):
     import petri.status
-    from petri.daemon.pidfile import process_start_time
+    from petri.daemon.process import process_start_time
 
     save_config({"algo": "smoke"}, tmp_path)
     store = RunStore.open(tmp_path, create=True)

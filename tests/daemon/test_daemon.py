@@ -2,12 +2,14 @@
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from petri.daemon.pidfile import daemon_alive
+from petri.daemon.lock import daemon_alive
 from petri.status import snapshot
 from tests.conftest import ROOT, run_petri
 
@@ -169,7 +171,8 @@ def test_second_start_on_a_run_dir_is_refused(tmp_path):
                     timeout=60)  # its config: another one is refused before the daemon is asked
     assert res.returncode != 0 and f"pid {pid}" in res.stderr
     # The lock holds even against a daemon started by hand, past the pid-file check.
-    res = run_petri("daemon", run, timeout=60)
+    res = subprocess.run([sys.executable, "-m", "petri.daemon", str(run)], capture_output=True,
+                         text=True, timeout=60)
     assert res.returncode != 0 and "already running" in res.stderr
     res = run_petri("stop", run, timeout=120)
     assert res.returncode == 0, res.stderr

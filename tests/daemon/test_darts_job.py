@@ -1,4 +1,5 @@
 """The `darts_search` job: a supernet search that resumes exactly and derives a genotype."""
+import dataclasses
 import threading
 
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from petri.daemon.worker import run_one
 from petri.space.build import build_model
 from petri.space.desc import ModelDesc
-from tests.conftest import needs_fashion
+from tests.conftest import assignment, needs_fashion
 
 DATA = {"dataset": "fashion-mnist", "subset": 128, "val_size": 1000, "val_subset": 64}
 
@@ -25,14 +26,13 @@ def spec(partial=None, second_order=False, warmup=0, reg=None, nu=0.0, epochs=2)
 def run(tmp_path, name, s, stop_first=False):
     job_dir = tmp_path / "jobs" / name
     job_dir.mkdir(parents=True, exist_ok=True)
-    msg = {"job_id": 1, "lease": 1, "kind": "darts_search", "spec": s, "job_dir": str(job_dir),
-           "run_dir": str(tmp_path)}
+    msg = assignment("darts_search", s, job_dir, run_dir=tmp_path)
     if stop_first:
         stop = threading.Event()
         stop.set()
         rec = run_one(msg, stop)
         assert rec["status"] == "stopped", rec
-        msg["lease"] = 2
+        msg = dataclasses.replace(msg, lease=2)
     rec = run_one(msg, threading.Event())
     assert rec["status"] == "ok", rec.get("error")
     return rec["result"]

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from petri.daemon.pidfile import lock_held
+from petri.daemon.lock import lock_held
 from petri.status import snapshot
 from tests.conftest import run_petri
 from tests.daemon.test_daemon import SMOKE, db_rows, start, wait_done, wait_for

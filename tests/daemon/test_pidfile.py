@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from petri.daemon.pidfile import FatalRecord, last_fatal, pid_file, write_pid
+from petri.daemon.fatal import FatalRecord, last_fatal
+from petri.daemon.lock import pid_file, write_pid
 from petri.rundir import RunDir
 from tests.conftest import run_petri
 from tests.daemon.test_daemon import SMOKE, wait_for

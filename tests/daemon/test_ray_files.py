@@ -1,5 +1,6 @@
 """What travels between the head's job dirs and a slot actor's scratch, without a cluster:
 the actor class is used in-process, the way Ray would call it on a node."""
+import dataclasses
 import json
 import threading
 
@@ -7,20 +8,21 @@ from petri.daemon.ray_executor import SlotActor, apply_update, job_files, job_in
 from petri.daemon.worker import run_one
 from petri.io import read_json
 from petri.rundir import RESULT, RunDir
+from tests.conftest import assignment
 
-SMOKE_SPEC = {"index": 0, "seed": 0, "steps": 12, "step_time": 0.0, "checkpoint_every": 5}
+SMOKE_SPEC = {"index": 0, "seed": 0, "steps": 12, "step_time": 0.0, "checkpoint_every": 5,
+              "crash_at": None, "hang_at": None, "raise_at": None}
 
 
 def message(run, job_id, lease, spec):
-    return {"job_id": job_id, "lease": lease, "kind": "sleep_train", "spec": spec,
-            "job_dir": str(RunDir(run).job(job_id)), "run_dir": str(run), "device": "cpu",
-            "progress_every_s": 0.1}
+    return dataclasses.replace(assignment("sleep_train", spec, RunDir(run).job(job_id), job_id,
+                                          lease, run), progress_every_s=0.1)
 
 
-def run_on_actor(actor, msg) -> None:
+def run_on_actor(actor, job) -> None:
     """Ship the job, run it, and mirror its scratch job dir back into the head's."""
-    rel, files = job_inputs(msg)
-    apply_update(RunDir(msg["run_dir"]).job(msg["job_id"]), actor.run(msg, rel, files))
+    rel, files = job_inputs(job)
+    apply_update(job.job_dir, actor.run(job, rel, files))
 
 
 def test_inputs_are_the_job_dir_and_the_files_the_spec_names_under_jobs(tmp_path):
@@ -37,7 +39,7 @@ def test_inputs_are_the_job_dir_and_the_files_the_spec_names_under_jobs(tmp_path
     spec = {"init": "jobs/000003/child_init.pt", "nested": [{"p": "jobs/000003/child_init.pt"}],
             "outside": "config.yaml", "escape": "jobs/../config.yaml",
             "missing": "jobs/000003/nothing.pt", "op": "sep_conv_3x3"}
-    rel, files = job_inputs({"run_dir": str(run), "job_dir": str(own), "spec": spec})
+    rel, files = job_inputs(assignment("train", spec, own, 7, run_dir=run))
     assert rel == "jobs/000007"
     assert files == {"jobs/000007/checkpoint.pt": b"ckpt", "jobs/000003/child_init.pt": b"weights"}
 

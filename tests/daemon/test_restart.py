@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from petri.daemon.pidfile import daemon_alive, lock_held
+from petri.daemon.lock import daemon_alive, lock_held
 from petri.status import snapshot
 from tests.conftest import run_petri
 from tests.daemon.test_daemon import SMOKE, db_rows, start, wait_done, wait_for
@@ -59,7 +59,7 @@ def test_a_zombie_daemon_counts_as_gone(tmp_path):
     run = tmp_path / "run"
     start(run, *LONG)
     assert run_petri("stop", run).returncode == 0  # stopped, not finished: resume has work
-    proc = subprocess.Popen([sys.executable, "-m", "petri.cli.main", "daemon", str(run)],
+    proc = subprocess.Popen([sys.executable, "-m", "petri.daemon", str(run)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: daemon_alive(run) == proc.pid, 60, "daemon up")

@@ -5,7 +5,7 @@ import pytest
 
 from petri.daemon.worker import run_one
 from petri.space.genotypes import genotype
-from tests.conftest import needs_fashion
+from tests.conftest import assignment, needs_fashion
 
 DATA = {"dataset": "fashion-mnist", "subset": 256, "val_size": 1000, "val_subset": 128}
 TRAINER = {"epochs": 1, "batch_size": 64, "seed": 5}
@@ -15,8 +15,8 @@ TRAINER = {"epochs": 1, "batch_size": 64, "seed": 5}
 def parent(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
     desc = genotype("DARTS_V2", channels=4, cells=3, in_channels=1).to_dict()
-    rec = run_one({"job_id": 1, "lease": 1, "kind": "seed_train", "job_dir": str(run / "jobs/1"),
-                   "spec": {"desc": desc, "data": DATA, "trainer": TRAINER}}, threading.Event())
+    rec = run_one(assignment("seed_train", {"desc": desc, "data": DATA, "trainer": TRAINER},
+                             run / "jobs/1"), threading.Event())
     assert rec["status"] == "ok", rec.get("error")
     return run, desc, rec["result"]["checkpoint"]
 
@@ -26,8 +26,8 @@ def search(parent, job_id, select, seed=5):
     spec = {"parent_desc": desc, "parent_checkpoint": ckpt, "data": DATA,
             "trainer": {**TRAINER, "seed": seed},
             "grow": {"k": 2, "l1": 1e-3, "grow_existing": False, "select": select}}
-    rec = run_one({"job_id": job_id, "lease": 1, "kind": "search", "spec": spec,
-                   "job_dir": str(run / f"jobs/{job_id}")}, threading.Event())
+    rec = run_one(assignment("search", spec, run / f"jobs/{job_id}", job_id),
+                  threading.Event())
     return rec
 
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from petri.daemon.pidfile import daemon_alive
+from petri.daemon.lock import daemon_alive
 from tests.conftest import ROOT, run_petri
 from tests.daemon.test_daemon import SMOKE, db_rows, start, wait_done, wait_for
 from tests.daemon.test_restart import stored

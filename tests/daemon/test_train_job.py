@@ -1,9 +1,10 @@
+import dataclasses
 import threading
 
 from petri.daemon.worker import run_one
 from petri.io import read_json
 from petri.space.genotypes import genotype
-from tests.conftest import needs_fashion
+from tests.conftest import assignment, needs_fashion
 
 
 @needs_fashion
@@ -12,12 +13,12 @@ def test_train_job_records_cost_and_error_and_resumes_after_stop(tmp_path):
     spec = {"desc": desc, "data": {"dataset": "fashion-mnist", "subset": 512, "val_size": 1000,
                                    "val_subset": 256},
             "trainer": {"epochs": 2, "batch_size": 64, "checkpoint_every_s": 0.0}}
-    msg = {"job_id": 1, "lease": 1, "kind": "train", "spec": spec, "job_dir": str(tmp_path)}
+    msg = assignment("train", spec, tmp_path)
     stop = threading.Event()
     stop.set()  # asked to stop at once: checkpoint after the first step and report it
     rec = run_one(msg, stop)
     assert rec["status"] == "stopped" and (tmp_path / "checkpoint.pt").exists()
-    rec = run_one({**msg, "lease": 2}, threading.Event())
+    rec = run_one(dataclasses.replace(msg, lease=2), threading.Event())
     assert rec["status"] == "ok", rec.get("error")
     r = rec["result"]
     assert 0 <= r["val_error"] <= 1 and r["macs"] > 0 and r["params"] > 0
@@ -28,9 +29,8 @@ def test_train_job_records_cost_and_error_and_resumes_after_stop(tmp_path):
 def test_train_job_with_a_bad_desc_fails_deterministically(tmp_path):
     desc = genotype("DARTS_V2").to_dict()
     desc["normal"]["nodes"][0]["edges"][0]["op"] = "conv_9x9"
-    msg = {"job_id": 1, "lease": 1, "kind": "train",
-           "spec": {"desc": desc, "data": {"dataset": "fashion-mnist"}, "trainer": {}},
-           "job_dir": str(tmp_path)}
+    msg = assignment("train", {"desc": desc, "data": {"dataset": "fashion-mnist"},
+                               "trainer": {}}, tmp_path)
     rec = run_one(msg, threading.Event())
     assert rec["status"] == "failed" and rec["fail_class"] == "deterministic"
     assert "conv_9x9" in rec["error"]
@@ -56,10 +56,10 @@ def test_out_of_memory_halves_the_batch_and_retries(tmp_path, monkeypatch):
     desc = genotype("DARTS_V2", channels=4, cells=3, in_channels=1).to_dict()
     spec = {"desc": desc, "data": {"dataset": "fashion-mnist", "subset": 128, "val_size": 1000,
                                    "val_subset": 64}, "trainer": {"epochs": 1, "batch_size": 64}}
-    msg = {"job_id": 1, "lease": 1, "kind": "train", "spec": spec, "job_dir": str(tmp_path)}
+    msg = assignment("train", spec, tmp_path)
     rec = run_one(msg, threading.Event())
     assert rec["status"] == "ok" and batches == [64, 32, 16] and rec["result"]["batch_size"] == 16
     spec["min_batch_size"] = 32  # cannot go below 32: a deterministic failure
-    rec = run_one({**msg, "lease": 2, "job_dir": str(tmp_path / "b")}, threading.Event())
+    rec = run_one(dataclasses.replace(msg, lease=2, job_dir=tmp_path / "b"), threading.Event())
     assert rec["status"] == "failed" and rec["fail_class"] == "deterministic"
     assert "out of memory even at batch 32" in rec["error"]

@@ -91,15 +91,15 @@ SEARCH_CONFIGS = {  # config -> batch (small: the float64 reference of a CIFAR s
 
 def supernet_case(name: str, batch: int, tmp_path) -> dict:
     """The first search the config's algorithm proposes, as the fast-path check's case."""
-    from petri.algos.darts.algorithm import SearchSpec
+    from petri.algos.darts.algorithm import DartsSearchSpec
     from petri.algos.registry import create_algo
     from petri.data.info import dataset_info
     from petri.store.store import RunStore
 
     cfg = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     algo = create_algo(cfg)
-    spec = SearchSpec.from_dict(algo.propose(RunStore.open(tmp_path, create=True).view, 1)[0]
-                                .spec)
+    proposed = algo.propose(RunStore.open(tmp_path, create=True).view, 1)[0]
+    spec = DartsSearchSpec.from_dict(proposed.spec)
     info = dataset_info(spec.data["dataset"])
     return {"supernet": {**spec.supernet.__dict__, "compile": None},
             "in_channels": info.shape[0], "classes": info.num_classes, "hw": info.shape[1],

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from petri.algos.petridish.search_job import search_hooks
+from petri.algos.petridish.job import search_hooks
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.data.loader import DeviceData, Splits

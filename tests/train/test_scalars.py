@@ -18,7 +18,7 @@ def fit_tiny(job_dir):
     # A report at every step's check: progress_every_s is far below a step's time.
     cfg = TrainCfg(epochs=2, batch_size=32, progress_every_s=1e-6)
     desc = genotype("DARTS_V2", channels=4, cells=1, reductions=0, in_channels=1)
-    ctx = JobContext(job_id=1, lease=1, job_dir=job_dir, device="cpu")
+    ctx = JobContext(job_id=1, lease=1, job_dir=job_dir, device="cpu", progress_every_s=1.0)
     return fit(lambda: build_model(desc), splits, cfg, ctx)[1]
 
 

@@ -3,7 +3,7 @@ trained as the point. The variants are rows of data over one algorithm class."""
 from petri.algos.registry import AlgoInfo
 
 SECTIONS = ("darts", "supernet", "arch", "derived", "search")
-KINDS = {"darts_search": "petri.algos.darts.search_job:run"}
+KINDS = {"darts_search": "petri.algos.darts.job:run"}
 
 ALGOS = [
     AlgoInfo("darts", "petri.algos.darts.algorithm:Darts", "DARTS, first order",

@@ -26,13 +26,13 @@ from dataclasses import asdict, dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.config import from_mapping, setting
-from petri.job import JobSpecData
+from petri.job import JobResult, JobSpecData
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
-from petri.train.job import TrainSpec
+from petri.train.job import TrainJobResult, TrainSpec
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,10 @@ class Regulariser:
 
 
 @dataclass(frozen=True)
-class SearchSpec(JobSpecData):
+class DartsSearchSpec(JobSpecData):
     """A `darts_search` job's spec: the algorithm builds it, the job reads it. The config
-    classes above hold every default, so none is written again on the job's side."""
+    classes above hold every default, so none is written again on the job's side (job.py
+    imports this and the result from here)."""
 
     supernet: SupernetCfg
     arch: ArchCfg
@@ -94,12 +95,27 @@ class SearchSpec(JobSpecData):
     trainer: dict  # TrainCfg fields of the weights' optimiser
     regulariser: Regulariser = Regulariser()
 
-    def __post_init__(self):
-        for name, cls in (("supernet", SupernetCfg), ("arch", ArchCfg),
-                          ("regulariser", Regulariser)):
-            value = getattr(self, name)
-            if isinstance(value, dict):  # read back from the stored JSON
-                object.__setattr__(self, name, cls(**value))
+
+@dataclass(frozen=True)
+class DartsSearchResult(JobResult):
+    """A finished search: its derived genotype, and the two objectives MOOD places it by."""
+
+    desc: dict  # ModelDesc fields of the derived network
+    val_error: float | None
+    val_loss: float | None  # the supernet's validation cross-entropy
+    train_loss: float
+    reg: float  # R(θ) of the final weights
+    reg_kind: str
+    nu: float
+    alphas: dict[str, list]  # softmax(α) per edge
+    arch_steps: int
+    epochs: int
+    steps: int
+    wall_s: float
+    images_per_s: float
+    batch_size: int
+    form: str  # the fast form it ran in (fastcheck.form_name)
+    checkpoint: str  # run-relative
 
 
 # DARTS' published search recipe for the supernet's weights (the `search` section's base).
@@ -136,7 +152,7 @@ class SupernetSearches:
         """Search `index` (trainer seed seed + index unless `trainer` says otherwise)."""
         trainer = {**self.search_trainer, "seed": self.search_trainer["seed"] + self.seed + index,
                    **(trainer or {})}
-        spec = SearchSpec(
+        spec = DartsSearchSpec(
             supernet=self.supernet, arch=self.arch,
             derived={**asdict(self.derived), "name": f"{self.name}-{index}"},
             # DARTS searches without cutout whatever the derived networks train with.
@@ -144,7 +160,8 @@ class SupernetSearches:
             extra={"index": index, **extra})
         return JobSpec("darts_search", spec.to_dict(), key)
 
-    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+    def on_result(self, job: Job, result: DartsSearchResult | TrainJobResult,
+                  view: RunView) -> Outcome:
         """A search releases the train jobs of derived networks (see `released`); a train job
         becomes a point, numbered by the search that derived it."""
         if job.kind == "darts_search":
@@ -161,17 +178,20 @@ class SupernetSearches:
         return job.spec["lineage"].get("search_index")
 
     def released(self, view: RunView, job: Job | None = None,
-                 result: dict | None = None) -> list[JobSpec]:
+                 result: DartsSearchResult | None = None) -> list[JobSpec]:
         """The train jobs of the finished searches before the first one still in flight
         (`job` finishing with `result`), in index order. Of the searches that derive the same
         network the first by index enqueues it, so its point's id and lineage never depend
         on which search finished first."""
         specs = []
         for s in sorted(view.jobs(kind="darts_search"), key=lambda j: j.spec["index"]):
-            found = result if job is not None and s.id == job.id else s.result
             if s.state == "failed":
                 continue
-            if found is None:
+            if job is not None and s.id == job.id:
+                found = result
+            elif s.result is not None:
+                found = DartsSearchResult.from_dict(s.result)
+            else:
                 break
             specs.append(self._train_derived(s, found))
         return specs
@@ -182,17 +202,18 @@ class SupernetSearches:
         known = {j.key for j in view.jobs(kind="train")}
         return any(spec.key not in known for spec in self.released(view))
 
-    def _train_derived(self, job: Job, result: dict) -> JobSpec:
+    def _train_derived(self, job: Job, result: DartsSearchResult) -> JobSpec:
         """Keyed by the derived cells: searches that find the same genotype share one job
         (enqueueing is idempotent by key)."""
-        cells = hashlib.sha256(_cells(result["desc"]).encode()).hexdigest()[:16]
-        lineage = {"search": job.key, "search_index": job.spec["index"],
-                   "search_seed": job.spec["trainer"]["seed"],
-                   "supernet_val_error": result["val_error"]}
-        reg = Regulariser(**job.spec["regulariser"])
+        cells = hashlib.sha256(_cells(result.desc).encode()).hexdigest()[:16]
+        search = DartsSearchSpec.from_dict(job.spec)
+        lineage = {"search": job.key, "search_index": search.extra["index"],
+                   "search_seed": search.trainer["seed"],
+                   "supernet_val_error": result.val_error}
+        reg = search.regulariser
         if reg.kind:
             lineage |= {"nu": reg.nu, "regulariser": reg.kind}
-        spec = TrainSpec(desc=result["desc"], data=self.data, trainer=self.trainer,
+        spec = TrainSpec(desc=result.desc, data=self.data, trainer=self.trainer,
                          extra={"lineage": lineage})
         return JobSpec("train", spec.to_dict(), f"{self.name}/train/{cells}")
 
@@ -216,7 +237,8 @@ class Darts(Algorithm):
             return self.searches.released(view)
         return [self.searches.job(f"{self.name}/{i}", i) for i in range(self.darts.searches)]
 
-    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+    def on_result(self, job: Job, result: DartsSearchResult | TrainJobResult,
+                  view: RunView) -> Outcome:
         return self.searches.on_result(job, result, view)
 
     def point_ordinal(self, job: Job) -> int | None:

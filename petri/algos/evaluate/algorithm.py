@@ -22,6 +22,7 @@ from petri.store.gallery import read_models
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
+from petri.train.job import TrainJobResult, TrainSpec
 
 
 @dataclass(frozen=True)
@@ -71,19 +72,20 @@ class Evaluate(Algorithm):
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         if view.job_count():
             return []
-        return [JobSpec("eval_train", {"desc": desc.to_dict(), "data": self.data,
-                                       "trainer": self.trainer, "with_test": True,
-                                       "gallery_id": gid}, f"eval/{gid}")
+        return [JobSpec("eval_train", TrainSpec(desc=desc.to_dict(), data=self.data,
+                                                trainer=self.trainer, with_test=True,
+                                                extra={"gallery_id": gid}).to_dict(),
+                        f"eval/{gid}")
                 for gid, (_, desc) in self.models.items()]
 
-    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+    def on_result(self, job: Job, result: TrainJobResult, view: RunView) -> Outcome:
         gid = job.spec["gallery_id"]
         source = self.models[gid][0] if gid in self.models else None
         no_val = self.data.get("val_size", 1) == 0
         return Outcome(points=[trained_point(
             job, result, "eval", {"gallery": self.e.gallery, "gallery_id": gid,
                                   "search_val_error": source.val_error if source else None},
-            val_error=None if no_val else result["val_error"],
+            val_error=None if no_val else result.val_error,
             ordinal=self.point_ordinal(job))])
 
     def point_ordinal(self, job: Job) -> int:

@@ -29,7 +29,7 @@ from petri.space.sample import ParetoCfg, random_desc
 from petri.store.records import Job, JobSpec, Point
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
-from petri.train.job import TrainSpec
+from petri.train.job import TrainJobResult, TrainSpec
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class Evolution(Algorithm):
             return []
         return [self._child(i, members) for i in range(n, min(n + self.e.parallel, self.total))]
 
-    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+    def on_result(self, job: Job, result: TrainJobResult, view: RunView) -> Outcome:
         return Outcome(points=[trained_point(job, result, self.name,
                                              {"index": job.spec["index"]},
                                              parent=job.spec.get("parent"),

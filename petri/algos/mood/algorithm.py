@@ -21,11 +21,13 @@ import math
 from dataclasses import dataclass
 
 from petri.algos.base import Algorithm, Outcome
-from petri.algos.darts.algorithm import PCDarts, Regulariser, SupernetSearches
+from petri.algos.darts.algorithm import (DartsSearchResult, DartsSearchSpec, PCDarts,
+                                         Regulariser, SupernetSearches)
 from petri.config import from_mapping, setting
 from petri.errors import ConfigError
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
+from petri.train.job import TrainJobResult
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ class Search:
     nu: float
     reg: float
     ce: float
+
+
+def placed(job: Job) -> Search:
+    """A finished search by its ν and its objectives."""
+    result = DartsSearchResult.from_dict(job.result)
+    return Search(DartsSearchSpec.from_dict(job.spec).regulariser.nu, result.reg, result.val_loss)
 
 
 def front(searches: list[Search]) -> list[Search]:
@@ -117,8 +125,7 @@ class Mood(Algorithm):
         jobs = view.jobs(kind="darts_search")
         if any(j.state in ("queued", "running") for j in jobs):
             return jobs, []
-        done = [Search(j.spec["regulariser"]["nu"], j.result["reg"], j.result["val_loss"])
-                for j in jobs if j.state == "done"]
+        done = [placed(j) for j in jobs if j.state == "done"]
         split = {tuple(j.spec["pair"]) for j in jobs if j.spec.get("pair")}
         room = self.m.max_searches - len(jobs)
         return jobs, next_weights(done, split, self.m.delta, min(self.m.parallel, room))
@@ -131,7 +138,8 @@ class Mood(Algorithm):
         return self.searches.released(view) + [self._search(len(jobs) + i, rnd, nu, pair)
                                               for i, (nu, pair) in enumerate(plan)]
 
-    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+    def on_result(self, job: Job, result: DartsSearchResult | TrainJobResult,
+                  view: RunView) -> Outcome:
         return self.searches.on_result(job, result, view)
 
     def point_ordinal(self, job: Job) -> int | None:

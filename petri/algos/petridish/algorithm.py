@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
-from petri.algos.petridish.search_job import SELECT_RULES, GrowSpec, SearchSpec
+from petri.algos.petridish.job import SELECT_RULES, GrowSpec, SearchResult, SearchSpec
 from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
@@ -25,7 +25,7 @@ from petri.hull import HullCfg, eps_band, hypervolume, pareto_front, sampling_we
 from petri.space.sample import ParetoCfg, random_desc
 from petri.store.records import Job, JobSpec, Point
 from petri.store.view import RunView
-from petri.train.job import TrainSpec
+from petri.train.job import TrainJobResult, TrainSpec
 from petri.train.config import TrainCfg
 
 STAGES = ("seed_train", "search", "post_train")
@@ -218,20 +218,21 @@ class Petridish(Algorithm):
             trainer=trainer, grow=grow, extra={"index": n, "parent": parent.id}).to_dict(),
             f"search/{n}")
 
-    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+    def on_result(self, job: Job, result: SearchResult | TrainJobResult,
+                  view: RunView) -> Outcome:
         if job.kind == "search":
             n = job.spec["index"]
             trainer = self.trainer_for(self.trainers["post_train"], f"post/{n}")
             return Outcome(jobs=[JobSpec("post_train", TrainSpec(
-                desc=result["child_desc"], init=result["init"], data=self.data, trainer=trainer,
-                extra={"parent": job.spec["parent"], "index": n, "picks": result["picks"],
-                       "search_epochs": result["epochs"]}).to_dict(), f"post/{n}")])
+                desc=result.child_desc, init=result.init, data=self.data, trainer=trainer,
+                extra={"parent": job.spec["parent"], "index": n, "picks": result.picks,
+                       "search_epochs": result.epochs}).to_dict(), f"post/{n}")])
         if job.kind == "seed_train":
-            stage, parent, lineage, budget = "seed", None, {"seed": job.key}, result["epochs"]
+            stage, parent, lineage, budget = "seed", None, {"seed": job.key}, result.epochs
         else:
             stage, parent = "grown", job.spec["parent"]
             lineage = {"search_index": job.spec["index"], "picks": job.spec["picks"]}
-            budget = result["epochs"] + job.spec.get("search_epochs", 0)
+            budget = result.epochs + job.spec.get("search_epochs", 0)
         return Outcome(points=[trained_point(job, result, stage, lineage, parent=parent,
                                              budget=budget, ordinal=self.point_ordinal(job))])
 

@@ -7,9 +7,10 @@ any search. Job i draws its architecture from (run seed, i) and its trainer seed
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from petri.algos.base import Algorithm, Outcome, trained_point
+from petri.algos.random.job import RandomTrainResult, RandomTrainSpec, Sampler
 from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
@@ -51,20 +52,22 @@ class RandomSearch(Algorithm):
         if nodes < self.pareto.min_nodes:
             raise ConfigError(f"random.max_nodes ({nodes}) is below pareto.min_nodes "
                               f"({self.pareto.min_nodes})")
-        self.sampler = {**asdict(self.pareto), **asdict(self.r), "max_nodes": nodes,
-                        "metric": self.metric, "seed": self.seed}
+        merged = {**asdict(self.pareto), **asdict(self.r), "max_nodes": nodes,
+                  "metric": self.metric, "seed": self.seed}
+        self.sampler = Sampler(**{f.name: merged[f.name] for f in fields(Sampler)})
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         if view.job_count():
             return []
-        return [JobSpec("random_train", {"index": i, "sampler": self.sampler, "data": self.data,
-                                         "trainer": self.trainer_for(self.trainer, f"random/{i}")},
+        return [JobSpec("random_train", RandomTrainSpec(
+                    index=i, sampler=self.sampler, data=self.data,
+                    trainer=self.trainer_for(self.trainer, f"random/{i}")).to_dict(),
                         f"random/{i}")
                 for i in range(self.r.samples)]
 
-    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
+    def on_result(self, job: Job, result: RandomTrainResult, view: RunView) -> Outcome:
         return Outcome(points=[trained_point(job, result, "random",
-                                             {"sample": job.spec["index"]}, result["desc"],
+                                             {"sample": job.spec["index"]}, result.desc,
                                              ordinal=self.point_ordinal(job))])
 
     def point_ordinal(self, job: Job) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from petri.algos.base import Algorithm, Outcome
+from petri.algos.smoke.job import SleepTrainResult, SleepTrainSpec
 from petri.config import from_mapping, setting
 from petri.store.records import Job, JobSpec, PointSpec
 from petri.store.view import RunView
@@ -30,16 +31,17 @@ class Smoke(Algorithm):
 
     def _specs(self) -> list[JobSpec]:
         settings = {k: v for k, v in asdict(self.smoke).items() if k != "jobs"}
-        return [JobSpec("sleep_train", {"index": i, "seed": self.seed, **settings}, f"smoke/{i}")
+        return [JobSpec("sleep_train", SleepTrainSpec(index=i, seed=self.seed,
+                                                      **settings).to_dict(), f"smoke/{i}")
                 for i in range(self.smoke.jobs)]
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         return self._specs() if view.job_count() == 0 else []
 
-    def on_result(self, job: Job, result: dict, view: RunView) -> Outcome:
-        return Outcome(points=[PointSpec(key=f"{job.key}/point", val_error=result["val_error"],
-                                         macs=result["macs"], params=result["params"],
-                                         stage="smoke", budget=result["steps"],
+    def on_result(self, job: Job, result: SleepTrainResult, view: RunView) -> Outcome:
+        return Outcome(points=[PointSpec(key=f"{job.key}/point", val_error=result.val_error,
+                                         macs=result.macs, params=result.params,
+                                         stage="smoke", budget=result.steps,
                                          ordinal=self.point_ordinal(job))])
 
     def point_ordinal(self, job: Job) -> int:

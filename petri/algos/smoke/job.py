@@ -11,9 +11,32 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from dataclasses import dataclass
 
-from petri.job import JobContext, JobStopped
+from petri.job import JobContext, JobResult, JobSpecData, JobStopped
 from petri.io import atomic_write_json, read_json
+
+
+@dataclass(frozen=True)
+class SleepTrainSpec(JobSpecData):
+    """`SmokeCfg`'s settings (which hold the defaults) for job `index` of a run seeded `seed`."""
+
+    index: int
+    seed: int
+    steps: int
+    step_time: float
+    checkpoint_every: int
+    crash_at: int | None
+    hang_at: int | None
+    raise_at: int | None
+
+
+@dataclass(frozen=True)
+class SleepTrainResult(JobResult):
+    val_error: float
+    macs: int
+    params: int
+    steps: int
 
 
 def fake_error(seed: int, index: int) -> tuple[float, int]:
@@ -23,9 +46,8 @@ def fake_error(seed: int, index: int) -> tuple[float, int]:
     return round(0.05 + 0.3 / (1 + macs / 1e6) + 0.02 * h, 6), macs
 
 
-def run(spec: dict, ctx: JobContext) -> dict:
-    # The spec is a validated SmokeCfg (petri/algos/smoke.py), which holds the defaults.
-    steps, step_time, every = spec["steps"], spec["step_time"], spec["checkpoint_every"]
+def run(spec: SleepTrainSpec, ctx: JobContext) -> SleepTrainResult:
+    steps, step_time, every = spec.steps, spec.step_time, spec.checkpoint_every
     ckpt = ctx.job_dir / "checkpoint.json"
     state = read_json(ckpt, {"step": 0})
     step = int(state["step"])
@@ -34,12 +56,12 @@ def run(spec: dict, ctx: JobContext) -> dict:
             if ctx.should_stop():
                 atomic_write_json(ckpt, {"step": step})
                 raise JobStopped(f"stopped at step {step}")
-            if step == spec.get("crash_at"):
+            if step == spec.crash_at:
                 os._exit(3)
-            if step == spec.get("hang_at"):
+            if step == spec.hang_at:
                 while True:  # no progress, no exit: the daemon must notice and kill us
                     time.sleep(1)
-            if step == spec.get("raise_at"):
+            if step == spec.raise_at:
                 raise ValueError(f"sleep_train told to fail at step {step}")
             time.sleep(step_time)
             step += 1
@@ -50,5 +72,5 @@ def run(spec: dict, ctx: JobContext) -> dict:
             ctx.progress(step=step, total_steps=steps, loss=1.0 / step, phase="train",
                          eta_s=(steps - step) * step_time)
     atomic_write_json(ckpt, {"step": step})
-    err, macs = fake_error(int(spec.get("seed", 0)), int(spec.get("index", 0)))
-    return {"val_error": err, "macs": macs, "params": macs // 100, "steps": steps}
+    err, macs = fake_error(spec.seed, spec.index)
+    return SleepTrainResult(val_error=err, macs=macs, params=macs // 100, steps=steps)

@@ -1,16 +1,17 @@
 """`search`: Petridish's candidate search on one parent, ending in a warm-started child.
 
-The spec is a `SearchSpec`. The candidates train beside the frozen parent (resumable like
-any training job); then k per cell type (the top k by |α|, or k at random with `select:
-random`) are merged into the child desc, and the child's warm-start weights are written to
-`child_init.pt` in the job directory for the `post_train` job that follows.
+The spec is a `SearchSpec`, the result a `SearchResult`. The candidates train beside the
+frozen parent (resumable like any training job); then k per cell type (the top k by |α|, or
+k at random with `select: random`) are merged into the child desc, and the child's
+warm-start weights are written to `child_init.pt` in the job directory for the `post_train`
+job that follows.
 """
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 
-from petri.job import JobContext, JobFailed, JobSpecData
+from petri.job import JobContext, JobFailed, JobResult, JobSpecData
 
 CHILD_INIT = "child_init.pt"
 SELECT_RULES = ("alpha", "random")  # how a search picks its k candidates
@@ -37,9 +38,20 @@ class SearchSpec(JobSpecData):
     trainer: dict  # TrainCfg fields of the search phase
     grow: GrowSpec
 
-    def __post_init__(self):
-        if isinstance(self.grow, dict):  # read back from the stored JSON
-            object.__setattr__(self, "grow", GrowSpec(**self.grow))
+
+@dataclass(frozen=True)
+class SearchResult(JobResult):
+    child_desc: dict  # ModelDesc fields
+    picks: list[dict]  # the candidates merged (`Pick` fields)
+    init: str  # run-relative: the child's warm-start weights
+    batch_size: int
+    epochs: int
+    steps: int
+    wall_s: float
+    images_per_s: float
+    params: int  # the child's cost
+    macs: int
+    activation_bytes: int
 
 
 def search_hooks(search):
@@ -49,7 +61,7 @@ def search_hooks(search):
     return ModelHooks(param_groups=search.param_groups, extra_loss=search.extra_loss)
 
 
-def run(spec: dict, ctx: JobContext) -> dict:
+def run(spec: SearchSpec, ctx: JobContext) -> SearchResult:
     import torch
 
     from petri.cost import count_cost
@@ -61,7 +73,6 @@ def run(spec: dict, ctx: JobContext) -> dict:
     from petri.train import checkpoint
     from petri.train.config import TrainCfg
 
-    spec = SearchSpec.from_dict(spec)
     grow = spec.grow
     parent_desc = ModelDesc.from_dict(spec.parent_desc).validate()
     cfg = TrainCfg.from_dict(spec.trainer)
@@ -92,7 +103,7 @@ def run(spec: dict, ctx: JobContext) -> dict:
         weights = child.state_dict()
         atomic_write(init, lambda f: torch.save(weights, f))
         cost = count_cost(child_desc, splits.info.shape)
-    return {"child_desc": child_desc.to_dict(), "picks": [p.to_dict() for p in picks],
-            "init": ctx.relative(init), "batch_size": batch, "epochs": result.epochs,
-            "steps": result.steps, "wall_s": result.wall_s,
-            "images_per_s": result.images_per_s, **cost.to_dict()}
+    return SearchResult(child_desc=child_desc.to_dict(), picks=[p.to_dict() for p in picks],
+                        init=ctx.relative(init), batch_size=batch, epochs=result.epochs,
+                        steps=result.steps, wall_s=result.wall_s,
+                        images_per_s=result.images_per_s, **cost.to_dict())

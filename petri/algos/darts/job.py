@@ -1,7 +1,7 @@
 """`darts_search`: one DARTS / PC-DARTS / MOOD supernet search, ending in a derived genotype.
 
-The spec is a `SearchSpec` (petri.algos.darts.algorithm), whose config classes hold every
-default.
+The spec is a `DartsSearchSpec` and the result a `DartsSearchResult`, both beside the config
+classes that hold every default (petri.algos.darts.algorithm).
 
 The training split is cut in two: the first `train_portion` trains the weights, the rest the
 architecture. Resumable like any training job (the checkpoint holds α/β and their Adam state
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from petri.algos.darts.algorithm import DartsSearchResult, DartsSearchSpec
 from petri.job import JobContext, JobFailed
 
 
-def run(spec: dict, ctx: JobContext) -> dict:
+def run(spec: DartsSearchSpec, ctx: JobContext) -> DartsSearchResult:
     import torch
 
-    from petri.algos.darts.algorithm import SearchSpec
     from petri.train.job import fit, load_splits
     from petri.train.loop import ModelHooks
     from petri.algos.darts.supernet import SearchNetwork
@@ -26,7 +26,6 @@ def run(spec: dict, ctx: JobContext) -> dict:
     from petri.algos.darts.fastcheck import choose_form, form_name
     from petri.train.config import TrainCfg
 
-    spec = SearchSpec.from_dict(spec)
     cfg = TrainCfg.from_dict(spec.trainer)
     net, arch, reg = spec.supernet, spec.arch, spec.regulariser
     device = torch.device(ctx.device)
@@ -67,10 +66,10 @@ def run(spec: dict, ctx: JobContext) -> dict:
     with torch.no_grad():
         r_value = float(model.regulariser())
         alphas = {k: torch.softmax(a.float(), -1).tolist() for k, a in model.alphas.items()}
-    return {"desc": desc.to_dict(), "val_error": result.val_error, "val_loss": result.val_loss,
-            "train_loss": result.train_loss, "reg": r_value, "reg_kind": model.reg_kind or "l1",
-            "nu": model.nu, "alphas": alphas, "arch_steps": hook.steps,
-            "epochs": result.epochs, "steps": result.steps, "wall_s": result.wall_s,
-            "images_per_s": result.images_per_s, "batch_size": batch,
-            "form": form_name(nhwc, compile),
-            "checkpoint": ctx.relative(ctx.checkpoint_path)}
+    return DartsSearchResult(
+        desc=desc.to_dict(), val_error=result.val_error, val_loss=result.val_loss,
+        train_loss=result.train_loss, reg=r_value, reg_kind=model.reg_kind or "l1",
+        nu=model.nu, alphas=alphas, arch_steps=hook.steps, epochs=result.epochs,
+        steps=result.steps, wall_s=result.wall_s, images_per_s=result.images_per_s,
+        batch_size=batch, form=form_name(nhwc, compile),
+        checkpoint=ctx.relative(ctx.checkpoint_path))
