@@ -12,7 +12,7 @@ from pathlib import Path
 
 from petri.daemon.pidfile import daemon_alive, last_fatal, process_start_time
 from petri.errors import StoreError
-from petri.hull import HullCfg, eps_band, lower_hull, pareto_front
+from petri.hull import HullCfg, eps_band, lower_hull, pareto_front, priced
 from petri.io import read_json
 from petri.rundir import PROGRESS, RunDir
 from petri.store.db import DB_NAME, connect
@@ -57,8 +57,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
                "parent": p.parent, "created": p.created,
                "params": p.params, "macs": p.macs, "activation_bytes": p.activation_bytes,
                "stage": p.stage, "job_id": p.job_id} for p in pts]
-    priced = [(p["id"], p["cost"], p["error"]) for p in points
-              if p["cost"] is not None and p["error"] is not None]
+    placed = priced(pts, metric)
     workers = []
     for j in running:
         prog = read_json(RunDir(run_dir).job(j.id) / PROGRESS) or {}
@@ -103,9 +102,9 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         "eta_s": eta.s if eta else None,
         "eta_range_s": [eta.low_s, eta.high_s] if eta and eta.uncertain else None,
         "points": points,
-        "frontier": pareto_front(priced),
-        "hull": lower_hull(priced, hull["log"]),
-        "band": eps_band(priced, hull["eps"], hull["log"]),
+        "frontier": pareto_front(placed),
+        "hull": lower_hull(placed, hull["log"]),
+        "band": eps_band(placed, hull["eps"], hull["log"]),
         "log_cost": hull["log"],
         "eps": hull["eps"],
         "events": recent,
