@@ -201,7 +201,7 @@ class Petridish(Algorithm):
         parent = next(pt for pt in pool if pt.id == parent_id)
         trainer = self.trainer_for(self.trainers["search"], f"search/{n}")
         cfg, data = self.petridish, self.data
-        if cfg.search_subset is not None:  # candidates train slower than their parent
+        if cfg.search_subset is not None:  # candidates train slower (BENCHMARKS.md)
             data = {**data, "subset": cfg.search_subset}
         grow = GrowSpec(k=cfg.k, l1=cfg.l1, grow_existing=cfg.grow_existing, select=cfg.select,
                         ops=self.pareto.ops)
