@@ -32,8 +32,9 @@ from petri.errors import DescError
 from petri.io import fmt_bytes
 from petri.space.desc import ModelDesc
 
-# Past these a desc is refused before it is built: building takes about 1.3 ms per operation
-# even on the meta device, and 10^10 parameters are 40 GB of fp32 weights.
+# Past these a desc is refused before it is built: building takes time per operation even on
+# the meta device (BENCHMARKS.md, "Building a desc"), and 10^10 parameters are 40 GB of fp32
+# weights.
 MAX_OPS = 2000
 MAX_PARAMS = 10**10
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from petri.errors import DescError, StoreError
-from petri.hull import COST_METRICS, eps_band, pareto_front
+from petri.hull import COST_METRICS, eps_band, pareto_front, priced
 from petri.io import check_writable, remove_stale_temps
 from petri.rundir import RunDir
 from petri.space.desc import ModelDesc
@@ -19,10 +19,10 @@ from petri.store.gallery import (GalleryModel, Preprocessing, read_meta, read_mo
 
 
 def select_points(points, metric: str, eps: float | None, log_cost: bool = True) -> list:
-    """The frontier (eps None) or the eps band of the lower hull, cheapest first."""
-    priced = [(p.id, p.cost(metric), p.val_error) for p in points
-              if p.cost(metric) and p.val_error is not None and p.desc and p.checkpoint]
-    ids = set(pareto_front(priced) if eps is None else eps_band(priced, eps, log_cost))
+    """The frontier (eps None) or the eps band of the lower hull of the points that can be
+    exported (a desc and a checkpoint), cheapest first."""
+    pts = priced([p for p in points if p.desc and p.checkpoint], metric)
+    ids = set(pareto_front(pts) if eps is None else eps_band(pts, eps, log_cost))
     return sorted((p for p in points if p.id in ids), key=lambda p: (p.cost(metric), p.id))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from petri.config import setting
 
@@ -36,6 +36,14 @@ class HullCfg:
     @property
     def log(self) -> bool:
         return self.axis == "log"
+
+
+def priced(points: Iterable, metric: str) -> list[Pt]:
+    """(id, cost, validation error) of the points (store `Point`s) that have both, on cost
+    `metric`: the only ones a frontier can place. A point has no validation error where its
+    job kept no validation split (data.val_size 0); no model costs nothing."""
+    return [(p.id, cost, p.val_error) for p in points
+            if (cost := p.cost(metric)) and p.val_error is not None]
 
 
 def pareto_front(points: Sequence[Pt]) -> list[int]:

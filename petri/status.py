@@ -11,7 +11,7 @@ from pathlib import Path
 from petri.daemon.fatal import last_fatal
 from petri.daemon.lock import daemon_alive
 from petri.daemon.process import process_start_time
-from petri.hull import HullCfg, eps_band, lower_hull, pareto_front
+from petri.hull import HullCfg, eps_band, lower_hull, pareto_front, priced
 from petri.io import read_json
 from petri.rundir import PROGRESS, RunDir
 from petri.store.store import RunStore
@@ -37,8 +37,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
                "parent": p.parent, "created": p.created,
                "params": p.params, "macs": p.macs, "activation_bytes": p.activation_bytes,
                "stage": p.stage, "job_id": p.job_id} for p in pts]
-    priced = [(p["id"], p["cost"], p["error"]) for p in points
-              if p["cost"] is not None and p["error"] is not None]
+    placed = priced(pts, metric)
     workers = []
     for j in running:
         prog = read_json(RunDir(run_dir).job(j.id) / PROGRESS) or {}
@@ -83,9 +82,9 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         "eta_s": eta.s if eta else None,
         "eta_range_s": [eta.low_s, eta.high_s] if eta and eta.uncertain else None,
         "points": points,
-        "frontier": pareto_front(priced),
-        "hull": lower_hull(priced, hull["log"]),
-        "band": eps_band(priced, hull["eps"], hull["log"]),
+        "frontier": pareto_front(placed),
+        "hull": lower_hull(placed, hull["log"]),
+        "band": eps_band(placed, hull["eps"], hull["log"]),
         "log_cost": hull["log"],
         "eps": hull["eps"],
         "events": recent,

@@ -1,8 +1,8 @@
 """CPU threads for petri's training processes (CPU slots and `petri train`).
 
 By default a process takes the cores that other petri daemons on this host do not already
-use: two runs that each take every core oversubscribe them, and CPU training then falls from
-~170 to ~5 img/s, where one thread each keeps ~80.
+use: two runs that each take every core oversubscribe them, and CPU training then slows many
+times over, far below what one thread each keeps (BENCHMARKS.md, "CPU threads").
 
 The rule: every live process on the host that runs `python -m petri.daemon.worker` (a daemon's
 worker), other than this process's own children, uses the number of threads in its

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from petri.algos.registry import create_algo
+from petri.algos.registry import algo_info, create_algo
 from petri.algos.mood.algorithm import Search, front, next_weights, split_weight
 from petri.errors import ConfigError
 from petri.space.desc import PRIMITIVES
@@ -119,6 +119,11 @@ def test_variants_differ_only_in_defaults_the_config_can_override():
     mood = create_algo(mood_cfg()).searches
     assert (mood.supernet.partial, mood.arch.lr, mood.search_trainer["batch_size"]) == \
         (4, 6e-4, 256)
+    # One class; a variant is its registry row's name and defaults.
+    assert {algo_info(n).algorithm for n in ("darts", "darts2", "pc-darts")} == \
+        {"petri.algos.darts.algorithm:Darts"}
+    assert algo_info("mood").defaults == algo_info("pc-darts").defaults
+    assert [create_algo(cfg(n)).name for n in ("darts", "darts2")] == ["darts", "darts2"]
 
 
 @pytest.mark.parametrize("sections,match", [

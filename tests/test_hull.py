@@ -123,3 +123,17 @@ def test_sampling_weights_favour_cheap_and_rarely_sampled_parents():
     assert w[0] == pytest.approx(2.0) and w[0] > w[1] and w[0] > w[2]
     assert max(w) / min(w) <= 2.0
     assert sampling_weights([(1, 5, 0)]) == [2.0]
+
+
+def test_priced_keeps_points_with_a_cost_and_a_validation_error():
+    from petri.hull import priced
+    from petri.store.records import Point
+
+    def pt(i, params, macs, err):
+        return Point(i, f"k{i}", None, None, params, macs, None, err, None, None, {}, None,
+                     None, None, 0.0)
+
+    pts = [pt(1, 10, 100, 0.5), pt(2, None, 200, 0.3), pt(3, 30, 300, None),
+           pt(4, 0, 400, 0.2)]
+    assert priced(pts, "params") == [(1, 10, 0.5)]
+    assert priced(pts, "macs") == [(1, 100, 0.5), (2, 200, 0.3), (4, 400, 0.2)]

@@ -40,6 +40,9 @@ class AlgoInfo:
     # How its configs run where `petri run NAME` does not (an evaluation needs a gallery);
     # None: offered by `petri run`.
     command: str | None = None
+    # Its defaults under the config's own sections (section -> field -> value): a variant of
+    # an algorithm (DARTS' second order, PC-DARTS) is a row with other defaults, not a class.
+    defaults: dict[str, dict] = field(default_factory=dict)
 
     @property
     def runnable(self) -> bool:

@@ -145,7 +145,7 @@ class SepConv(nn.Sequential):
 class DilatedDepthwise(nn.Conv2d):
     """A depthwise k×k conv with dilation 2 and `same` padding; at stride 2 computed as an
     undilated conv on the input's even pixels, which are the only ones its taps touch: the
-    same products and sums, 2.6-10× faster forward and backward on CPU, where oneDNN's
+    same products and sums, several times faster forward and backward on CPU, where oneDNN's
     dilated depthwise kernels are slow (BENCHMARKS.md). At stride 1 the same trick needs the
     four polyphase components copied out and back, which costs what it saves."""
 

@@ -1,8 +1,11 @@
-"""Random cells and seed models, drawn reproducibly from a `random.Random`."""
+"""The cell search space and its verbs: random descs, samples and one-edge mutations, each
+drawn reproducibly from a `random.Random`. The discrete searches (Petridish's seeds, random,
+evolution) call these verbs rather than assembling descs themselves, as NASLib's optimizers
+call their search space's."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 from petri.config import setting
 from petri.errors import ConfigError, DescError
@@ -72,3 +75,78 @@ def random_desc(rng: random.Random, n_nodes: int, edges_per_node: int = 2,
     """A model whose normal and reduction cells are drawn independently."""
     return ModelDesc(normal=random_cell(rng, n_nodes, edges_per_node, ops),
                      reduce=random_cell(rng, n_nodes, edges_per_node, ops), **macro).validate()
+
+
+def mutate(desc: ModelDesc, rng: random.Random, ops: tuple[str, ...]) -> ModelDesc:
+    """`desc` with one edge changed: its op (to another of `ops`) or its input (to an
+    earlier state no other edge of its node reads); the op when no such input exists."""
+    kind = rng.choice(("normal", "reduce"))
+    cell = getattr(desc, kind)
+    j = rng.randrange(cell.n_nodes)
+    node = cell.nodes[j]
+    k = rng.randrange(len(node.edges))
+    edge = node.edges[k]
+    free = [i for i in range(j + 2) if i not in {e.input for e in node.edges}]
+    other_ops = [op for op in ops if op != edge.op]
+    if free and (not other_ops or rng.random() < 0.5):
+        new = EdgeDesc(edge.op, rng.choice(free))
+    elif other_ops:
+        new = EdgeDesc(rng.choice(other_ops), edge.input)
+    else:
+        return desc  # one op and every input taken: nothing can change
+    edges = node.edges[:k] + (new,) + node.edges[k + 1:]
+    nodes = cell.nodes[:j] + (replace(node, edges=edges),) + cell.nodes[j + 1:]
+    return replace(desc, **{kind: replace(cell, nodes=nodes)}).validate()
+
+
+@dataclass(frozen=True)
+class CellSpace:
+    """The models a discrete search draws: the `pareto` ranges and ops, and the macro settings
+    every model of the run shares (its algorithm section's channels, stem multiplier and edges
+    per node; the dataset's input channels and classes)."""
+
+    pareto: ParetoCfg
+    channels: int
+    stem_multiplier: int
+    edges_per_node: int
+    in_channels: int
+    num_classes: int
+
+    @classmethod
+    def from_dict(cls, d: dict, in_channels: int, num_classes: int) -> "CellSpace":
+        """The space of a flat mapping of the `pareto` fields and the three macro settings
+        (what a `random_train` job carries)."""
+        ranges = {f.name: d[f.name] for f in fields(ParetoCfg)}
+        pareto = ParetoCfg(**{**ranges, "ops": tuple(d["ops"]) if d["ops"] else None})
+        return cls(pareto, d["channels"], d["stem_multiplier"], d["edges_per_node"],
+                   in_channels, num_classes)
+
+    @property
+    def ops(self) -> tuple[str, ...]:
+        return self.pareto.ops or SEARCH_OPS
+
+    def random_desc(self, rng: random.Random, macro: tuple[int, int, int],
+                    name: str = "") -> ModelDesc:
+        """Random cells in the model of `macro` (reductions, cells, nodes)."""
+        reductions, cells, nodes = macro
+        return random_desc(rng, nodes, self.edges_per_node, self.pareto.ops,
+                           channels=self.channels, cells=cells, reductions=reductions,
+                           in_channels=self.in_channels, num_classes=self.num_classes,
+                           stem_multiplier=self.stem_multiplier, name=name)
+
+    def sample(self, rng: random.Random, name: str = "") -> ModelDesc:
+        """A model of a macro drawn uniformly from every one of the ranges."""
+        return self.random_desc(rng, rng.choice(self.pareto.macros()), name)
+
+    def sample_each(self, rng: random.Random, name: str = "") -> ModelDesc:
+        """A model whose reductions, cells (at least 2·reductions+1) and nodes are each drawn
+        uniformly from its own range: random search's rule. Unlike `sample` it gives every
+        reduction count the same chance, however few cell counts that count allows."""
+        p = self.pareto
+        r = rng.randint(p.min_reductions, p.max_reductions)
+        c = rng.randint(max(p.min_cells, 2 * r + 1), max(p.max_cells, 2 * r + 1))
+        n = rng.randint(p.min_nodes, p.max_nodes)
+        return self.random_desc(rng, (r, c, n), name)
+
+    def mutate(self, desc: ModelDesc, rng: random.Random) -> ModelDesc:
+        return mutate(desc, rng, self.ops)

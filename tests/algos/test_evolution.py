@@ -5,11 +5,11 @@ import random
 
 import pytest
 
-from petri.algos.evolution.algorithm import front_ranks, mutate
+from petri.algos.evolution.algorithm import front_ranks
 from petri.algos.registry import create_algo
 from petri.errors import ConfigError
 from petri.space.desc import SEARCH_OPS, ModelDesc
-from petri.space.sample import random_desc
+from petri.space.sample import mutate, random_desc
 from tests import test_petridish_algo as petridish_tests
 from tests.algo_driver import drive
 from tests.conftest import ROOT, as_result, needs_fashion, run_petri

@@ -9,9 +9,10 @@ is four searches, keep the best on validation: `searches: 4`).
 Sections: `supernet` (the search network), `arch` (the architecture optimiser), `derived`
 (the macro of the network a genotype becomes), `search` (trainer overrides for the
 supernet's weights), `trainer` (the derived networks' training), `darts` (how many
-searches). The variants differ only in their defaults: `darts2` unrolls the architecture
-step (second order); `pc-darts` searches on 1/K of the channels with edge normalisation,
-warm-up epochs and Adam at 6e-4.
+searches). The variants differ only in their defaults, rows of data in their `AlgoInfo`
+(petri/algos/darts/__init__.py): `darts2` unrolls the architecture step (second order);
+`pc-darts` searches on 1/K of the channels with edge normalisation, warm-up epochs and Adam
+at 6e-4.
 
 `SupernetSearches` is the part other supernet-search algorithms compose (MOOD runs its sweep
 of PC-DARTS searches through one): the sections read once, the spec of a search, and what a
@@ -25,6 +26,7 @@ import typing
 from dataclasses import asdict, dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
+from petri.algos.registry import algo_info
 from petri.config import from_mapping, setting
 from petri.job import JobResult, JobSpecData
 from petri.data.config import DataCfg
@@ -224,12 +226,16 @@ def _cells(desc: dict) -> str:
 
 
 class Darts(Algorithm):
+    """Every variant: the run's `algo` names its row (darts, darts2, pc-darts), whose
+    defaults the searches read."""
+
     name = "darts"
-    defaults: dict = {}  # per variant: section -> field -> value, under the config's own
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
-        self.searches = SupernetSearches(cfg, self.name, self.defaults)
+        variant = algo_info(cfg["algo"])
+        self.name = variant.name
+        self.searches = SupernetSearches(cfg, self.name, variant.defaults)
         self.darts = from_mapping(DartsCfg, cfg.get("darts"), "darts")
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
@@ -249,13 +255,3 @@ class Darts(Algorithm):
             return None
         return f"all {self.darts.searches} searches proposed"
 
-
-class Darts2(Darts):
-    name = "darts2"
-    defaults = {"arch": {"second_order": True}}
-
-
-class PCDarts(Darts):
-    name = "pc-darts"
-    defaults = {"supernet": {"partial": 4}, "arch": {"lr": 6e-4, "warmup_epochs": 15},
-                "search": {"batch_size": 256, "lr": 0.1, "lr_min": 0.0}}

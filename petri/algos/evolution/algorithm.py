@@ -23,9 +23,9 @@ from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.errors import ConfigError
-from petri.hull import HullCfg, pareto_front
-from petri.space.desc import SEARCH_OPS, EdgeDesc, ModelDesc
-from petri.space.sample import ParetoCfg, random_desc
+from petri.hull import HullCfg, pareto_front, priced
+from petri.space.desc import ModelDesc
+from petri.space.sample import CellSpace, ParetoCfg
 from petri.store.records import Job, JobSpec, Point
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
@@ -43,31 +43,9 @@ class EvolutionCfg:
     edges_per_node: int = setting(2, ge=1, le=16)
 
 
-def mutate(desc: ModelDesc, rng: random.Random, ops: tuple[str, ...]) -> ModelDesc:
-    """`desc` with one edge changed: its op (to another of `ops`) or its input (to an
-    earlier state no other edge of its node reads); the op when no such input exists."""
-    kind = rng.choice(("normal", "reduce"))
-    cell = getattr(desc, kind)
-    j = rng.randrange(cell.n_nodes)
-    node = cell.nodes[j]
-    k = rng.randrange(len(node.edges))
-    edge = node.edges[k]
-    free = [i for i in range(j + 2) if i not in {e.input for e in node.edges}]
-    other_ops = [op for op in ops if op != edge.op]
-    if free and (not other_ops or rng.random() < 0.5):
-        new = EdgeDesc(edge.op, rng.choice(free))
-    elif other_ops:
-        new = EdgeDesc(rng.choice(other_ops), edge.input)
-    else:
-        return desc  # one op and every input taken: nothing can change
-    edges = node.edges[:k] + (new,) + node.edges[k + 1:]
-    nodes = cell.nodes[:j] + (replace(node, edges=edges),) + cell.nodes[j + 1:]
-    return replace(desc, **{kind: replace(cell, nodes=nodes)}).validate()
-
-
 def front_ranks(points: list[Point], metric: str) -> dict[int, int]:
-    """Point id -> its Pareto front (0 = non-dominated) within `points`."""
-    left = [(p.id, p.cost(metric), p.val_error) for p in points]
+    """Point id -> its Pareto front (0 = non-dominated) within `points` (priced ones)."""
+    left = priced(points, metric)
     ranks, rank = {}, 0
     while left:
         front = set(pareto_front(left))
@@ -82,17 +60,19 @@ class Evolution(Algorithm):
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
-        self.e = from_mapping(EvolutionCfg, cfg.get("evolution"), "evolution")
-        if self.e.sample > self.e.population:
-            raise ConfigError(f"evolution.sample ({self.e.sample}) must be at most "
-                              f"evolution.population ({self.e.population})")
-        self.pareto = from_mapping(ParetoCfg, cfg.get("pareto"), "pareto")
-        self.macros = self.pareto.macros()  # the ranges are sane and bounded
+        self.evolution = from_mapping(EvolutionCfg, cfg.get("evolution"), "evolution")
+        if self.evolution.sample > self.evolution.population:
+            raise ConfigError(f"evolution.sample ({self.evolution.sample}) must be at most "
+                              f"evolution.population ({self.evolution.population})")
+        pareto = from_mapping(ParetoCfg, cfg.get("pareto"), "pareto")
+        pareto.macros()  # the ranges are sane and bounded
         self.metric = from_mapping(HullCfg, cfg.get("hull"), "hull").metric
         self.data = DataCfg.from_dict(cfg.get("data")).to_dict()
         self.trainer = TrainCfg.from_dict(cfg.get("trainer") or {}).to_dict()
-        self.info = dataset_info(self.data["dataset"])
-        self.total = self.e.population + self.e.cycles
+        info = dataset_info(self.data["dataset"])
+        self.space = CellSpace(pareto, self.evolution.channels, self.evolution.stem_multiplier,
+                               self.evolution.edges_per_node, info.shape[0], info.num_classes)
+        self.total = self.evolution.population + self.evolution.cycles
 
     def _job(self, n: int, desc: ModelDesc, **extra) -> JobSpec:
         key = f"evolution/{n}"
@@ -102,41 +82,36 @@ class Evolution(Algorithm):
         return JobSpec("train", spec.to_dict(), key)
 
     def _initial(self, n: int) -> JobSpec:
-        rng = random.Random(f"{self.seed}/evolution/{n}")
-        r, c, nodes = rng.choice(self.macros)
-        desc = random_desc(rng, nodes, self.e.edges_per_node, self.pareto.ops,
-                           channels=self.e.channels, cells=c, reductions=r,
-                           in_channels=self.info.shape[0], num_classes=self.info.num_classes,
-                           stem_multiplier=self.e.stem_multiplier)
-        return self._job(n, desc)
+        return self._job(n, self.space.sample(random.Random(f"{self.seed}/evolution/{n}")))
 
     def _members(self, view: RunView) -> list[Point]:
         """The youngest `population` trained models (by index: the order they were made)."""
-        # A model without a validation error (data.val_size 0) or cost has no place to rank.
-        points = sorted((p for p in view.points() if p.stage == self.name
-                         and p.val_error is not None and p.cost(self.metric) is not None),
+        ours = {p.id: p for p in view.points() if p.stage == self.name}
+        # Only a priced model has a place to rank.
+        points = sorted((ours[i] for i, _, _ in priced(ours.values(), self.metric)),
                         key=lambda p: p.lineage["index"])
-        return points[-self.e.population:]
+        return points[-self.evolution.population:]
 
     def _child(self, n: int, members: list[Point]) -> JobSpec:
         rng = random.Random(f"{self.seed}/evolution/{n}")
         ranks = front_ranks(members, self.metric)
-        contestants = rng.sample(members, min(self.e.sample, len(members)))
+        contestants = rng.sample(members, min(self.evolution.sample, len(members)))
         parent = min(contestants, key=lambda p: (ranks[p.id], p.val_error, p.lineage["index"]))
-        child = mutate(ModelDesc.from_dict(parent.desc), rng, self.pareto.ops or SEARCH_OPS)
+        child = self.space.mutate(ModelDesc.from_dict(parent.desc), rng)
         return self._job(n, child, parent=parent.id)
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         n = view.job_count()
         if n == 0:
-            return [self._initial(i) for i in range(self.e.population)]
+            return [self._initial(i) for i in range(self.evolution.population)]
         c = view.counts()
         if c["queued"] or c["running"] or n >= self.total:
             return []  # a generation starts once the one before has finished
         members = self._members(view)
         if not members:
             return []
-        return [self._child(i, members) for i in range(n, min(n + self.e.parallel, self.total))]
+        return [self._child(i, members)
+                for i in range(n, min(n + self.evolution.parallel, self.total))]
 
     def on_result(self, job: Job, result: TrainJobResult, view: RunView) -> Outcome:
         return Outcome(points=[trained_point(job, result, self.name,
@@ -150,7 +125,7 @@ class Evolution(Algorithm):
     def stop_reason(self, view: RunView) -> str | None:
         n = view.job_count()
         if n >= self.total:
-            return f"all {self.e.cycles} children proposed"
+            return f"all {self.evolution.cycles} children proposed"
         c = view.counts()
         if n and not c["queued"] and not c["running"] and not self._members(view):
             return "no member of the population trained (see the failed jobs)"

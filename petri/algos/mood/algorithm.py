@@ -21,8 +21,9 @@ import math
 from dataclasses import dataclass
 
 from petri.algos.base import Algorithm, Outcome
-from petri.algos.darts.algorithm import (DartsSearchResult, DartsSearchSpec, PCDarts,
-                                         Regulariser, SupernetSearches)
+from petri.algos.darts.algorithm import (DartsSearchResult, DartsSearchSpec, Regulariser,
+                                         SupernetSearches)
+from petri.algos.registry import algo_info
 from petri.config import from_mapping, setting
 from petri.errors import ConfigError
 from petri.store.records import Job, JobSpec
@@ -102,12 +103,12 @@ class Mood(Algorithm):
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
-        # MOOD's searches are PC-DARTS searches (its defaults under the config's sections).
-        self.searches = SupernetSearches(cfg, self.name, PCDarts.defaults)
-        self.m = from_mapping(MoodCfg, self.cfg.get("mood"), "mood")
-        if not self.m.initial:
+        # MOOD's searches are PC-DARTS searches: its row holds PC-DARTS' defaults.
+        self.searches = SupernetSearches(cfg, self.name, algo_info(cfg["algo"]).defaults)
+        self.mood = from_mapping(MoodCfg, self.cfg.get("mood"), "mood")
+        if not self.mood.initial:
             raise ConfigError("mood.initial must list at least one weight in [0, 1)")
-        if self.m.max_searches < len(self.m.initial):
+        if self.mood.max_searches < len(self.mood.initial):
             raise ConfigError("mood.max_searches must be at least the number of initial weights")
         if self.searches.data.get("val_size", 0) == 0:
             raise ConfigError("mood places searches by their validation cross-entropy; set "
@@ -115,9 +116,9 @@ class Mood(Algorithm):
 
     def _search(self, n: int, rnd: int, nu: float, pair=None) -> JobSpec:
         # Every search starts from the same seed, as in the reference: ν alone differs.
-        trainer = {"weight_decay": self.m.weight_decay,
+        trainer = {"weight_decay": self.mood.weight_decay,
                    "seed": self.searches.search_trainer["seed"] + self.seed}
-        return self.searches.job(f"mood/{n}", n, Regulariser(self.m.regulariser, nu), trainer,
+        return self.searches.job(f"mood/{n}", n, Regulariser(self.mood.regulariser, nu), trainer,
                                  round=rnd, pair=list(pair) if pair else None)
 
     def _plan(self, view: RunView) -> tuple[list[Job], list[tuple[float, tuple]]]:
@@ -127,12 +128,12 @@ class Mood(Algorithm):
             return jobs, []
         done = [placed(j) for j in jobs if j.state == "done"]
         split = {tuple(j.spec["pair"]) for j in jobs if j.spec.get("pair")}
-        room = self.m.max_searches - len(jobs)
-        return jobs, next_weights(done, split, self.m.delta, min(self.m.parallel, room))
+        room = self.mood.max_searches - len(jobs)
+        return jobs, next_weights(done, split, self.mood.delta, min(self.mood.parallel, room))
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         if not view.job_count():
-            return [self._search(i, 0, nu) for i, nu in enumerate(self.m.initial)]
+            return [self._search(i, 0, nu) for i, nu in enumerate(self.mood.initial)]
         jobs, plan = self._plan(view)
         rnd = 1 + max((j.spec["round"] for j in jobs), default=0)
         return self.searches.released(view) + [self._search(len(jobs) + i, rnd, nu, pair)
@@ -151,6 +152,6 @@ class Mood(Algorithm):
         jobs, plan = self._plan(view)
         if plan or any(j.state in ("queued", "running") for j in jobs):
             return None
-        if len(jobs) >= self.m.max_searches:
-            return f"mood.max_searches ({self.m.max_searches}) reached"
-        return f"front filled: no unsplit pair farther apart than delta {self.m.delta:g}"
+        if len(jobs) >= self.mood.max_searches:
+            return f"mood.max_searches ({self.mood.max_searches}) reached"
+        return f"front filled: no unsplit pair farther apart than delta {self.mood.delta:g}"

@@ -21,8 +21,8 @@ from petri.algos.petridish.job import SELECT_RULES, GrowSpec, SearchResult, Sear
 from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
-from petri.hull import HullCfg, eps_band, hypervolume, pareto_front, sampling_weights
-from petri.space.sample import ParetoCfg, random_desc
+from petri.hull import HullCfg, eps_band, hypervolume, pareto_front, priced, sampling_weights
+from petri.space.sample import CellSpace, ParetoCfg
 from petri.store.records import Job, JobSpec, Point
 from petri.store.view import RunView
 from petri.train.job import TrainJobResult, TrainSpec
@@ -56,7 +56,7 @@ class PetridishCfg:
 
 def run_settings(cfg: dict) -> tuple[PetridishCfg, ParetoCfg, HullCfg, dict, dict]:
     """Validated settings of a Petridish run: (petridish, pareto, hull, data, trainers)."""
-    p = from_mapping(PetridishCfg, cfg.get("petridish"), "petridish")
+    petridish = from_mapping(PetridishCfg, cfg.get("petridish"), "petridish")
     pareto = from_mapping(ParetoCfg, cfg.get("pareto"), "pareto")
     hull = from_mapping(HullCfg, cfg.get("hull"), "hull")
     pareto.macros()  # the ranges are sane and bounded before any seed is built
@@ -66,7 +66,7 @@ def run_settings(cfg: dict) -> tuple[PetridishCfg, ParetoCfg, HullCfg, dict, dic
     for stage in STAGES:
         merged = {**base, **(cfg.get(stage) or {})}
         trainers[stage] = TrainCfg.from_dict(merged).to_dict()
-    return p, pareto, hull, data, trainers
+    return petridish, pareto, hull, data, trainers
 
 
 def seed_descs(cfg: PetridishCfg, pareto: ParetoCfg, dataset: str, seed: int) -> dict:
@@ -75,15 +75,11 @@ def seed_descs(cfg: PetridishCfg, pareto: ParetoCfg, dataset: str, seed: int) ->
     whole run ride on one draw per node count.
     """
     info = dataset_info(dataset)
-    out = {}
-    for r, c, n in pareto.macros():
-        key = f"r{r}c{c}n{n}"
-        out[key] = random_desc(
-            random.Random(f"{seed}/seed-cells/{key}"), n, cfg.edges_per_node, pareto.ops,
-            channels=cfg.channels, cells=c, reductions=r,
-            in_channels=info.shape[0], num_classes=info.num_classes,
-            stem_multiplier=cfg.stem_multiplier, name=f"seed-{key}")
-    return out
+    space = CellSpace(pareto, cfg.channels, cfg.stem_multiplier, cfg.edges_per_node,
+                      info.shape[0], info.num_classes)
+    keys = {f"r{r}c{c}n{n}": (r, c, n) for r, c, n in pareto.macros()}
+    return {key: space.random_desc(random.Random(f"{seed}/seed-cells/{key}"), macro,
+                                   f"seed-{key}") for key, macro in keys.items()}
 
 
 @dataclass
@@ -105,8 +101,8 @@ class Petridish(Algorithm):
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
-        self.p, self.pareto, self.hull, self.data, self.trainers = run_settings(cfg)
-        self.seeds = seed_descs(self.p, self.pareto, self.data["dataset"], self.seed)
+        self.petridish, self.pareto, self.hull, self.data, self.trainers = run_settings(cfg)
+        self.seeds = seed_descs(self.petridish, self.pareto, self.data["dataset"], self.seed)
 
     # ---- the state, rebuilt from the store on every call ------------------------------
     def _read(self, view: RunView):
@@ -127,50 +123,46 @@ class Petridish(Algorithm):
         """The points search job n samples from, or None while some are still training."""
         if any(j is None or j.state not in ("done", "failed") for j, _ in seeds):
             return None
-        upto = max(0, n - self.p.parallel + 1)
+        upto = max(0, n - self.petridish.parallel + 1)
         if upto > len(searches) or any(not s.resolved for s in searches[:upto]):
             return None  # a search it depends on is in flight (or not even proposed yet)
         pool = [pt for _, pt in seeds if pt is not None]
         pool += [s.point for s in searches[:upto] if s.point is not None]
         return [pt for pt in pool if pt.val_error is not None and pt.checkpoint]
 
-    def _priced(self, pool: list[Point]):
-        return [(pt.id, pt.cost(self.hull.metric), pt.val_error) for pt in pool
-                if pt.cost(self.hull.metric)]
-
     def _stop(self, view: RunView, pool: list[Point], n: int) -> str | None:
         """Why search job n must not start, or None. Depends only on the pool and n, except
         the device-hours budget, which depends on measured time."""
-        p = self.p
+        cfg = self.petridish
         if not pool:
             return "no seed model trained; see `petri status` for the failures"
-        if len(self.seeds) + n >= p.max_points:
-            return f"max_points ({p.max_points}) reached"
-        priced = self._priced(pool)
-        if p.max_cost is not None:
-            costs = {i: c for i, c, _ in priced}
-            front = pareto_front(priced)
-            if any(costs[i] > p.max_cost for i in front):
-                return f"a frontier point costs more than max_cost ({p.max_cost:g})"
-        if p.budget_epochs is not None:
+        if len(self.seeds) + n >= cfg.max_points:
+            return f"max_points ({cfg.max_points}) reached"
+        priced_pool = priced(pool, self.hull.metric)
+        if cfg.max_cost is not None:
+            costs = {i: c for i, c, _ in priced_pool}
+            front = pareto_front(priced_pool)
+            if any(costs[i] > cfg.max_cost for i in front):
+                return f"a frontier point costs more than max_cost ({cfg.max_cost:g})"
+        if cfg.budget_epochs is not None:
             epochs = (len(self.seeds) * self.trainers["seed_train"]["epochs"]
                       + n * (self.trainers["search"]["epochs"]
                              + self.trainers["post_train"]["epochs"]))
-            if epochs >= p.budget_epochs:
-                return f"budget of {p.budget_epochs:g} epochs spent"
-        if p.budget_hours is not None:
+            if epochs >= cfg.budget_epochs:
+                return f"budget of {cfg.budget_epochs:g} epochs spent"
+        if cfg.budget_hours is not None:
             hours = view.compute_spent() / 3600
-            if hours >= p.budget_hours:
-                return f"budget of {p.budget_hours:g} device-hours spent"
+            if hours >= cfg.budget_hours:
+                return f"budget of {cfg.budget_hours:g} device-hours spent"
         grown = [pt for pt in pool if pt.stage == "grown"]
-        if p.patience and len(grown) >= p.patience:
-            recent = {pt.id for pt in grown[-p.patience:]}
-            ref = 2 * max(c for _, c, _ in priced)
-            lo = min(c for _, c, _ in priced)
-            before = [q for q in priced if q[0] not in recent]
-            if hypervolume(priced, ref, 1.0, self.hull.log, lo) <= \
+        if cfg.patience and len(grown) >= cfg.patience:
+            recent = {pt.id for pt in grown[-cfg.patience:]}
+            ref = 2 * max(c for _, c, _ in priced_pool)
+            lo = min(c for _, c, _ in priced_pool)
+            before = [q for q in priced_pool if q[0] not in recent]
+            if hypervolume(priced_pool, ref, 1.0, self.hull.log, lo) <= \
                     hypervolume(before, ref, 1.0, self.hull.log, lo) + 1e-12:
-                return f"no hypervolume gain over the last {p.patience} points"
+                return f"no hypervolume gain over the last {cfg.patience} points"
         return None
 
     # ---- the Algorithm interface --------------------------------------------------------
@@ -196,11 +188,11 @@ class Petridish(Algorithm):
         return specs
 
     def _search_spec(self, pool: list[Point], parents: list[int], n: int) -> JobSpec:
-        priced = self._priced(pool)
+        priced_pool = priced(pool, self.hull.metric)
         keys = {pt.id: pt.key for pt in pool}
         # Ordered by key, not by id: ids follow the order in which jobs happened to finish.
-        band = sorted(eps_band(priced, self.hull.eps, self.hull.log), key=keys.get)
-        costs = {i: c for i, c, _ in priced}
+        band = sorted(eps_band(priced_pool, self.hull.eps, self.hull.log), key=keys.get)
+        costs = {i: c for i, c, _ in priced_pool}
         sampled = {}
         for parent in parents:
             sampled[parent] = sampled.get(parent, 0) + 1
@@ -208,11 +200,11 @@ class Petridish(Algorithm):
         parent_id = random.Random(f"{self.seed}/parent/{n}").choices(band, weights)[0]
         parent = next(pt for pt in pool if pt.id == parent_id)
         trainer = self.trainer_for(self.trainers["search"], f"search/{n}")
-        data = self.data
-        if self.p.search_subset is not None:  # candidates train ~5x slower than their parent
-            data = {**data, "subset": self.p.search_subset}
-        grow = GrowSpec(k=self.p.k, l1=self.p.l1, grow_existing=self.p.grow_existing,
-                        select=self.p.select, ops=self.pareto.ops)
+        cfg, data = self.petridish, self.data
+        if cfg.search_subset is not None:  # candidates train slower (BENCHMARKS.md)
+            data = {**data, "subset": cfg.search_subset}
+        grow = GrowSpec(k=cfg.k, l1=cfg.l1, grow_existing=cfg.grow_existing, select=cfg.select,
+                        ops=self.pareto.ops)
         return JobSpec("search", SearchSpec(
             parent_desc=parent.desc, parent_checkpoint=parent.checkpoint, data=data,
             trainer=trainer, grow=grow, extra={"index": n, "parent": parent.id}).to_dict(),
@@ -247,10 +239,10 @@ class Petridish(Algorithm):
         """Every seed, then children up to max_points or the epoch budget (max_cost, the
         device-hours budget and patience may stop it sooner)."""
         seeds, t = len(self.seeds), self.trainers
-        children = max(0, self.p.max_points - seeds)
-        if self.p.budget_epochs is not None:
+        children = max(0, self.petridish.max_points - seeds)
+        if self.petridish.budget_epochs is not None:
             per_child = t["search"]["epochs"] + t["post_train"]["epochs"]
-            left = self.p.budget_epochs - seeds * t["seed_train"]["epochs"]
+            left = self.petridish.budget_epochs - seeds * t["seed_train"]["epochs"]
             children = min(children, max(0, math.ceil(left / per_child)))
         return seeds + children
 

@@ -39,7 +39,7 @@ class RandomSearch(Algorithm):
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
-        self.r = from_mapping(RandomCfg, cfg.get("random"), "random")
+        self.random = from_mapping(RandomCfg, cfg.get("random"), "random")
         self.pareto = from_mapping(ParetoCfg, cfg.get("pareto"), "pareto")
         hull = from_mapping(HullCfg, cfg.get("hull"), "hull")
         self.pareto.macros()  # the ranges are sane and bounded
@@ -48,11 +48,11 @@ class RandomSearch(Algorithm):
         self.trainer = TrainCfg.from_dict(cfg.get("trainer") or {}).to_dict()
         # Spelled out, not a merge of the two sections: both have max_nodes, and a merge let
         # pareto's (the seeds' node count) silently replace random's.
-        nodes = self.pareto.max_nodes if self.r.max_nodes is None else self.r.max_nodes
+        nodes = self.pareto.max_nodes if self.random.max_nodes is None else self.random.max_nodes
         if nodes < self.pareto.min_nodes:
             raise ConfigError(f"random.max_nodes ({nodes}) is below pareto.min_nodes "
                               f"({self.pareto.min_nodes})")
-        merged = {**asdict(self.pareto), **asdict(self.r), "max_nodes": nodes,
+        merged = {**asdict(self.pareto), **asdict(self.random), "max_nodes": nodes,
                   "metric": self.metric, "seed": self.seed}
         self.sampler = Sampler(**{f.name: merged[f.name] for f in fields(Sampler)})
 
@@ -63,7 +63,7 @@ class RandomSearch(Algorithm):
                     index=i, sampler=self.sampler, data=self.data,
                     trainer=self.trainer_for(self.trainer, f"random/{i}")).to_dict(),
                         f"random/{i}")
-                for i in range(self.r.samples)]
+                for i in range(self.random.samples)]
 
     def on_result(self, job: Job, result: RandomTrainResult, view: RunView) -> Outcome:
         return Outcome(points=[trained_point(job, result, "random",
@@ -74,7 +74,7 @@ class RandomSearch(Algorithm):
         return job.spec["index"]
 
     def stop_reason(self, view: RunView) -> str | None:
-        return f"all {self.r.samples} samples proposed" if view.job_count() else None
+        return f"all {self.random.samples} samples proposed" if view.job_count() else None
 
     def planned_points(self) -> int:
-        return self.r.samples
+        return self.random.samples

@@ -5,7 +5,7 @@ architecture's cost falls inside (the same rejection rule every time)."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from petri.job import JobContext, JobFailed, JobSpecData
 from petri.train.job import TrainJobResult, TrainSpec
@@ -49,20 +49,14 @@ class RandomTrainResult(TrainJobResult):
 
 def draw(sampler: Sampler, index: int, in_channels: int, num_classes: int, shape):
     from petri.cost import count_cost
-    from petri.space.sample import random_desc
+    from petri.space.sample import CellSpace
 
+    space = CellSpace.from_dict(asdict(sampler), in_channels, num_classes)
     rng = random.Random(f"{sampler.seed}/random/{index}")
     lo = sampler.min_cost or 0
     hi = sampler.max_cost or float("inf")
     for _ in range(MAX_DRAWS):
-        r = rng.randint(sampler.min_reductions, sampler.max_reductions)
-        c = rng.randint(max(sampler.min_cells, 2 * r + 1), max(sampler.max_cells, 2 * r + 1))
-        n = rng.randint(sampler.min_nodes, sampler.max_nodes)
-        desc = random_desc(rng, n, sampler.edges_per_node, sampler.ops,
-                           channels=sampler.channels,
-                           cells=c, reductions=r, in_channels=in_channels,
-                           num_classes=num_classes, stem_multiplier=sampler.stem_multiplier,
-                           name=f"random-{index}")
+        desc = space.sample_each(rng, f"random-{index}")
         cost = getattr(count_cost(desc, shape), sampler.metric)
         if lo <= cost <= hi:
             return desc
