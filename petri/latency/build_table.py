@@ -33,7 +33,15 @@ def _stem(layer: Layer):
 
 
 def layer_call(layer: Layer, batch: int, device: str = "cpu") -> Callable[[], object]:
-    """A function that runs `layer` once on a random input batch of its size."""
+    """A function that runs `layer` once on a random input batch of its size (built as a
+    network's layers are, outside inference mode, so its weights dispatch alike)."""
+    import torch
+
+    with torch.inference_mode(False):
+        return _layer_call(layer, batch, device)
+
+
+def _layer_call(layer: Layer, batch: int, device: str) -> Callable[[], object]:
     import torch
     from torch import nn
 
