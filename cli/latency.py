@@ -7,6 +7,7 @@ import json
 import click
 
 from petri.data.config import DataCfg
+from petri.latency.measure import Protocol
 from petri.latency.table import TABLE_CHANNELS
 from petri.latency.target import DEFAULT_BATCH, DEFAULT_THREADS, TARGETS
 from petri.space.sample import ParetoCfg
@@ -44,7 +45,17 @@ def latency():
     `petri latency measure`); `petri latency table` measures the predictor's per-op table."""
 
 
-@latency.command("measure")
+_P = Protocol()
+
+
+@latency.command("measure", help=f"""Measure MODEL(s): desc files, known genotypes,
+GALLERY.h5:ID, or files `petri export` wrote (.onnx, .pt2, TorchScript .pt).
+
+Each is warmed up until the median of its last {_P.window} runs moves by under
+{100 * _P.settle_tolerance:g}% (at most {_P.max_warmup_runs} runs or {_P.max_warmup_s:g} s), then
+timed for {_P.budget_s:g} s (at least {_P.min_runs}, at most {_P.max_runs} runs); the median, IQR
+and coefficient of variation are reported with the target, the machine and the input. Results
+are cached per model, target, batch, threads and input shape.""")
 @click.argument("models", nargs=-1, required=True)
 @_target_options(None, "cpu (torch), cuda (torch, timed with CUDA events) or onnxruntime "
                        "(CPU); default cpu, or onnxruntime for an .onnx file.")
@@ -53,14 +64,6 @@ def latency():
 @click.option("--no-cache", is_flag=True, help="Measure again, even if measured before.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def measure(models, target, threads, batch, dataset, predict, no_cache, as_json):
-    """Measure MODEL(s): desc files, known genotypes, GALLERY.h5:ID, or files `petri export`
-    wrote (.onnx, .pt2, TorchScript .pt).
-
-    Each is warmed up until the median of its last 5 runs moves by under 3%, then timed
-    for 2 s (at least 30, at most 2000 runs); the median, IQR and coefficient of variation
-    are reported with the target, the machine and the input. Results are cached per model,
-    target, batch, threads and input shape.
-    """
     from petri.latency.run import measure_subject
     from petri.latency.target import Target
 
