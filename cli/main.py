@@ -14,6 +14,8 @@ from petri.errors import PetriError
 
 COMMANDS = {
     "cost": ("petri.cli.cost:cost", "Params, MACs and activation memory of an architecture."),
+    "latency": ("petri.cli.latency:latency", "Latency of a model on a target, measured, or "
+                                             "predicted from a per-op table."),
     "train": ("petri.cli.train:train", "Train one architecture with a progress bar."),
     "start": ("petri.cli.daemon:start", "Start a daemon on a run directory."),
     "run": ("petri.cli.daemon:run", "Run a search on a daemon (`petri run --list`: which)."),

@@ -20,18 +20,6 @@ def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
     return x * mask / keep
 
 
-def _live_nodes(desc: CellDesc) -> set[int]:
-    """Nodes whose output reaches the cell output; the others are neither built nor run."""
-    live: set[int] = set()
-    todo = [s - 2 for s in desc.concat if s >= 2]
-    while todo:
-        j = todo.pop()
-        if j not in live:
-            live.add(j)
-            todo.extend(e.input - 2 for e in desc.nodes[j].edges if e.input >= 2)
-    return live
-
-
 class Cell(nn.Module):
     def __init__(self, desc: CellDesc, c_pp: int, c_p: int, c: int, reduction: bool,
                  reduction_prev: bool, affine: bool, label: str):
@@ -42,7 +30,7 @@ class Cell(nn.Module):
         self.pre1 = ReLUConvBN(c_p, c, affine=affine)
         self.inputs = [[e.input for e in node.edges] for node in desc.nodes]
         self.concat = list(desc.concat)
-        self.live = _live_nodes(desc)
+        self.live = desc.live_nodes()
         self.nodes = nn.ModuleList()
         for j, node in enumerate(desc.nodes):
             edges = nn.ModuleList()

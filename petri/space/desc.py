@@ -58,6 +58,17 @@ class CellDesc:
     def n_nodes(self) -> int:
         return len(self.nodes)
 
+    def live_nodes(self) -> set[int]:
+        """Nodes whose output reaches the cell output; the others are neither built nor run."""
+        live: set[int] = set()
+        todo = [s - 2 for s in self.concat if s >= 2]
+        while todo:
+            j = todo.pop()
+            if j not in live:
+                live.add(j)
+                todo.extend(e.input - 2 for e in self.nodes[j].edges if e.input >= 2)
+        return live
+
 
 @dataclass(frozen=True)
 class ModelDesc:
