@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 import torch
 from torch import nn
 
-from petri.data.loader import ImageSet, Splits
+from petri.data.loader import ImageSet, Splits, step_seed
 from petri.errors import PetriError
 from petri.io import check_writable
 from petri.train import checkpoint
@@ -75,10 +75,6 @@ class ModelHooks:
     extra_loss: Callable[[], torch.Tensor | None] | None = None  # added to the loss
     ce_weight: float = 1.0  # the cross-entropy's weight (MOOD's 1-ν)
     drop_path: Callable[[float], None] | None = None  # told the probability at each epoch
-
-
-def _step_seed(seed: int, epoch: int, step: int) -> int:
-    return ((seed * 1_000_003 + epoch) * 1_000_003 + step) % (2 ** 63)
 
 
 def cosine_factor(cfg: TrainCfg, total_steps: int) -> Callable[[int], float]:
@@ -240,7 +236,7 @@ def _train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device
             return loss_sum / step
 
         for step in range(first, steps_per_epoch):
-            torch.manual_seed(_step_seed(cfg.seed, epoch, step))  # drop-path masks
+            torch.manual_seed(step_seed(cfg.seed, epoch, step))  # drop-path masks
             x, y = splits.train.batch(cfg.seed, epoch, step, cfg.batch_size)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
