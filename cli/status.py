@@ -92,13 +92,11 @@ def eta_text(snap: dict) -> str:
 
 
 def shown(rows: list, limit: int | None) -> list:
-    """At most `limit` of `rows` (None: all), spread evenly over them and keeping the first
+    """At most `limit` (2 or more) of `rows` (None: all), spread evenly over them and keeping the first
     and the last: for a frontier sorted by cost, its cheapest and its most accurate point
     and the trade-offs between."""
     if limit is None or len(rows) <= limit:
         return rows
-    if limit < 2:
-        return rows[:limit]
     return [rows[round(k * (len(rows) - 1) / (limit - 1))] for k in range(limit)]
 
 

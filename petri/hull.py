@@ -91,10 +91,11 @@ def _interp(hull: list[tuple[float, float]], x: float) -> float:
     bound left of the cheapest (nothing lies there)."""
     if x <= hull[0][0]:
         return hull[0][1] if x == hull[0][0] else math.inf  # left of the cheapest: no bound
-    for (x1, y1), (x2, y2) in zip(hull, hull[1:]):
-        if x <= x2:
-            return y1 + (y2 - y1) * (x - x1) / (x2 - x1)
-    return hull[-1][1]
+    k = bisect.bisect_left(hull, (x, -math.inf))  # the first vertex at or right of x
+    if k == len(hull):
+        return hull[-1][1]
+    (x1, y1), (x2, y2) = hull[k - 1], hull[k]
+    return y1 + (y2 - y1) * (x - x1) / (x2 - x1)
 
 
 def eps_band(points: Sequence[Pt], eps: float, log_cost: bool = True) -> list[int]:
