@@ -79,7 +79,7 @@ def gallery():
               help="Print the gallery's metadata and models (no weights) as JSON.")
 def show(path, as_json):
     """List the models of the gallery at PATH."""
-    from petri.gallery import model_desc
+    from petri.space.desc import model_desc
     from petri.store.gallery import read_meta, read_models
 
     meta = read_meta(path)
@@ -148,7 +148,7 @@ def _inputs(models) -> list[str]:
               help="The .json file to write (default: print it).")
 def desc(path, model_id, output):
     """The desc of model MODEL_ID of the gallery at PATH, for `petri train` or `petri cost`."""
-    from petri.gallery import model_desc
+    from petri.space.desc import model_desc
     from petri.io import atomic_write, check_writable, write_error
     from petri.store.gallery import read_model
 

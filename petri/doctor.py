@@ -17,14 +17,6 @@ class Fact:
     value: str
 
 
-def cpu_model() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
 def _gpus() -> str:
     from petri.daemon.slots import query_gpus
 
@@ -54,7 +46,7 @@ def facts(path: str | Path = ".") -> list[Fact]:
     import torch
 
     import petri
-    from petri.threads import usable_cores
+    from petri.threads import cpu_model, usable_cores
 
     onednn = re.search(r"MKL-DNN v([\d.]+)", torch.__config__.show())
     isa = torch.backends.cpu.get_cpu_capability()

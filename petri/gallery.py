@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from petri.errors import DescError, StoreError
+from petri.errors import StoreError
 from petri.hull import COST_METRICS, eps_band, pareto_front, priced
 from petri.io import check_writable, remove_stale_temps
 from petri.rundir import RunDir
-from petri.space.desc import ModelDesc
+from petri.space.desc import model_desc
 from petri.store.gallery import (GalleryModel, Preprocessing, read_meta, read_model,
                                  write_gallery)
 
@@ -148,11 +148,3 @@ def build_module(m: GalleryModel, path: str | Path):
     model.preprocessing = m.preprocessing
     return model.eval()
 
-
-def model_desc(m: GalleryModel, path: str | Path) -> ModelDesc:
-    """The checked desc of gallery model `m`; a damaged one is a StoreError naming it."""
-    try:
-        return ModelDesc.from_dict(m.desc).validate()
-    except DescError as e:
-        raise StoreError(f"gallery {path}: model {m.id} has a desc petri cannot build ({e}); "
-                         f"export the gallery again with `petri export`") from None

@@ -14,6 +14,7 @@ e.g. another user's process, or sets none). The free cores are this process's us
 from __future__ import annotations
 
 import os
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,3 +84,11 @@ def describe(threads: int, use: CoreUse | None) -> str:
         return f"{threads} thread(s) (set)"
     return (f"{threads} thread(s) ({use.cores} cores, {use.used} used by other petri "
             f"daemons)")
+
+def cpu_model() -> str:
+    """The CPU's model name, as the kernel reports it."""
+    try:
+        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()

@@ -58,7 +58,7 @@ def exported_subject(path: Path, dataset_shape: tuple) -> Subject:
 
 
 def gallery_subject(spec: str, dataset_shape: tuple) -> Subject:
-    from petri.gallery import model_desc
+    from petri.space.desc import model_desc
     from petri.store.gallery import read_model
 
     path, _, model_id = spec.rpartition(":")

@@ -84,7 +84,7 @@ def describe_target(target: Target) -> TargetInfo:
     the fix (a CUDA target without a GPU, onnxruntime not installed)."""
     import torch
 
-    from petri.doctor import cpu_model
+    from petri.threads import cpu_model
 
     gpu = None
     if target.kind == "cuda":

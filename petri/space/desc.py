@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from petri.errors import DescError
+from petri.errors import DescError, StoreError
 
 # The DARTS primitives in their published index order (architecture weights use this order).
 PRIMITIVES: tuple[str, ...] = (
@@ -258,3 +258,12 @@ def load_desc(path: str | Path) -> ModelDesc:
     except json.JSONDecodeError as e:
         raise DescError(f"{p}:{e.lineno}:{e.colno}: {e.msg} (the desc file is not valid "
                         f"JSON)") from None
+
+def model_desc(m, path) -> ModelDesc:
+    """The checked desc of gallery model `m` (a `GalleryModel` of the gallery at `path`); a
+    damaged one is a StoreError naming it."""
+    try:
+        return ModelDesc.from_dict(m.desc).validate()
+    except DescError as e:
+        raise StoreError(f"gallery {path}: model {m.id} has a desc petri cannot build ({e}); "
+                         f"export the gallery again with `petri export`") from None

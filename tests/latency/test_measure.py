@@ -96,7 +96,7 @@ def test_the_cache_hits_and_no_cache_measures_again():
 
 
 def test_the_target_is_named_fully():
-    from petri.doctor import cpu_model
+    from petri.threads import cpu_model
 
     info = describe_target(Target("cpu", threads=2, batch=4))
     assert info.cpu == cpu_model() and info.isa == torch.backends.cpu.get_cpu_capability()

@@ -322,7 +322,7 @@ def cache_path() -> Path:
 def machine_key(form: str, threads: int, device: str) -> str:
     """What a verdict holds for: this host and CPU, this torch build and its oneDNN ISA,
     the form, the device and the thread count (one kernel failed at 1 thread only)."""
-    from petri.doctor import cpu_model
+    from petri.threads import cpu_model
 
     return json.dumps([platform.node(), cpu_model(), torch.__version__, torch.version.git_version,
                        torch.backends.cpu.get_cpu_capability(),

@@ -15,7 +15,7 @@ from petri.config import from_mapping, setting
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.errors import ConfigError
-from petri.gallery import model_desc
+from petri.space.desc import model_desc
 from petri.hull import HullCfg
 from petri.space.desc import ModelDesc
 from petri.store.gallery import read_models
