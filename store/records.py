@@ -20,6 +20,11 @@ def dumps(value, **kw) -> str:
     return json.dumps(clean(value), allow_nan=False, **kw)
 
 
+# The fail class of a job ended by `petri cancel`: not a failure of the job, and not retried
+# by `petri retry --failed`.
+CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """Work to enqueue. `key` makes enqueueing idempotent: the same key is one job."""
