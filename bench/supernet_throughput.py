@@ -40,7 +40,7 @@ from petri.data.info import dataset_info
 from petri.data.loader import DeviceData, Splits
 from petri.space.ops import BatchNorm, DilatedDepthwise, FactorizedReduce
 from petri.train.config import TrainCfg
-from petri.train.loop import train
+from petri.train.loop import ModelHooks, train
 
 BATCH = 32
 VARIANTS = {"darts": None, "pc-darts": 4}
@@ -130,7 +130,7 @@ def measure(variant: str, form: str, device: torch.device, steps: int,
     arch_cfg = ArchCfg(lr=3e-4 if VARIANTS[variant] is None else 6e-4)
     hook = ArchHook(arch, seed=0, arch=arch_cfg, amp=cfg.amp, channels_last=nhwc)
     with reference_code() if form.startswith("reference") else contextlib.nullcontext():
-        return train(model, splits, cfg, device, hook=hook).images_per_s
+        return train(model, splits, cfg, device, model_hooks=ModelHooks(step=hook)).images_per_s
 
 
 def profile(variant: str, form: str, device: torch.device, top: int = 15) -> None:

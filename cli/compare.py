@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from petri.cli.options import RunPath
 from petri.cli.status import fmt_cost
 
 
@@ -38,7 +39,7 @@ def load(run_dirs, frame: str | None):
 
 
 @click.command()
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.argument("run_dirs", nargs=-1, required=True, type=RunPath())
 @frame_option
 @click.option("--budget", "budgets", multiple=True, type=float,
               help="A cost budget (in the runs' hull.cost unit) for 'best error at cost <= "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from petri.cli.options import FiniteRange, cost_option
+from petri.cli.options import FiniteRange, RunPath, cost_option
 from petri.cli.status import fmt_cost
 from petri.export import FORMATS, GALLERY
 
@@ -17,7 +17,7 @@ def _pct(v) -> str:
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.argument("run_dir", type=RunPath(exists=True))
 @click.option("-o", "--output", type=click.Path(),
               help="The gallery file to write (replaced atomically; default gallery.h5), or "
                    "for the other formats the folder (default RUN_DIR's name and the format).")

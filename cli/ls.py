@@ -44,7 +44,8 @@ def summary(run: Path) -> dict:
     last = snap["events"][-1]["message"] if snap["events"] else ""
     return {"run_dir": str(run), "state": state, "algo": algo, "points": len(snap["points"]),
             "frontier": len(snap["frontier"]), "jobs": snap["jobs"],
-            "compute_s": round(snap["compute_s"], 1), "last_event": last}
+            "compute_s": round(snap["compute_s"], 1), "disk_bytes": snap["disk_bytes"],
+            "last_event": last}
 
 
 @click.command("ls")
@@ -64,21 +65,23 @@ def ls(root, as_json):
     from rich.table import Table
 
     from petri.cli.status import done_label
+    from petri.io import fmt_bytes
 
     t = Table(box=None, header_style="bold", title=f"runs under {root}", title_justify="left")
     t.add_column("run", overflow="fold")  # long paths wrap; the short facts stay whole
-    for col in ("state", "algo", "points", "frontier", "compute"):
+    for col in ("state", "algo", "points", "frontier", "compute", "disk"):
         t.add_column(col, no_wrap=True, min_width=len(col))
     t.add_column("last event", overflow="fold")
     for r in rows:
         name = str(Path(r["run_dir"]).relative_to(root))
         if r["state"] == "unreadable":
-            t.add_row(name, "[red]unreadable[/]", "", "", "", "", r["error"])
+            t.add_row(name, "[red]unreadable[/]", "", "", "", "", "", r["error"])
             continue
         color = {"running": "green", "done": "cyan", "crashed": "red"}.get(r["state"], "yellow")
         state = r["state"]
         if state == "done" and r["jobs"]["failed"]:
             state, color = done_label(r["jobs"]), "red"
         t.add_row(name, f"[{color}]{state}[/]", str(r["algo"]), str(r["points"]),
-                  str(r["frontier"]), f"{r['compute_s'] / 60:.1f} min", r["last_event"])
+                  str(r["frontier"]), f"{r['compute_s'] / 60:.1f} min",
+                  fmt_bytes(r["disk_bytes"]), r["last_event"])
     Console().print(t)

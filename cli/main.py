@@ -38,6 +38,9 @@ COMMANDS = {
                                                 "scored on the test set."),
     "plot": ("petri.cli.plot:plot", "Plot frontiers (or --hv-curve) of runs to PNG/SVG/PDF."),
     "data": ("petri.cli.data:data", "Import your own images or arrays once (.petri); show one."),
+    "gc": ("petri.cli.disk:gc", "Delete the checkpoints a run's finished jobs no longer need."),
+    "archive": ("petri.cli.disk:archive", "Write a run as one .tar.gz that status, export, "
+                                          "plot and compare read."),
     "doctor": ("petri.cli.doctor:doctor", "What a bug report needs, and whether this machine's "
                                           "kernels compute petri's fast paths correctly."),
 }

@@ -87,3 +87,16 @@ class Device(click.ParamType):
                 self.fail(f"{value}: there {'is' if n == 1 else 'are'} {n} GPU(s) here, "
                           f"cuda:0 to cuda:{n - 1}.", param, ctx)
         return value
+
+
+class RunPath(click.Path):
+    """A run dir, or an archive `petri archive` wrote: read from its copy in the cache."""
+
+    def __init__(self, exists: bool = False):
+        super().__init__(exists=exists)
+
+    def convert(self, value, param, ctx):
+        from petri.archive import extracted, is_archive
+
+        value = super().convert(value, param, ctx)
+        return str(extracted(value)) if is_archive(value) else value

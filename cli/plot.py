@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from petri.cli.compare import frame_option
-from petri.cli.options import cost_option
+from petri.cli.options import RunPath, cost_option
 from petri.cli.status import fmt_cost
 from petri.errors import PetriError, install_extra
 
@@ -183,7 +183,7 @@ def draw_hv_curves(result: dict, metric: str, out: Path) -> None:
 
 
 @click.command()
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.argument("run_dirs", nargs=-1, required=True, type=RunPath())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="frontier.png",
               show_default=True, help="Figure file; the extension picks the format "
                                       "(.png, .svg, .pdf).")

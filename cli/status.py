@@ -5,9 +5,11 @@ import json
 
 import click
 
+from petri.cli.options import RunPath
 from petri.errors import PetriError
 
 FAILURES_NAMED = 5  # failed jobs named in the error line; all are counted
+TABLE_ROWS = 20  # rows of a table `petri status` prints without --all
 
 
 def fmt_cost(v) -> str:
@@ -89,11 +91,29 @@ def eta_text(snap: dict) -> str:
     return f"about {lo} {unit}" if lo == hi else f"{lo}-{hi} {unit}"
 
 
-def render(snap: dict):
-    """The snapshot as rich renderables (no I/O here: the live view reuses this)."""
+def shown(rows: list, limit: int | None) -> list:
+    """At most `limit` (2 or more) of `rows` (None: all), spread evenly over them and keeping the first
+    and the last: for a frontier sorted by cost, its cheapest and its most accurate point
+    and the trade-offs between."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    return [rows[round(k * (len(rows) - 1) / (limit - 1))] for k in range(limit)]
+
+
+def more_row(table, total: int, limit: int | None) -> None:
+    """The line that says how many rows a capped table left out."""
+    if limit is not None and total > limit:
+        table.add_row(f"… and {total - limit} more", style="dim")
+
+
+def render(snap: dict, rows: int | None = TABLE_ROWS):
+    """The snapshot as rich renderables (no I/O here: the live view reuses this); each table
+    holds at most `rows` rows (None: all)."""
     from rich.console import Group
     from rich.markup import escape
     from rich.table import Table
+
+    from petri.io import fmt_bytes
 
     d = snap["daemon"]
     head = Table.grid(padding=(0, 2))
@@ -106,6 +126,7 @@ def render(snap: dict):
                                                    if snap["eta_s"] is not None else ""))
     if d.get("slots"):
         head.add_row("slots", d["slots"])
+    head.add_row("disk", fmt_bytes(snap["disk_bytes"]))
     parts = [head]
     if d["state"] != "running" and (d.get("error") or d.get("crashed")) and not snap["done"]:
         why = f"the daemon died: {d['error']}" if d.get("error") else \
@@ -118,9 +139,10 @@ def render(snap: dict):
         t = Table(title="failed jobs", expand=True)
         for col in ("job", "kind", "tries", "class", "reason"):
             t.add_column(col)
-        for f in snap["failures"]:
+        for f in snap["failures"][:rows]:
             t.add_row(str(f["job_id"]), f["kind"], str(f["attempts"]), f["fail_class"] or "-",
                       f["error"])
+        more_row(t, len(snap["failures"]), rows)
         parts.append(t)
     front = set(snap["frontier"])
     if snap["points"]:
@@ -128,18 +150,24 @@ def render(snap: dict):
                         f"{snap['cost_metric']})")
         for col in ("point", "cost", "val error", "params", "parent", "stage"):
             t.add_column(col)
-        for p in sorted((p for p in snap["points"] if p["id"] in front), key=lambda p: p["cost"]):
+        on_front = sorted((p for p in snap["points"] if p["id"] in front),
+                          key=lambda p: p["cost"])
+        for p in shown(on_front, rows):
             t.add_row(str(p["id"]), fmt_cost(p["cost"]), f"{100 * p['error']:.2f}%",
                       fmt_cost(p["params"]), str(p["parent"] or "-"), p["stage"] or "")
+        more_row(t, len(on_front), rows)
         parts.append(t)
     return Group(*parts)
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False), default=".")
+@click.argument("run_dir", type=RunPath(), default=".")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable snapshot.")
 @click.option("--watch", "live", is_flag=True, help="The live view (same as `petri watch`).")
-def status(run_dir, as_json, live):
+@click.option("--all", "all_rows", is_flag=True,
+              help=f"Every row of each table (without it: {TABLE_ROWS}, spread over the "
+                   f"frontier from its cheapest to its most accurate point).")
+def status(run_dir, as_json, live, all_rows):
     """Jobs by state, workers, failures and the frontier of RUN_DIR."""
     from petri.status import snapshot
 
@@ -154,4 +182,4 @@ def status(run_dir, as_json, live):
         return
     from rich.console import Console
 
-    Console().print(render(snap))
+    Console().print(render(snap, None if all_rows else TABLE_ROWS))

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from petri.config import from_mapping
 from petri.errors import ConfigError, PetriError
-from petri.hull import hypervolume, pareto_front
+from petri.hull import hypervolume, hypervolumes, pareto_front
 from petri.stats import a12, mean_sd, permutation_test
 
 ALPHA = 0.05
@@ -87,9 +87,22 @@ class Frame:
 
     def hypervolume(self, pts) -> float:
         """Normalised hypervolume of (id, cost, error) points, clipped as the module says."""
-        inside = [(i, max(c, self.min_cost), e) for i, c, e in pts if c <= self.max_cost]
-        area = math.log(self.ref_cost / self.min_cost) * self.ref_error
-        return hypervolume(inside, self.ref_cost, self.ref_error, True, self.min_cost) / area
+        return hypervolume(self._clipped(pts), self.ref_cost, self.ref_error, True,
+                           self.min_cost) / self._area
+
+    def hypervolumes(self, pts) -> list[float]:
+        """`hypervolume` of each prefix of `pts`, in their order."""
+        return [hv / self._area for hv in hypervolumes(
+            self._clipped(pts), self.ref_cost, self.ref_error, True, self.min_cost)]
+
+    def _clipped(self, pts) -> list:
+        """Costs below the frame raised to its edge; above it, none (the point counts not)."""
+        return [(i, max(c, self.min_cost) if c <= self.max_cost else None, e)
+                for i, c, e in pts]
+
+    @property
+    def _area(self) -> float:
+        return math.log(self.ref_cost / self.min_cost) * self.ref_error
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ref_cost": self.ref_cost}
@@ -219,11 +232,8 @@ class GroupScore:
 def _curve(run: dict, frame: Frame) -> list[list[float]]:
     pts = sorted((p for p in run["points"] if p["cost"] and p["error"] is not None),
                  key=lambda p: (p["spent_s"], p["id"]))
-    out = [[0.0, 0, 0.0]]
-    for k, p in enumerate(pts):
-        hv = frame.hypervolume([(q["id"], q["cost"], q["error"]) for q in pts[:k + 1]])
-        out.append([p["spent_s"], p["spent_images"], hv])
-    return out
+    hvs = frame.hypervolumes([(p["id"], p["cost"], p["error"]) for p in pts])
+    return [[0.0, 0, 0.0]] + [[p["spent_s"], p["spent_images"], hv] for p, hv in zip(pts, hvs)]
 
 
 def _mean_curve(curves: list[list], until: float) -> list[list[float]]:

@@ -176,6 +176,9 @@ class DaemonCfg:
     busy_grace_s: float = setting(1800.0, ge=1)
     stop_grace_s: float = setting(60.0, ge=0)  # how long `petri stop` waits for workers to checkpoint
     poll_s: float = setting(0.02, ge=0.001)  # 0 would busy-loop the daemon
+    # final: once a job's result lands, its checkpoints go unless a point keeps them as its
+    # weights or a job yet to run reads them (petri.disk); all: every file stays.
+    keep: typing.Literal["final", "all"] = "final"
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DaemonCfg":

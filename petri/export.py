@@ -179,7 +179,7 @@ def _example(m: GalleryModel):
 
 
 @contextlib.contextmanager
-def _quiet_exporters():
+def quiet_exporters():
     """Hide what torch's exporters say about themselves: the deprecation of tracing (chosen
     knowingly, see the module docstring), tracer warnings about shape checks a trace fixes
     at the dataset's size, and onnx's notes on torchvision ops petri never uses."""
@@ -197,7 +197,7 @@ def _quiet_exporters():
 def _torchscript(module, m: GalleryModel, path: Path) -> None:
     import torch
 
-    with _quiet_exporters():
+    with quiet_exporters():
         with torch.no_grad():
             traced = torch.jit.trace(module, _example(m))
         atomic_write(path, lambda f: torch.jit.save(traced, f))
@@ -207,7 +207,7 @@ def _program(module, m: GalleryModel):
     """The network as torch.export's ExportedProgram, any batch size."""
     import torch
 
-    with _quiet_exporters():
+    with quiet_exporters():
         return torch.export.export(module, (_example(m),),
                                    dynamic_shapes=({0: torch.export.Dim("batch")},))
 
@@ -224,7 +224,7 @@ def _onnx(module, m: GalleryModel, path: Path) -> None:
 
     program = _program(module, m)
     try:
-        with _quiet_exporters():
+        with quiet_exporters():
             onnx_program = torch.onnx.export(program, input_names=["images"],
                                              output_names=["logits"], dynamo=True,
                                              verbose=False)

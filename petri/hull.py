@@ -5,6 +5,7 @@ The hull is taken with cost on a log axis by default, as costs span orders of ma
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -90,10 +91,11 @@ def _interp(hull: list[tuple[float, float]], x: float) -> float:
     bound left of the cheapest (nothing lies there)."""
     if x <= hull[0][0]:
         return hull[0][1] if x == hull[0][0] else math.inf  # left of the cheapest: no bound
-    for (x1, y1), (x2, y2) in zip(hull, hull[1:]):
-        if x <= x2:
-            return y1 + (y2 - y1) * (x - x1) / (x2 - x1)
-    return hull[-1][1]
+    k = bisect.bisect_left(hull, (x, -math.inf))  # the first vertex at or right of x
+    if k == len(hull):
+        return hull[-1][1]
+    (x1, y1), (x2, y2) = hull[k - 1], hull[k]
+    return y1 + (y2 - y1) * (x - x1) / (x2 - x1)
 
 
 def eps_band(points: Sequence[Pt], eps: float, log_cost: bool = True) -> list[int]:
@@ -138,6 +140,31 @@ def hypervolume(points: Sequence[Pt], ref_cost: float, ref_error: float = 1.0,
         nxt = to_x(xs[k + 1][0]) if k + 1 < len(xs) else ref_x
         area += (ref_error - best) * (nxt - to_x(c))
     return area
+
+
+def hypervolumes(points: Sequence[Pt], ref_cost: float, ref_error: float, log_cost: bool,
+                 min_cost: float) -> list[float]:
+    """`hypervolume` of each prefix of `points`, in their order (a run's curve as its points
+    land): one pass keeping the front so far, rather than the whole area again per point."""
+    to_x = (lambda c: math.log(c / min_cost)) if log_cost else float
+    ref_x = to_x(ref_cost)
+    xs, es = [], []  # the front so far: cost axis ascending, error strictly descending
+    area, out = 0.0, []
+    for _, c, e in points:
+        if c is not None and 0 < c < ref_cost and e < ref_error:
+            x = to_x(c)
+            k = bisect.bisect_right(xs, x)
+            level = es[k - 1] if k else ref_error  # the error already dominated at x
+            if e < level:
+                j, at = k, x
+                while j < len(xs) and es[j] >= e:  # front points the new one dominates
+                    area += (level - e) * (xs[j] - at)
+                    at, level = xs[j], es[j]
+                    j += 1
+                area += (level - e) * ((xs[j] if j < len(xs) else ref_x) - at)
+                xs[k:j], es[k:j] = [x], [e]
+        out.append(area)
+    return out
 
 
 def sampling_weights(candidates: Sequence[tuple[int, float, int]]) -> list[float]:

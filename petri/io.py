@@ -155,3 +155,11 @@ def read_json(path: str | Path, default=None):
             return json.load(f)
     except (OSError, ValueError):
         return default
+
+
+def cache_dir() -> Path:
+    """Where petri keeps what it measured about this machine (fast-path verdicts, latencies):
+    $PETRI_CACHE_DIR, else the user's cache folder's petri/."""
+    base = os.environ.get("PETRI_CACHE_DIR") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "petri"
+    return Path(base)

@@ -28,6 +28,13 @@ RESULT = "result.json"
 CHECKPOINT = "checkpoint.pt"
 
 
+def is_weights(name: str) -> bool:
+    """Whether a job's file named `name` holds weights or training state, the bulk of a run's
+    bytes that `daemon.keep` and `petri gc` free: its checkpoints (with their previous and
+    staged copies, and a job kind's own `checkpoint.*`) and state dicts (`*.pt`)."""
+    return name.startswith("checkpoint") or name.endswith(".pt")
+
+
 class RunDir:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -89,6 +96,18 @@ class RunDir:
         if not link.is_symlink():
             self.tensorboard.mkdir(exist_ok=True)
             link.symlink_to(Path("..") / self.jobs.name / self.job(job_id).name)
+
+    def relative(self, path: Path) -> str:
+        """`path` (inside the run) as specs and points name it: relative to the run, with /."""
+        return Path(path).relative_to(self.root).as_posix()
+
+    def weight_files(self, job_id: int) -> list[Path]:
+        """The files of job `job_id` that hold weights or training state (see `is_weights`)."""
+        try:
+            return sorted(p for p in self.job(job_id).iterdir()
+                          if is_weights(p.name) and p.is_file() and not p.is_symlink())
+        except FileNotFoundError:
+            return []
 
     def job_dirs(self) -> list[Path]:
         return sorted(d for d in self.jobs.glob("*") if d.is_dir())

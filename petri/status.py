@@ -11,6 +11,7 @@ from pathlib import Path
 from petri.daemon.fatal import last_fatal
 from petri.daemon.lock import daemon_alive
 from petri.daemon.process import process_start_time
+from petri.disk import used_bytes
 from petri.hull import HullCfg, eps_band, lower_hull, pareto_front, priced
 from petri.io import read_json
 from petri.rundir import PROGRESS, RunDir
@@ -89,6 +90,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         "eps": hull["eps"],
         "events": recent,
         "done": meta.get("done") == "1",
+        "disk_bytes": used_bytes(run_dir),
     }
 
 

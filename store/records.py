@@ -25,6 +25,15 @@ def dumps(value, **kw) -> str:
 CANCELLED = "cancelled"
 
 
+def json_strings(value) -> set[str]:
+    """Every string inside the decoded JSON `value` (the files a spec names among them)."""
+    if isinstance(value, str):
+        return {value}
+    inner = value.values() if isinstance(value, dict) else \
+        value if isinstance(value, (list, tuple)) else ()
+    return set().union(*map(json_strings, inner))
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """Work to enqueue. `key` makes enqueueing idempotent: the same key is one job."""

@@ -100,6 +100,18 @@ class RunStore:
         if isinstance(error, sqlite3.DatabaseError):
             raise self._damaged(error) from None
 
+    def copy_to(self, path: str | Path) -> None:
+        """Write a consistent copy of the store, as committed now, to the new file `path`:
+        one file (no WAL), which a reader opens as it opens a run's store. Safe while the
+        daemon writes (SQLite's online backup). Raises `StoreError` where it cannot write."""
+        try:
+            with sqlite3.connect(path) as dest:
+                self.conn.backup(dest)
+                dest.execute("PRAGMA journal_mode = DELETE")
+            dest.close()
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot copy {self.path} to {path}: {e}") from None
+
     def _damaged(self, problem) -> StoreError:
         return StoreError(f"{self.path} is damaged ({problem}); it was left untouched: restore "
                           f"it from a backup (the checkpoints in jobs/ are separate files)")

@@ -1,9 +1,14 @@
 """Read access for algorithms and status: counts, jobs, points, events."""
 from __future__ import annotations
 
+import json
 import sqlite3
+from typing import Iterable
 
-from petri.store.records import Job, Point
+from petri.store.records import Job, Point, json_strings
+
+# Bound parameters of one query, below SQLite's lowest default limit.
+_CHUNK = 900
 
 
 class RunView:
@@ -47,6 +52,26 @@ class RunView:
     def points(self) -> list[Point]:
         """Every point, by id."""
         return [Point.from_row(r) for r in self.conn.execute("SELECT * FROM points ORDER BY id")]
+
+    def kept(self, paths: Iterable[str]) -> set[str]:
+        """Which of the run-relative `paths` are still needed: a point keeps it as its
+        weights, or a job that may yet run (queued, running, or failed and so retryable)
+        names it in its spec."""
+        paths = sorted(set(paths))
+        out = set()
+        for k in range(0, len(paths), _CHUNK):
+            chunk = paths[k:k + _CHUNK]
+            out.update(r[0] for r in self.conn.execute(
+                f"SELECT checkpoint FROM points WHERE checkpoint IN "
+                f"({', '.join('?' * len(chunk))})", chunk))
+        # Only specs that name a file under the paths' folders are decoded: a queue of
+        # thousands of jobs that name none is passed over inside SQLite.
+        for folder in {p.split("/", 1)[0] for p in paths}:
+            for (spec,) in self.conn.execute(
+                    "SELECT spec FROM jobs WHERE state IN ('queued', 'running', 'failed') "
+                    "AND instr(spec, ?)", (f'"{folder}/',)):
+                out.update(json_strings(json.loads(spec)).intersection(paths))
+        return out
 
     def numbers_by_plan(self) -> bool:
         """Whether the run gives a point id ordinal + 1 (see schema.sql)."""

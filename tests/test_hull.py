@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from petri.hull import eps_band, hypervolume, lower_hull, pareto_front, sampling_weights
+from petri.hull import (eps_band, hypervolume, hypervolumes, lower_hull, pareto_front,
+                        sampling_weights)
 
 
 def random_points(rng, n):
@@ -116,6 +117,17 @@ def test_hypervolume_matches_a_grid_count(seed):
     cells = sum(1 for cx, ey in itertools.product(range(1, 21), range(10))
                 if any(c <= cx and e <= ey / 10 for _, c, e in pts))
     assert hv == pytest.approx(cells * 0.1)
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("log_cost", [True, False])
+def test_hypervolumes_of_prefixes_equal_the_whole_area_of_each(seed, log_cost):
+    rng = random.Random(seed)
+    pts = random_points(rng, 60) + [(99, None, 0.1), (98, 200_000, 0.1), (97, 3000, 1.0)]
+    rng.shuffle(pts)
+    curve = hypervolumes(pts, 100_000, 1.0, log_cost, 1000)
+    assert curve == pytest.approx([hypervolume(pts[:k + 1], 100_000, 1.0, log_cost, 1000)
+                                   for k in range(len(pts))], rel=1e-12, abs=1e-12)
 
 
 def test_sampling_weights_favour_cheap_and_rarely_sampled_parents():

@@ -36,8 +36,9 @@ def trained_point(job: Job, result: TrainJobResult, stage: str, lineage: dict,
 def job_seed(run_seed: int, key: str, salt: int = 0) -> int:
     """The trainer seed of job `key` in a run seeded `run_seed` (`salt`: the config's
     `trainer.seed`). Two run seeds give every job other weights and batches, so seeds vary
-    training noise as well as architectures; a resumed run derives the same ones. 23 bits,
-    because the data loader multiplies a seed by ~1e12 into a 64-bit generator seed."""
+    training noise as well as architectures; a resumed run derives the same ones. 23 bits:
+    the trainer takes a seed of any width (`petri.data.loader.step_seed`), but a wider one
+    would give every run's jobs other seeds than the runs made so far."""
     digest = hashlib.sha256(f"{run_seed}/{salt}/{key}".encode()).digest()
     return int.from_bytes(digest[:3], "big") >> 1
 

@@ -21,6 +21,7 @@ from petri.daemon.fatal import FatalRecord
 from petri.daemon.lock import RunLock, already_running, write_pid
 from petri.daemon.process import kill_if_same
 from petri.daemon.slots import plan_slots, query_gpus
+from petri.disk import free_finished
 from petri.errors import PetriError, StoreError
 from petri.io import read_json, remove_stale_temps_in
 from petri.job import Assignment
@@ -215,13 +216,23 @@ class Daemon:
             job = self.store.get(job_id)
             result = job_kind(job.kind).read_result(record["result"])
             outcome = self.algo.on_result(job, result, self.view)
-            self.store.complete(job_id, lease, record["result"], outcome.points,
-                          outcome.jobs, self.dcfg.max_attempts)
+            if self.store.complete(job_id, lease, record["result"], outcome.points,
+                                   outcome.jobs, self.dcfg.max_attempts) \
+                    and self.dcfg.keep == "final":
+                self.free_weights(job)
         elif status == "stopped":
             self.store.release(job_id, lease, record.get("error", "stopped"))
         else:
             self.store.fail(job_id, lease, record.get("fail_class", "deterministic"),
                       record.get("error", "unknown error"), self.dcfg.backoff_s)
+
+    def free_weights(self, job) -> None:
+        """Delete the checkpoints of `job`, whose result has just landed, that nothing needs
+        any more (`daemon.keep: final`; see petri.disk). A file that cannot go stays."""
+        try:
+            free_finished(self.rd, self.view, job)
+        except OSError as e:
+            log.warning("job %s keeps its checkpoints: %s", job.id, e)
 
     # ---- liveness ------------------------------------------------------------------------
     def check_hung(self) -> None:

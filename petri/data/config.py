@@ -34,7 +34,7 @@ class DataCfg:
         """The checked config, with `dataset` resolved: a path becomes the absolute path of
         its .petri file (imported now if it is a folder or array file), so every job of a
         run reads the same file."""
-        from petri.data.importer import resolve_dataset
+        from petri.data.info import resolve_dataset
 
         cfg = from_mapping(cls, d, "data")
         # An unknown dataset fails here, naming the known ones.

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from petri.data.info import DATASETS, dataset_info, dataset_plugin, named_datasets
+from petri.data.info import (DATASETS, dataset_info, dataset_plugin, default_data_dir,
+                              named_datasets, resolve_dataset)
 from petri.errors import DataError
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -52,10 +53,6 @@ class RawDataset:
     train_y: np.ndarray  # int64 (N,)
     test_x: np.ndarray | None  # None: the dataset has no test split
     test_y: np.ndarray | None
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("PETRI_DATA", Path.home() / ".cache" / "petri" / "data"))
 
 
 def md5sum(path: Path) -> str:
@@ -221,7 +218,6 @@ def load_dataset(name: str, data_dir: str | Path | None = None,
                  download_ok: bool = True) -> RawDataset:
     """Load a dataset's train and test sets as uint8 arrays."""
     if name not in named_datasets():
-        from petri.data.importer import resolve_dataset
         from petri.data.petrifile import open_arrays
 
         path = resolve_dataset(name, data_dir)

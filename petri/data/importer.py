@@ -1,14 +1,11 @@
-"""Import user data once into a `.petri` file, and resolve `data.dataset` to one.
+"""Import user data once into a `.petri` file.
 
 `petri data import SRC -o NAME.petri` decodes every image once (Pillow), writes the file
 atomically and records per-channel mean/std of the training images. A config or command that
-names SRC itself (a folder, .npz or .h5) gets it imported on first use into
-`DATA_DIR/imported/`, under a name keyed by SRC's path, file sizes and mtimes, so an edited
-source is imported again and an unchanged one never is.
+names SRC itself gets it imported on first use (`petri.data.info.resolve_dataset`).
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,39 +98,3 @@ def progress_bar():
             task = bar.add_task(description, total=total)
             return lambda n: bar.advance(task, n)
         yield stage
-
-
-def _fingerprint(src: Path) -> str:
-    h = hashlib.sha256(str(src).encode())
-    files = sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src]
-    for p in files:
-        st = p.stat()
-        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:12]
-
-
-def resolve_dataset(name: str, data_dir: str | Path | None = None) -> str:
-    """A built-in name as is; otherwise the absolute path of a `.petri` file, importing an
-    image folder, .npz or .h5 into `DATA_DIR/imported/` the first time it is named."""
-    from petri.data.datasets import default_data_dir
-    from petri.data.info import DATASETS, dataset_plugin, named_datasets, unknown_dataset
-
-    if name in named_datasets():
-        if name not in DATASETS:
-            dataset_plugin(name)  # a broken plug-in fails here, not in every worker
-        return name
-    path = Path(name).expanduser().resolve()
-    if not path.exists():
-        if path.suffix in (petrifile.SUFFIX, ".npz", ".h5", ".hdf5") or "/" in name:
-            where = "" if Path(name).expanduser().is_absolute() else f" in {Path.cwd()}"
-            raise DataError(f"dataset {name} does not exist{where}; import your data with "
-                            f"`petri data import SRC -o NAME.petri`")
-        raise unknown_dataset(name)
-    if path.suffix == petrifile.SUFFIX:
-        return str(path)
-    target = (Path(data_dir) if data_dir else default_data_dir()) / "imported" / \
-        f"{path.stem}-{_fingerprint(path)}{petrifile.SUFFIX}"
-    if not target.is_file():
-        with progress_bar() as stage:
-            import_dataset(path, target, stage=stage)
-    return str(target)

@@ -2,10 +2,13 @@
 
 A dataset is a built-in name, the name of a `petri.datasets` plug-in, or a path: a `.petri`
 file (whose header answers), or an image folder / `.npz` / HDF5 file, imported into the data
-dir on first use (`petri.data.importer`).
+dir on first use under a name keyed by its path, file sizes and mtimes, so an edited source is
+imported again and an unchanged one never is.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -85,6 +88,46 @@ def dataset_plugin(name: str) -> DatasetPlugin:
     return plugin
 
 
+def default_data_dir() -> Path:
+    return Path(os.environ.get("PETRI_DATA", Path.home() / ".cache" / "petri" / "data"))
+
+
+def _fingerprint(src: Path) -> str:
+    h = hashlib.sha256(str(src).encode())
+    files = sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src]
+    for p in files:
+        st = p.stat()
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:12]
+
+
+def resolve_dataset(name: str, data_dir: str | Path | None = None) -> str:
+    """A built-in name as is; otherwise the absolute path of a `.petri` file, importing an
+    image folder, .npz or .h5 into `DATA_DIR/imported/` the first time it is named."""
+    from petri.data.importer import import_dataset, progress_bar
+    from petri.data.petrifile import SUFFIX
+
+    if name in named_datasets():
+        if name not in DATASETS:
+            dataset_plugin(name)  # a broken plug-in fails here, not in every worker
+        return name
+    path = Path(name).expanduser().resolve()
+    if not path.exists():
+        if path.suffix in (SUFFIX, ".npz", ".h5", ".hdf5") or "/" in name:
+            where = "" if Path(name).expanduser().is_absolute() else f" in {Path.cwd()}"
+            raise DataError(f"dataset {name} does not exist{where}; import your data with "
+                            f"`petri data import SRC -o NAME.petri`")
+        raise unknown_dataset(name)
+    if path.suffix == SUFFIX:
+        return str(path)
+    target = (Path(data_dir) if data_dir else default_data_dir()) / "imported" / \
+        f"{path.stem}-{_fingerprint(path)}{SUFFIX}"
+    if not target.is_file():
+        with progress_bar() as stage:
+            import_dataset(path, target, stage=stage)
+    return str(target)
+
+
 def dataset_info(name: str, data_dir: str | Path | None = None) -> DatasetInfo:
     """The info of a built-in dataset, or of a user dataset from its `.petri` header.
 
@@ -94,7 +137,6 @@ def dataset_info(name: str, data_dir: str | Path | None = None) -> DatasetInfo:
         return DATASETS[name]
     if name in plugins.names(plugins.DATASETS):
         return dataset_plugin(name).info
-    from petri.data.importer import resolve_dataset
     from petri.data.petrifile import read_header
 
     h = read_header(resolve_dataset(name, data_dir))

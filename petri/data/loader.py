@@ -32,10 +32,18 @@ DEVICE_SHARE = 0.5  # of free memory the images may take; the rest is the model'
 PREFETCH = 2  # batches read ahead of the one being trained on
 
 
+def step_seed(seed: int, epoch: int, step: int) -> int:
+    """The seed of training step `step` of `epoch` in a run seeded `seed` (step -1: the
+    epoch's batch order), for the batch's augmentation here and the trainer's drop-path."""
+    # A large odd multiplier keeps (epoch, step) pairs from colliding for any realistic run.
+    # Modulo 2**64, the seeds torch takes: a seed of any size fits, and a negative one keeps
+    # the bits torch itself gives it.
+    return ((seed * 1_000_003 + epoch) * 1_000_003 + step) % 2 ** 64
+
+
 def step_generator(seed: int, epoch: int, step: int, device: torch.device) -> torch.Generator:
     g = torch.Generator(device=device)
-    # A large odd multiplier keeps (epoch, step) pairs from colliding for any realistic run.
-    g.manual_seed((seed * 1_000_003 + epoch) * 1_000_003 + step)
+    g.manual_seed(step_seed(seed, epoch, step))
     return g
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 from petri.errors import PetriError, install_extra
+from petri.io import cache_dir
 from petri.latency.measure import Protocol, Timings, measure
 from petri.latency.models import Subject, desc_subject
 from petri.latency.target import Target, TargetInfo, describe_target, onnxruntime_module
@@ -45,13 +45,6 @@ class Latency:
         return cls(d["model"], d["identity"], tuple(d["input_shape"]),
                    TargetInfo.from_dict(d["info"]), Timings(**d["timings"]),
                    Protocol(**d["protocol"]), d.get("cached", False))
-
-
-def cache_dir() -> Path:
-    """$PETRI_CACHE_DIR, else the user's cache folder's petri/."""
-    base = os.environ.get("PETRI_CACHE_DIR") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "petri"
-    return Path(base)
 
 
 def cache_key(subject: Subject, info: TargetInfo, protocol: Protocol) -> str:
@@ -84,9 +77,9 @@ def _onnx_bytes(subject: Subject, x) -> bytes:
                          f"{install_extra('onnx')}") from None
     import torch
 
-    from petri.export import _quiet_exporters
+    from petri.export import quiet_exporters
 
-    with _quiet_exporters():
+    with quiet_exporters():
         program = torch.onnx.export(subject.torch_module(), (x,), input_names=["images"],
                                     dynamo=True, verbose=False)
     return program.model_proto.SerializeToString()

@@ -48,7 +48,7 @@ class TrainJobResult(JobResult):
 
 
 def fit(make_model: Callable, splits, cfg, ctx: JobContext, min_batch: int = MIN_BATCH,
-        with_test: bool = False, hook=None, model_hooks: Callable | None = None):
+        with_test: bool = False, model_hooks: Callable | None = None):
     """Train `make_model()` with OOM batch halving; returns (model, TrainResult, batch size).
     `model_hooks(model)` gives the trainer's `ModelHooks` for the model just built. The
     scalars go to TensorBoard event files in the job dir (see petri.train.scalars)."""
@@ -62,14 +62,14 @@ def fit(make_model: Callable, splits, cfg, ctx: JobContext, min_batch: int = MIN
                 scalar("train/images_per_s", p.images_per_s, p.step)
 
         model, result, batch = _fit(make_model, splits, cfg, ctx, report, min_batch, with_test,
-                                    hook, model_hooks)
+                                    model_hooks)
         for tag, value in (("val/error", result.val_error), ("val/loss", result.val_loss),
                            ("test/error", result.test_error)):
             scalar(tag, value, result.steps)
     return model, result, batch
 
 
-def _fit(make_model, splits, cfg, ctx, report, min_batch, with_test, hook, model_hooks):
+def _fit(make_model, splits, cfg, ctx, report, min_batch, with_test, model_hooks):
     import torch
 
     from petri.train import loop
@@ -83,7 +83,7 @@ def _fit(make_model, splits, cfg, ctx, report, min_batch, with_test, hook, model
             result = loop.train(model, splits, dataclasses.replace(cfg, batch_size=batch),
                                 torch.device(ctx.device), ckpt_path=ctx.checkpoint_path,
                                 on_progress=report,
-                                should_stop=ctx.should_stop, with_test=with_test, hook=hook,
+                                should_stop=ctx.should_stop, with_test=with_test,
                                 model_hooks=model_hooks(model) if model_hooks else
                                 loop.ModelHooks())
             return model, result, batch

@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 import torch
 from torch import nn
 
-from petri.data.loader import ImageSet, Splits
+from petri.data.loader import ImageSet, Splits, step_seed
 from petri.errors import PetriError
 from petri.io import check_writable
 from petri.train import checkpoint
@@ -67,18 +67,15 @@ class StepHook(Protocol):
 
 @dataclass(frozen=True)
 class ModelHooks:
-    """What the trainer may ask of a model beyond its forward pass. The code that built the
-    model says which apply; the trainer never probes the model for them."""
+    """Everything the trainer may ask of a model beyond its forward pass, in one object. The
+    code that built the model says which apply; the trainer never probes the model for them."""
 
     # Parameter groups for SGD given the weight decay (Petridish: none on the candidates' α).
     param_groups: Callable[[float], list] | None = None
     extra_loss: Callable[[], torch.Tensor | None] | None = None  # added to the loss
     ce_weight: float = 1.0  # the cross-entropy's weight (MOOD's 1-ν)
     drop_path: Callable[[float], None] | None = None  # told the probability at each epoch
-
-
-def _step_seed(seed: int, epoch: int, step: int) -> int:
-    return ((seed * 1_000_003 + epoch) * 1_000_003 + step) % (2 ** 63)
+    step: StepHook | None = None  # DARTS' architecture update, before every weight step
 
 
 def cosine_factor(cfg: TrainCfg, total_steps: int) -> Callable[[int], float]:
@@ -139,165 +136,210 @@ def device_settings(device: torch.device, cfg: TrainCfg):
 
 
 def train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device | str = "cpu",
-          **kw) -> TrainResult:
-    """`_train` under the run's device settings (see `_train`)."""
-    device = torch.device(device)
-    with device_settings(device, cfg):
-        return _train(model, splits, cfg, device, **kw)
-
-
-def _train(model: nn.Module, splits: Splits, cfg: TrainCfg, device: torch.device,
-           ckpt_path: str | Path | None = None, on_progress: ProgressHook | None = None,
-           should_stop: Callable[[], bool] | None = None, with_test: bool = False,
-           hook: StepHook | None = None, model_hooks: ModelHooks = ModelHooks()) -> TrainResult:
-    """Train `model` on `splits.train`, resuming from `ckpt_path` if it holds a checkpoint.
+          ckpt_path: str | Path | None = None, on_progress: ProgressHook | None = None,
+          should_stop: Callable[[], bool] | None = None, with_test: bool = False,
+          model_hooks: ModelHooks = ModelHooks()) -> TrainResult:
+    """Train `model` on `splits.train`, resuming from `ckpt_path` if it holds a checkpoint,
+    then measure it on the validation split (and the test split `with_test`), all under the
+    run's device settings.
 
     Raises `TrainingInterrupted` (after checkpointing) when `should_stop()` turns true, and
     `TrainingDiverged` on a non-finite loss.
     """
-    cuda = device.type == "cuda"
-    channels_last = cfg.channels_last and cuda
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    params = [p for p in model.parameters() if p.requires_grad]
-    mh = model_hooks
-    groups = mh.param_groups(cfg.weight_decay) if mh.param_groups else params
-    extra_loss, ce_weight = mh.extra_loss, mh.ce_weight
-    opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if hook is not None:
-        hook.attach(model, opt)
-    steps_per_epoch = splits.train.steps_per_epoch(cfg.batch_size)
-    total_steps = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_factor(cfg, total_steps))
-    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    device = torch.device(device)
+    with device_settings(device, cfg):
+        trainer = Trainer(model, splits.train, cfg, device, model_hooks, ckpt_path)
+        trainer.restore()
+        trainer.run(on_progress, should_stop)
+        wall = time.perf_counter() - trainer.started
+        test = splits.test if with_test else None
+        on_batch = _eval_reporter(on_progress, cfg, trainer.train_loss,
+                                  sum(_batches(d, cfg.eval_batch_size) for d in (splits.val, test)))
+        val_error = val_loss = test_error = None
+        if len(splits.val):
+            val_error, val_loss = evaluate(model, splits.val, cfg.eval_batch_size, device,
+                                           cfg.amp, trainer.channels_last, on_batch)
+        if test is not None:
+            test_error, _ = evaluate(model, test, cfg.eval_batch_size, device, cfg.amp,
+                                     trainer.channels_last, on_batch)
+    return TrainResult(val_error=val_error, val_loss=val_loss, train_loss=trainer.train_loss,
+                       epochs=cfg.epochs, steps=trainer.total_steps,
+                       images_per_s=trainer.done * cfg.batch_size / max(wall, 1e-9),
+                       wall_s=wall, test_error=test_error)
 
-    start_epoch, start_step, loss_sum = 0, 0, 0.0
-    resumed_loss = float("nan")
-    ckpt_path = Path(ckpt_path) if ckpt_path else None
-    if ckpt_path is not None:
-        check_writable(ckpt_path, "checkpoint")  # now, not when the first save comes due
-        state = checkpoint.load(ckpt_path, map_location=device)
-        if state is not None:
-            checkpoint.check_fits(model, state, ckpt_path)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng_cpu"].cpu())
-            if cuda and state.get("rng_cuda") is not None:
-                torch.cuda.set_rng_state(state["rng_cuda"].cpu())
-            if hook is not None:
-                hook.load_state_dict(state["hook"])
-            start_epoch, start_step = state["epoch"], state["step"]
-            loss_sum = state.get("loss_sum", 0.0)
-            # A run resumed after its last step (killed during the final evaluation) trains
-            # no step here, so the last epoch's loss comes from the checkpoint.
-            resumed_loss = state.get("train_loss", float("nan"))
 
-    def save(epoch: int, step: int) -> None:
-        if ckpt_path is None:
+class EpochLoss:
+    """The training loss of the current epoch so far. Steps add to a sum kept on the device,
+    read only by `settle`, when the loss is reported or saved: reading it every step would make
+    the host wait for the device at every step."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.settled = 0.0  # the part of the sum read back to the host
+        self.pending = torch.zeros((), dtype=torch.float64, device=device)
+
+    def begin_epoch(self, resumed: bool) -> None:
+        """Start an epoch afresh, or (`resumed` mid-epoch) from the checkpoint's sum."""
+        if not resumed:
+            self.settled = 0.0
+        self.pending = torch.zeros((), dtype=torch.float64, device=self.device)
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.pending = self.pending + loss.detach().double()
+
+    def settle(self, epoch: int, steps: int) -> float:
+        """The epoch's mean loss over its first `steps` steps; refuse a non-finite loss."""
+        value = float(self.pending)
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"training loss became {value} in epoch {epoch} by "
+                                   f"step {steps}; lower trainer.lr or check the model")
+        self.settled += value
+        self.pending = torch.zeros((), dtype=torch.float64, device=self.device)
+        return self.settled / steps
+
+
+class Trainer:
+    """One training run of one model: restore, step, report, save. `run` trains from `start`
+    (epoch, step): the beginning, or where `restore` found the checkpoint to be."""
+
+    def __init__(self, model: nn.Module, data: ImageSet, cfg: TrainCfg, device: torch.device,
+                 hooks: ModelHooks, ckpt_path: str | Path | None):
+        self.model, self.data, self.cfg, self.device, self.hooks = model, data, cfg, device, hooks
+        self.ckpt_path = Path(ckpt_path) if ckpt_path else None
+        self.cuda = device.type == "cuda"
+        self.channels_last = cfg.channels_last and self.cuda
+        self.amp = cfg.amp and self.cuda
+        model.to(device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        groups = hooks.param_groups(cfg.weight_decay) if hooks.param_groups else self.params
+        self.opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
+        if hooks.step is not None:
+            hooks.step.attach(model, self.opt)
+        self.steps_per_epoch = data.steps_per_epoch(cfg.batch_size)
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt,
+                                                       cosine_factor(cfg, self.total_steps))
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.start = (0, 0)
+        self.loss = EpochLoss(device)
+        self.train_loss = float("nan")  # the mean loss of the last epoch trained
+        self.done = 0  # steps trained by this process
+        self.started = 0.0  # when this process began training (perf_counter)
+
+    def restore(self) -> None:
+        """Continue from the checkpoint at `ckpt_path`, if one is there."""
+        if self.ckpt_path is None:
             return
-        if step >= steps_per_epoch:  # a finished epoch is stored as the start of the next
+        check_writable(self.ckpt_path, "checkpoint")  # now, not when the first save comes due
+        state = checkpoint.load(self.ckpt_path, map_location=self.device)
+        if state is None:
+            return
+        checkpoint.check_fits(self.model, state, self.ckpt_path)
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng_cpu"].cpu())
+        if self.cuda and state.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(state["rng_cuda"].cpu())
+        if self.hooks.step is not None:
+            self.hooks.step.load_state_dict(state["hook"])
+        self.start = (state["epoch"], state["step"])
+        self.loss.settled = state.get("loss_sum", 0.0)
+        # A run resumed after its last step (killed during the final evaluation) trains
+        # no step here, so the last epoch's loss comes from the checkpoint.
+        self.train_loss = state.get("train_loss", float("nan"))
+
+    def save(self, epoch: int, step: int) -> None:
+        """Checkpoint the run as it stands after `step` steps of `epoch`."""
+        if self.ckpt_path is None:
+            return
+        if step >= self.steps_per_epoch:  # a finished epoch is stored as the start of the next
             epoch, step = epoch + 1, 0
         checkpoint.save({
-            "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "epoch": epoch, "step": step,
-            "loss_sum": loss_sum if step else 0.0, "train_loss": train_loss,
+            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(), "epoch": epoch, "step": step,
+            "loss_sum": self.loss.settled if step else 0.0, "train_loss": self.train_loss,
             "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state() if cuda else None,
-            "hook": hook.state_dict() if hook is not None else None,
-        }, ckpt_path)
+            "rng_cuda": torch.cuda.get_rng_state() if self.cuda else None,
+            "hook": self.hooks.step.state_dict() if self.hooks.step is not None else None,
+        }, self.ckpt_path)
 
-    model.train()
-    t_start = time.perf_counter()
-    last_ckpt = last_report = t_start
-    done_here, train_loss = 0, resumed_loss
-    if on_progress is not None and start_epoch < cfg.epochs:
-        # The first step of a process may compile (torch.compile), autotune (cudnn) and
-        # fill caches for minutes, and cannot report from inside.
-        on_progress(Progress(start_epoch * steps_per_epoch + start_step, total_steps,
-                             start_epoch, cfg.epochs, None, 0.0, None, phase="warm-up",
-                             busy=True))
-    for epoch in range(start_epoch, cfg.epochs):
-        if mh.drop_path is not None:
-            mh.drop_path(cfg.drop_path * epoch / cfg.epochs)
-        first = start_step if epoch == start_epoch else 0
-        if first == 0:
-            loss_sum = 0.0
-        # The epoch's loss so far, kept on the device: reading it every step would make the
-        # host wait for the device at every step. It is read when reported or saved.
-        pending = torch.zeros((), dtype=torch.float64, device=device)
+    def run(self, report: ProgressHook | None, should_stop: Callable[[], bool] | None) -> None:
+        """Train from `start` to the last epoch: settle the loss, report and checkpoint when
+        due; checkpoint and raise `TrainingInterrupted` once `should_stop()` turns true."""
+        cfg, per_epoch = self.cfg, self.steps_per_epoch
+        start_epoch, start_step = self.start
+        self.model.train()
+        self.started = last_ckpt = last_report = time.perf_counter()
+        if report is not None and start_epoch < cfg.epochs:
+            # The first step of a process may compile (torch.compile), autotune (cudnn) and
+            # fill caches for minutes, and cannot report from inside.
+            report(Progress(start_epoch * per_epoch + start_step, self.total_steps,
+                            start_epoch, cfg.epochs, None, 0.0, None, phase="warm-up",
+                            busy=True))
+        for epoch in range(start_epoch, cfg.epochs):
+            first = start_step if epoch == start_epoch else 0
+            if self.hooks.drop_path is not None:
+                self.hooks.drop_path(cfg.drop_path * epoch / cfg.epochs)
+            self.loss.begin_epoch(resumed=first > 0)
+            for step in range(first, per_epoch):
+                self.step(epoch, step)
+                now = time.perf_counter()
+                due_ckpt = now - last_ckpt >= cfg.checkpoint_every_s
+                # After the first step of the process too: that report ends the warm-up one.
+                due_report = report is not None and (
+                    self.done == 1 or now - last_report >= cfg.progress_every_s)
+                stop = should_stop is not None and should_stop()
+                last = step + 1 == per_epoch
+                if due_ckpt or due_report or stop or last:
+                    # Before any save: never checkpoint a NaN.
+                    self.train_loss = self.loss.settle(epoch, step + 1)
+                if due_ckpt:
+                    self.save(epoch, step + 1)
+                    last_ckpt = now
+                if report is not None and (due_report or last):
+                    last_report = now
+                    report(self.progress(epoch, step + 1, now))
+                if stop:
+                    self.save(epoch, step + 1)
+                    raise TrainingInterrupted(f"stopped at epoch {epoch}, step {step + 1}")
+        self.save(cfg.epochs, 0)
 
-        def settle(step: int) -> float:
-            """Fold the device-side sum into loss_sum; refuse a non-finite loss."""
-            nonlocal loss_sum, pending
-            value = float(pending)
-            if not math.isfinite(value):
-                raise TrainingDiverged(f"training loss became {value} in epoch {epoch} by "
-                                       f"step {step}; lower trainer.lr or check the model")
-            loss_sum += value
-            pending = torch.zeros((), dtype=torch.float64, device=device)
-            return loss_sum / step
+    def step(self, epoch: int, step: int) -> None:
+        """One weight update on training batch `step` of `epoch`."""
+        cfg, hooks = self.cfg, self.hooks
+        torch.manual_seed(step_seed(cfg.seed, epoch, step))  # drop-path masks
+        x, y = self.data.batch(cfg.seed, epoch, step, cfg.batch_size)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if hooks.step is not None:
+            hooks.step.before_step(epoch, step, x, y, self.sched.get_last_lr()[0])
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            loss = hooks.ce_weight * _forward_loss(self.model, x, y, self.criterion,
+                                                   cfg.aux_weight)
+            if hooks.extra_loss is not None:
+                penalty = hooks.extra_loss()
+                if penalty is not None:
+                    loss = loss + penalty
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        self.loss.add(loss)
+        self.done += 1
 
-        for step in range(first, steps_per_epoch):
-            torch.manual_seed(_step_seed(cfg.seed, epoch, step))  # drop-path masks
-            x, y = splits.train.batch(cfg.seed, epoch, step, cfg.batch_size)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            if hook is not None:
-                hook.before_step(epoch, step, x, y, sched.get_last_lr()[0])
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and cuda):
-                loss = ce_weight * _forward_loss(model, x, y, criterion, cfg.aux_weight)
-                if extra_loss is not None:
-                    penalty = extra_loss()
-                    if penalty is not None:
-                        loss = loss + penalty
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            sched.step()
-            pending = pending + loss.detach().double()
-            done_here += 1
-            now = time.perf_counter()
-            due_ckpt = now - last_ckpt >= cfg.checkpoint_every_s
-            # After the first step of the process too: that report ends the warm-up one.
-            due_report = on_progress is not None and (
-                done_here == 1 or now - last_report >= cfg.progress_every_s)
-            stop = should_stop is not None and should_stop()
-            if due_ckpt or due_report or stop or step + 1 == steps_per_epoch:
-                train_loss = settle(step + 1)  # before any save: never checkpoint a NaN
-            if due_ckpt:
-                save(epoch, step + 1)
-                last_ckpt = now
-            if on_progress is not None and (due_report or step + 1 == steps_per_epoch):
-                last_report = now
-                rate = done_here * cfg.batch_size / max(now - t_start, 1e-9)
-                global_step = epoch * steps_per_epoch + step + 1
-                on_progress(Progress(global_step, total_steps, epoch, cfg.epochs, train_loss,
-                                     rate, (total_steps - global_step) * cfg.batch_size
-                                     / max(rate, 1e-9)))
-            if stop:
-                save(epoch, step + 1)
-                raise TrainingInterrupted(f"stopped at epoch {epoch}, step {step + 1}")
-    save(cfg.epochs, 0)
-    wall = time.perf_counter() - t_start
-    test = splits.test if with_test else None
-    on_batch = _eval_reporter(on_progress, cfg, train_loss,
-                              sum(_batches(d, cfg.eval_batch_size) for d in (splits.val, test)))
-    val_error = val_loss = None
-    if len(splits.val):
-        val_error, val_loss = evaluate(model, splits.val, cfg.eval_batch_size, device, cfg.amp,
-                                       channels_last, on_batch)
-    test_error = None
-    if test is not None:
-        test_error, _ = evaluate(model, test, cfg.eval_batch_size, device, cfg.amp,
-                                 channels_last, on_batch)
-    return TrainResult(val_error=val_error, val_loss=val_loss, train_loss=train_loss,
-                       epochs=cfg.epochs, steps=total_steps,
-                       images_per_s=done_here * cfg.batch_size / max(wall, 1e-9),
-                       wall_s=wall, test_error=test_error)
+    def progress(self, epoch: int, steps: int, now: float) -> Progress:
+        """The report after `steps` steps of `epoch`, at time `now`."""
+        cfg = self.cfg
+        rate = self.done * cfg.batch_size / max(now - self.started, 1e-9)
+        global_step = epoch * self.steps_per_epoch + steps
+        return Progress(global_step, self.total_steps, epoch, cfg.epochs, self.train_loss, rate,
+                        (self.total_steps - global_step) * cfg.batch_size / max(rate, 1e-9))
 
 
 def _batches(data: ImageSet | None, batch_size: int) -> int:

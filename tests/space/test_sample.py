@@ -1,5 +1,6 @@
 """The cell space's verbs: what they draw stays inside the space, and a seed fixes it."""
 import random
+from dataclasses import asdict
 
 import pytest
 
@@ -49,6 +50,6 @@ def test_a_random_train_sampler_is_the_random_search_space():
     algo = RandomSearch({"algo": "random", "data": {"dataset": "fashion-mnist"},
                          "pareto": {"ops": ["skip_connect"], "max_nodes": 2},
                          "random": {"channels": 6, "max_nodes": 4}})
-    space = CellSpace.from_dict(algo.sampler, 1, 10)
+    space = CellSpace.from_dict(asdict(algo.sampler), 1, 10)
     assert space.pareto == ParetoCfg(ops=("skip_connect",), max_nodes=4)
     assert (space.channels, space.stem_multiplier, space.edges_per_node) == (6, 3, 2)

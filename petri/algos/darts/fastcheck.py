@@ -314,9 +314,9 @@ class Verdict:
 
 
 def cache_path() -> Path:
-    base = os.environ.get("PETRI_CACHE_DIR") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "petri"
-    return Path(base) / "fastpaths.json"
+    from petri.io import cache_dir
+
+    return cache_dir() / "fastpaths.json"
 
 
 def machine_key(form: str, threads: int, device: str) -> str:

@@ -58,8 +58,8 @@ def run(spec: DartsSearchSpec, ctx: JobContext) -> DartsSearchResult:
         return model
 
     model, result, batch = fit(make_model, dataclasses.replace(splits, train=w_data), cfg, ctx,
-                               hook=hook, model_hooks=lambda m: ModelHooks(
-                                   extra_loss=m.extra_loss, ce_weight=m.ce_weight))
+                               model_hooks=lambda m: ModelHooks(
+                                   extra_loss=m.extra_loss, ce_weight=m.ce_weight, step=hook))
     model.to("cpu")
     desc = model.genotype(in_channels=info.shape[0], num_classes=info.num_classes,
                           **spec.derived)

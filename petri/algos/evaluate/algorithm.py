@@ -52,21 +52,21 @@ class Evaluate(Algorithm):
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
-        self.e = from_mapping(EvalCfg, cfg.get("eval"), "eval")
+        self.eval = from_mapping(EvalCfg, cfg.get("eval"), "eval")
         from_mapping(HullCfg, cfg.get("hull"), "hull")  # `petri eval` sets the gallery's cost
-        if not self.e.gallery:
+        if not self.eval.gallery:
             raise ConfigError("eval.gallery is not set; run `petri eval GALLERY.h5 --config ...`")
         self.data = DataCfg.from_dict(cfg.get("data")).to_dict()
         self.trainer = TrainCfg.from_dict(cfg.get("trainer") or {}).to_dict()
-        models = read_models(self.e.gallery)
-        if self.e.ids is not None:
+        models = read_models(self.eval.gallery)
+        if self.eval.ids is not None:
             known = {m.id for m in models}
-            missing = sorted(set(self.e.ids) - known)
+            missing = sorted(set(self.eval.ids) - known)
             if missing:
-                raise ConfigError(f"eval.ids {missing} are not in {self.e.gallery}; it holds "
+                raise ConfigError(f"eval.ids {missing} are not in {self.eval.gallery}; it holds "
                                   f"{sorted(known)}")
-            models = [m for m in models if m.id in set(self.e.ids)]
-        self.models = {m.id: (m, scale_desc(model_desc(m, self.e.gallery), self.e,
+            models = [m for m in models if m.id in set(self.eval.ids)]
+        self.models = {m.id: (m, scale_desc(model_desc(m, self.eval.gallery), self.eval,
                                             self.data["dataset"])) for m in models}
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
@@ -83,7 +83,7 @@ class Evaluate(Algorithm):
         source = self.models[gid][0] if gid in self.models else None
         no_val = self.data.get("val_size", 1) == 0
         return Outcome(points=[trained_point(
-            job, result, "eval", {"gallery": self.e.gallery, "gallery_id": gid,
+            job, result, "eval", {"gallery": self.eval.gallery, "gallery_id": gid,
                                   "search_val_error": source.val_error if source else None},
             val_error=None if no_val else result.val_error,
             ordinal=self.point_ordinal(job))])
