@@ -13,6 +13,7 @@ import click
 
 from petri.cli.options import set_option
 from petri.errors import PetriError
+from petri.store.records import CANCELLED
 
 
 def launch(run_dir: Path, foreground: bool) -> None:
@@ -119,9 +120,11 @@ def said_finished(run_dir: Path) -> bool:
 
     how = finished(run_dir)
     if how is not None:
-        click.echo(f"{run_dir} is finished ({how}): there is nothing to resume, and extending "
-                   f"a finished run is not possible yet. `petri status {run_dir}` shows it; "
-                   f"for more, start a new run: `petri start CONFIG --run-dir NEW_DIR`")
+        from petri.cli.life import extend_hint
+
+        click.echo(f"{run_dir} is finished ({how}): there is nothing to resume; "
+                   f"{extend_hint(run_dir)}. `petri status {run_dir}` shows it; for another "
+                   f"search, start a new run: `petri start CONFIG --run-dir NEW_DIR`")
     return how is not None
 
 
@@ -148,7 +151,7 @@ def check_jobs(run_dir: Path, snap: dict | None = None) -> None:
 
     snap = snap or snapshot(run_dir, events=0)
     check_failures(run_dir, [(f"job {f['job_id']} ({f['kind']})", f["error"])
-                             for f in snap["failures"]])
+                             for f in snap["failures"] if f["fail_class"] != CANCELLED])
 
 
 def shipped_config(name: str) -> Path:
@@ -206,11 +209,17 @@ def run(algo, config, run_dir, live, sets):
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--foreground", is_flag=True, help="Run the daemon in this terminal.")
 @click.option("--watch", "live", is_flag=True, help="Show the live view until it is done.")
-def resume(run_dir, foreground, live):
-    """Restart the daemon of RUN_DIR: running jobs are reconciled and continue."""
+@set_option("petridish.max_points=40")
+def resume(run_dir, foreground, live, sets):
+    """Restart the daemon of RUN_DIR: running jobs are reconciled and continue. --set
+    changes a budget or termination key (a running daemon takes it at once), so a finished
+    search goes on."""
+    from petri.cli.life import extend_run
     from petri.launch import read_run_config
 
     read_run_config(Path(run_dir))  # a damaged config fails here, not in the detached daemon
+    if sets and extend_run(Path(run_dir), sets):
+        return
     if said_finished(Path(run_dir)):
         return
     launch(Path(run_dir), foreground)

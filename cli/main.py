@@ -21,6 +21,9 @@ COMMANDS = {
     "run": ("petri.cli.daemon:run", "Run a search on a daemon (`petri run --list`: which)."),
     "resume": ("petri.cli.daemon:resume", "Restart the daemon of an existing run directory."),
     "stop": ("petri.cli.daemon:stop", "Stop a run's daemon (workers checkpoint first)."),
+    "retry": ("petri.cli.life:retry", "Put a run's failed jobs back with fresh attempts."),
+    "cancel": ("petri.cli.life:cancel", "End queued or running jobs of a run, discarding "
+                                        "their results."),
     "status": ("petri.cli.status:status", "Jobs, workers, failures and the frontier of a run."),
     "ls": ("petri.cli.ls:ls", "The runs under a directory: state, algorithm, points, compute."),
     "watch": ("petri.cli.live:watch_cmd", "A live full-screen view of a run (Ctrl-C quits)."),

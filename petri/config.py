@@ -15,10 +15,15 @@ import yaml
 from petri.errors import ConfigError, install_extra
 
 
-def setting(default, *, ge=None, gt=None, le=None, lt=None, choices=None):
-    """A config field with its allowed range, checked by `from_mapping` at load time."""
+def setting(default, *, ge=None, gt=None, le=None, lt=None, choices=None, extendable=False):
+    """A config field with its allowed range, checked by `from_mapping` at load time.
+
+    `extendable`: a budget or termination key of a search, which `petri resume RUN --set`
+    may change on an existing run (see petri/life.py); every other key is fixed at start.
+    """
     bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
-    return field(default=default, metadata={k: v for k, v in bounds.items() if v is not None})
+    metadata = {k: v for k, v in bounds.items() if v is not None}
+    return field(default=default, metadata=metadata | ({"extendable": True} if extendable else {}))
 
 
 def from_mapping(cls, d: dict | None, section: str):

@@ -8,6 +8,7 @@
     RUN/jobs/NNNNNN/    one folder per job: progress.json (the liveness signal),
                         checkpoint.pt, result.json, the job's own files, TensorBoard events
     RUN/tensorboard/    a link per job named by its point and kind (p15-post_train)
+    RUN/requests/       changes asked of a live daemon (`petri retry`, ...) and its replies
 """
 from __future__ import annotations
 
@@ -79,6 +80,10 @@ class RunDir:
 
     def job(self, job_id: int) -> Path:
         return self.jobs / f"{job_id:06d}"
+
+    @property
+    def requests(self) -> Path:
+        return self.root / "requests"
 
     @property
     def tensorboard(self) -> Path:

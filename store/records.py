@@ -20,6 +20,11 @@ def dumps(value, **kw) -> str:
     return json.dumps(clean(value), allow_nan=False, **kw)
 
 
+# The fail class of a job ended by `petri cancel`: not a failure of the job, and not retried
+# by `petri retry --failed`.
+CANCELLED = "cancelled"
+
+
 def json_strings(value) -> set[str]:
     """Every string inside the decoded JSON `value` (the files a spec names among them)."""
     if isinstance(value, str):

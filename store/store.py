@@ -6,7 +6,10 @@ through its `RunView`); none opens the file itself. The contract every caller ma
 
 - **One writer.** Only the daemon writes, through one `RunStore`. Readers (`status`, `watch`,
   `export`, `compare`) open it with `readonly=True`, see committed state only and never block
-  the writer. A `RunStore` is used by one thread at a time.
+  the writer. A `RunStore` is used by one thread at a time. A command that changes a run
+  (`petri retry`, `cancel`, `resume --set`: petri/life.py) does not write beside a live
+  daemon: it leaves a request in `RunDir.requests` that the daemon carries out in its loop,
+  and only where no daemon runs does it write the store itself, holding the run's lock.
 - **Each write is one transaction**: it lands whole or not at all. SQLite errors surface as
   `StoreError` with a message a user can act on (a full disk says so); nothing half-written.
 - **Idempotent keys.** `enqueue` adds only jobs whose `key` is new; points with a known key
@@ -24,7 +27,10 @@ through its `RunView`); none opens the file itself. The contract every caller ma
   and enqueues its follow-up jobs in the same transaction.
 - **Retries**: `fail` requeues an `infra` failure with exponential backoff until the job's
   `max_attempts`, and fails a `deterministic` one at once; `release` requeues without
-  spending the attempt (a clean stop or a restart).
+  spending the attempt (a clean stop or a restart). `retry` puts failed jobs back with
+  fresh attempts; `cancel` ends queued or running ones as failed, class `cancelled`, so a
+  running one's result is fenced like a stale lease's. Either changes all the jobs it is
+  given or, for an unknown job or one in the wrong state, none.
 - **Copies out.** Every record returned is a frozen dataclass; nothing returned is live.
 - **Damage is refused, never repaired.** A missing, empty, foreign, newer or corrupt file is
   a `StoreError` at `open` that names the fix, and the file keeps every byte it had.
@@ -38,7 +44,7 @@ from pathlib import Path
 from petri.errors import StoreError
 from petri.rundir import RunDir
 from petri.store import db
-from petri.store.records import Job, JobSpec, PointSpec, dumps
+from petri.store.records import CANCELLED, Job, JobSpec, PointSpec, dumps
 from petri.store.view import RunView
 
 
@@ -208,6 +214,45 @@ class RunStore:
             self._event("stopped", f"{job.kind} #{job_id} requeued: {why}", job_id)
             return True
 
+    def retry(self, job_ids: list[int] | None = None) -> list[Job]:
+        """Put failed jobs back in the queue, claimable at once with all their attempts
+        again (after fixing what made them fail): those of `job_ids`, cancelled ones
+        included, or with None every failed job that was not cancelled. Returns them as
+        queued, by id. Raises `StoreError`, changing nothing, for an unknown job, one that is
+        not failed, a failed write or a read-only store."""
+        with self._transaction():
+            if job_ids is None:
+                jobs = [j for j in self.view.jobs(state="failed") if j.fail_class != CANCELLED]
+            else:
+                jobs = self._jobs_in(job_ids, ("failed",), "retried: only a failed job can be")
+            for job in jobs:
+                self.conn.execute("UPDATE jobs SET state = 'queued', attempts = 0, "
+                                  "not_before = 0, finished = NULL, fail_class = NULL, "
+                                  "error = NULL WHERE id = ?", (job.id,))
+                self._event("retry", f"{job.kind} #{job.id} put back with fresh attempts "
+                            f"(it had ended: {_last_line(job.error)})", job.id)
+            return [self.get(j.id) for j in jobs]
+
+    def cancel(self, job_ids: list[int], why: str) -> list[Job]:
+        """End the queued or running jobs `job_ids` as failed, class `cancelled`, recording
+        `why`: a running one's attempt ends, and its result, should it still arrive, is
+        fenced (`complete`, `fail` and `release` change nothing). Stopping its worker is the
+        caller's part. Returns the jobs as they were before, by id. Raises `StoreError`,
+        changing nothing, for an unknown job, one already ended, a failed write or a
+        read-only store."""
+        with self._transaction():
+            jobs = self._jobs_in(job_ids, ("queued", "running"),
+                                 "cancelled: only a queued or running job can be")
+            for job in jobs:
+                if job.state == "running":
+                    self._end_attempt(job, CANCELLED, why)
+                self.conn.execute("UPDATE jobs SET state = 'failed', finished = ?, "
+                                  "fail_class = ?, error = ?, pid = NULL WHERE id = ?",
+                                  (time.time(), CANCELLED, why, job.id))
+                self._event("cancel", f"{job.kind} #{job.id} cancelled ({job.state}): {why}",
+                            job.id)
+            return jobs
+
     def has_ready(self, now: float | None = None) -> bool:
         """Whether `claim` would find a job at time `now` (default: now)."""
         return self.conn.execute(
@@ -279,6 +324,21 @@ class RunStore:
                 (point_id, p.key, job_id, dumps(p.desc) if p.desc is not None else None,
                  p.params, p.macs, p.activation_bytes, p.val_error, p.test_error, p.parent,
                  dumps(p.lineage), p.stage, p.budget, p.checkpoint, time.time()))
+
+    def _jobs_in(self, job_ids: list[int], states: tuple[str, ...], refusal: str) -> list[Job]:
+        """The jobs `job_ids` (by id, each once), all in one of `states`; else a StoreError
+        naming the first that is unknown or in another state."""
+        jobs = []
+        for job_id in sorted(set(job_ids)):
+            job = self.get(job_id)
+            if job is None:
+                raise StoreError(f"the run has no job {job_id}; `petri status` lists its "
+                                 f"failed and running jobs")
+            if job.state not in states:
+                raise StoreError(f"job {job_id} ({job.kind}) is {job.state}, so it cannot be "
+                                 f"{refusal}")
+            jobs.append(job)
+        return jobs
 
     def _running_job(self, job_id: int, lease: int) -> Job | None:
         """The job if it is running under `lease`; None fences a stale or repeated delivery."""

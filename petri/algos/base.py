@@ -45,6 +45,9 @@ def job_seed(run_seed: int, key: str, salt: int = 0) -> int:
 
 class Algorithm:
     name = "base"
+    # The config class of each of its own sections (section -> dataclass) whose fields marked
+    # `extendable` (its budget and termination keys) `petri resume --set` may change.
+    settings: dict[str, type] = {}
 
     def __init__(self, cfg: dict):
         self.cfg = cfg  # the whole run config; each algorithm reads its own sections

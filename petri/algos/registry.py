@@ -82,9 +82,14 @@ def algo_info(name) -> AlgoInfo:
     return algos[name]
 
 
+def algo_class(name) -> type:
+    """The `Algorithm` class of algorithm `name`, unbuilt (its module imports no torch)."""
+    return _load(algo_info(name).algorithm)
+
+
 def create_algo(cfg: dict):
     """The run's algorithm, built from the whole config (it checks its own sections)."""
-    return _load(algo_info(cfg.get("algo")).algorithm)(cfg)
+    return algo_class(cfg.get("algo"))(cfg)
 
 
 def config_sections() -> set[str]:

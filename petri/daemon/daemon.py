@@ -26,6 +26,7 @@ from petri.errors import PetriError, StoreError
 from petri.io import read_json, remove_stale_temps_in
 from petri.job import Assignment
 from petri.launch import open_run
+from petri.life import Reply, Request, note_plan, perform, serve
 from petri.rundir import PROGRESS, RESULT, RunDir, tensorboard_name
 from petri.store.store import RunStore
 
@@ -71,8 +72,7 @@ class Daemon:
         log.info(line)
         self.store.set_meta(daemon_pid=os.getpid(), daemon_state="running", slots=line,
                             started=time.time())
-        if (planned := self.algo.planned_points()) is not None:
-            self.store.set_meta(planned_points=planned, planned_jobs=self.algo.planned_jobs())
+        note_plan(self.store, self.algo)
         self.store.log_event("daemon", f"daemon {os.getpid()} started: {line}")
         self.recover()
         for folder in (self.rd.root, *self.rd.job_dirs()):  # left by killed writes
@@ -87,6 +87,7 @@ class Daemon:
         while not self.stopping:
             for ev in self.executor.poll(self.dcfg.poll_s):
                 self.handle(ev)
+            serve(self.run_dir, self.carry_out)
             self.note_slots()
             self.check_hung()
             if any(h.idle for h in self.executor.handles) and \
@@ -156,6 +157,19 @@ class Daemon:
         self.store.log_event("daemon", f"daemon {os.getpid()} {state}")
         self.store.close()
         self.rd.pid.unlink(missing_ok=True)
+
+    # ---- requests of `petri retry | cancel | resume --set` (petri/life.py) ---------------
+    def carry_out(self, request: Request) -> Reply:
+        reply, extended = perform(request, self.store, self.run_dir, self.stop_job, "daemon")
+        if extended is not None:
+            self.cfg, self.algo = extended
+        return reply
+
+    def stop_job(self, job) -> None:
+        """Kill the worker of a cancelled job; the store fences whatever it still reports."""
+        for h in self.executor.handles:
+            if h.job is not None and h.job.job_id == job.id:
+                self.executor.kill(h, "cancelled")
 
     # ---- restart ------------------------------------------------------------------------
     def recover(self) -> None:

@@ -3,6 +3,7 @@
 Each case is an algorithm with a small config and a stand-in for its workers' results (a
 result depends only on the job's key). A new algorithm adds one row to CASES.
 """
+import json
 import random
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from petri.algos.registry import create_algo, registry
 from petri.errors import ConfigError
 from petri.launch import check
+from petri.life import extendable_keys, extended
 from petri.store.store import RunStore
 from tests import test_darts_algo as darts_tests
 from tests import test_petridish_algo as petridish_tests
@@ -60,10 +62,11 @@ def test_every_registered_algorithm_has_a_case():
 
 
 def run(config, fake_result, slots=2, order_seed=0, restart_at=None, limit=300,
-        on_claim=lambda algo, job: None):
+        on_claim=lambda algo, job: None, then=None):
     """Finish jobs in a shuffled order, as the daemon would; at step `restart_at` throw the
     algorithm away, put running jobs back, and build a new one from the config (a restart).
-    `on_claim(algo, job)` sees each job as a worker would be given it."""
+    `on_claim(algo, job)` sees each job as a worker would be given it. Once the search is
+    done, `then` (an extended config) makes it go on, as `petri resume --set` does."""
     store = RunStore.memory()
     algo = create_algo(config)
     order = random.Random(order_seed)
@@ -79,7 +82,12 @@ def run(config, fake_result, slots=2, order_seed=0, restart_at=None, limit=300,
             on_claim(algo, job)
             running.append(job)
         if not running:
-            break
+            if then is None:
+                break
+            assert algo.is_done(store.view), "the run to extend never finished"
+            config, then = then, None
+            algo = create_algo(config)
+            continue
         job = running.pop(order.randrange(len(running)))
         result = fake_result(job, random.Random(job.key))
         out = algo.on_result(job, as_result(job, result), store.view)
@@ -165,3 +173,53 @@ def test_a_planned_total_is_the_number_of_points_the_run_makes(name):
     keys = set()
     assert len(run(config, fake, on_claim=lambda algo, job: keys.add(job.key))) == planned
     assert len(keys) == algo.planned_jobs()  # the ETA counts the jobs left
+
+
+# A budget each algorithm stops at part-way, and the `petri resume --set` that extends it to
+# its case's own. Evolution stops inside a generation (parallel 2); DARTS adds searches.
+# MOOD's sweep is left out: a round cut short by max_searches is not re-planned whole.
+EXTENDED = {
+    "smoke": ("smoke.jobs", 2),
+    "petridish": ("petridish.max_points", 5),
+    "random": ("random.samples", 3),
+    "evolution": ("evolution.cycles", 3),
+    "darts": ("darts.searches", 1),
+    "darts2": ("darts.searches", 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTENDED))
+def test_a_finished_run_extended_equals_one_started_with_the_larger_budget(name):
+    config, fake = CASES[name]
+    key, smaller = EXTENDED[name]
+    section, field = key.split(".")
+    larger = (config.get(section) or {}).get(field, 1)
+    short, _, _ = extended(config, (f"{key}={smaller}",))
+    grown, changes, _ = extended(short, (f"{key}={larger}",))
+    assert changes == {key: [smaller, larger]} and grown == config
+    alone, jobs, whole_jobs = [], [], []
+    run(short, fake, on_claim=lambda a, job: alone.append(job))
+    points = run(short, fake, then=grown, on_claim=lambda a, job: jobs.append(job))
+    whole = run(config, fake, on_claim=lambda a, job: whole_jobs.append(job))
+    assert len(alone) < len(whole_jobs) and points == whole
+    assert sorted((j.key, json.dumps(j.spec, sort_keys=True)) for j in jobs) == \
+        sorted((j.key, json.dumps(j.spec, sort_keys=True)) for j in whole_jobs)
+
+
+def test_every_extendable_key_is_checked_and_others_are_refused_in_one_line():
+    config, _ = CASES["petridish"]
+    assert extendable_keys(config) == ["petridish.max_points", "petridish.max_cost",
+                                       "petridish.budget_epochs", "petridish.budget_hours",
+                                       "petridish.patience"]
+    for sets, match in ((("petridish.k=5",), "--set petridish.k: .* only petridish.max_points,"
+                                              " petridish.max_cost,"),
+                        (("seed=4",), "--set seed:"),
+                        (("petridish.max_points=0",), "max_points must be at least 1"),
+                        (("petridish.max_points=lots",), "max_points must be an integer")):
+        with pytest.raises(ConfigError, match=match) as info:
+            extended(config, sets)
+        assert "\n" not in str(info.value)
+    assert extended(config, ("petridish.max_points=8",))[1] == {}  # as it was: no change
+    assert extended(config, ("petridish.patience=3",))[1] == {"petridish.patience": [None, 3]}
+    with pytest.raises(ConfigError, match="of a eval run none may change"):
+        extended({"algo": "eval"}, ("eval.ids=[1]",))

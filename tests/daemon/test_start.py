@@ -54,7 +54,8 @@ def test_resume_or_start_of_a_finished_run_says_so_and_starts_nothing(tmp_path):
         res = run_petri(*args, timeout=60)
         assert res.returncode == 0, res.stderr
         assert f"{run} is finished (search done" in res.stdout, res.stdout
-        assert "not possible yet" in res.stdout and "petri start CONFIG --run-dir" in res.stdout
+        assert f"petri resume {run} --set KEY=VALUE` extends it (KEY: smoke.jobs)" \
+            in res.stdout and "petri start CONFIG --run-dir" in res.stdout
         assert "daemon started" not in res.stdout and daemon_alive(run) is None
         assert unchanged(run) == before
 

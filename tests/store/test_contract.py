@@ -153,3 +153,63 @@ def test_a_run_begun_before_planned_ids_keeps_numbering_points_as_they_land(stor
         store.conn.execute("DELETE FROM meta WHERE key = 'point_ids'")  # as such a run has
     finish(store, "new", [PointSpec("new/point", 0.2, ordinal=0)])  # would claim id 1
     assert {p.key: p.id for p in store.view.points()} == {"old/point": 1, "new/point": 2}
+
+
+def failed(store, key, fail_class="deterministic"):
+    """A job of `key` that failed at its first attempt."""
+    store.enqueue(specs(key), max_attempts=1)
+    job = store.claim("w", "cpu")
+    assert store.fail(job.id, job.lease, fail_class, f"{key} broke") == "failed"
+    return job
+
+
+def test_retry_puts_failed_jobs_back_with_fresh_attempts(store):
+    a, b = failed(store, "a"), failed(store, "b", "infra")
+    store.enqueue(specs("c"))
+    (again,) = store.retry([a.id])
+    assert (again.state, again.attempts, again.error, again.fail_class, again.finished) == \
+        ("queued", 0, None, None, None)
+    claimed = store.claim("w", "cpu")
+    assert claimed.id == a.id and claimed.attempts == 1 and claimed.lease == a.lease + 1
+    assert store.complete(claimed.id, claimed.lease, {}, [], [])
+    assert [j.id for j in store.retry()] == [b.id]  # every failed one; a is done by now
+    assert store.retry() == []
+    assert [e["kind"] for e in store.view.events(kind="retry")] == ["retry", "retry"]
+
+
+def test_retry_of_an_unknown_or_unfailed_job_changes_nothing(store):
+    a = failed(store, "a")
+    store.enqueue(specs("b"))
+    with pytest.raises(StoreError, match="no job 99"):
+        store.retry([a.id, 99])
+    with pytest.raises(StoreError, match=r"job 2 \(k\) is queued, so it cannot be retried"):
+        store.retry([a.id, 2])
+    assert store.get(a.id).state == "failed" and store.view.events(kind="retry") == []
+
+
+def test_cancel_ends_queued_and_running_jobs_and_fences_the_running_result(store):
+    store.enqueue(specs("run", priority=1) + specs("wait"))
+    running = store.claim("w", "cpu")
+    before = store.cancel([2, running.id], "user")
+    assert [(j.id, j.state) for j in before] == [(1, "running"), (2, "queued")]
+    assert store.view.counts() == {"queued": 0, "running": 0, "done": 0, "failed": 2}
+    assert {store.get(i).fail_class for i in (1, 2)} == {"cancelled"}
+    # The worker's late result lands nothing, whichever way it reports.
+    assert not store.complete(running.id, running.lease, {}, [PointSpec("p", 0.1)], specs("x"))
+    assert store.fail(running.id, running.lease, "infra", "lost") is None
+    assert not store.release(running.id, running.lease, "stop")
+    assert store.view.points() == [] and store.view.job_count() == 2
+    assert store.claim("w", "cpu") is None
+    # Cancelled is not failed: --failed leaves it; naming it puts it back.
+    assert store.retry() == [] and [j.id for j in store.retry([2])] == [2]
+
+
+def test_cancel_of_an_unknown_or_ended_job_changes_nothing(store):
+    a = failed(store, "a")
+    store.enqueue(specs("b"))
+    for ids, match in (([2, 99], "no job 99"),
+                       ([2, a.id], r"job 1 \(k\) is failed, so it cannot be cancelled")):
+        with pytest.raises(StoreError, match=match):
+            store.cancel(ids, "user")
+        assert store.get(2).state == "queued"
+    assert store.view.events(kind="cancel") == []

@@ -73,7 +73,7 @@ class DerivedCfg:
 
 @dataclass(frozen=True)
 class DartsCfg:
-    searches: int = setting(1, ge=1, le=1000)
+    searches: int = setting(1, ge=1, le=1000, extendable=True)
 
 
 @dataclass(frozen=True)
@@ -230,6 +230,7 @@ class Darts(Algorithm):
     defaults the searches read."""
 
     name = "darts"
+    settings = {"darts": DartsCfg}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
@@ -238,10 +239,14 @@ class Darts(Algorithm):
         self.searches = SupernetSearches(cfg, self.name, variant.defaults)
         self.darts = from_mapping(DartsCfg, cfg.get("darts"), "darts")
 
+    def _proposed(self, view: RunView) -> int:
+        return len(view.jobs(kind="darts_search"))
+
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
-        if view.job_count():
-            return self.searches.released(view)
-        return [self.searches.job(f"{self.name}/{i}", i) for i in range(self.darts.searches)]
+        # The searches not yet proposed: all at first, more once `darts.searches` is extended.
+        return self.searches.released(view) + [
+            self.searches.job(f"{self.name}/{i}", i)
+            for i in range(self._proposed(view), self.darts.searches)]
 
     def on_result(self, job: Job, result: DartsSearchResult | TrainJobResult,
                   view: RunView) -> Outcome:
@@ -251,7 +256,7 @@ class Darts(Algorithm):
         return self.searches.point_ordinal(job)
 
     def stop_reason(self, view: RunView) -> str | None:
-        if not view.job_count() or self.searches.waiting(view):
+        if self._proposed(view) < self.darts.searches or self.searches.waiting(view):
             return None
         return f"all {self.darts.searches} searches proposed"
 

@@ -36,7 +36,8 @@ from petri.train.job import TrainJobResult, TrainSpec
 class EvolutionCfg:
     population: int = setting(10, ge=2, le=10_000)  # members alive at a time
     sample: int = setting(3, ge=1, le=10_000)  # tournament size
-    cycles: int = setting(20, ge=1, le=1_000_000)  # children trained after the population
+    # Children trained after the population.
+    cycles: int = setting(20, ge=1, le=1_000_000, extendable=True)
     parallel: int = setting(2, ge=1, le=1024)  # children per generation
     channels: int = setting(16, ge=1, le=1024)
     stem_multiplier: int = setting(3, ge=1, le=16)
@@ -57,6 +58,7 @@ def front_ranks(points: list[Point], metric: str) -> dict[int, int]:
 
 class Evolution(Algorithm):
     name = "evolution"
+    settings = {"evolution": EvolutionCfg}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
@@ -84,9 +86,11 @@ class Evolution(Algorithm):
     def _initial(self, n: int) -> JobSpec:
         return self._job(n, self.space.sample(random.Random(f"{self.seed}/evolution/{n}")))
 
-    def _members(self, view: RunView) -> list[Point]:
-        """The youngest `population` trained models (by index: the order they were made)."""
-        ours = {p.id: p for p in view.points() if p.stage == self.name}
+    def _members(self, view: RunView, before: int | None = None) -> list[Point]:
+        """The youngest `population` trained models (by index: the order they were made)
+        among those made before child `before`."""
+        ours = {p.id: p for p in view.points() if p.stage == self.name
+                and (before is None or p.lineage["index"] < before)}
         # Only a priced model has a place to rank.
         points = sorted((ours[i] for i, _, _ in priced(ours.values(), self.metric)),
                         key=lambda p: p.lineage["index"])
@@ -107,11 +111,14 @@ class Evolution(Algorithm):
         c = view.counts()
         if c["queued"] or c["running"] or n >= self.total:
             return []  # a generation starts once the one before has finished
-        members = self._members(view)
+        # Generations are fixed by index, so a run whose `cycles` ended one part-way and was
+        # then extended breeds the rest of it from the same members as an unbroken run.
+        start = n - (n - self.evolution.population) % self.evolution.parallel
+        members = self._members(view, before=start)
         if not members:
             return []
         return [self._child(i, members)
-                for i in range(n, min(n + self.evolution.parallel, self.total))]
+                for i in range(n, min(start + self.evolution.parallel, self.total))]
 
     def on_result(self, job: Job, result: TrainJobResult, view: RunView) -> Outcome:
         return Outcome(points=[trained_point(job, result, self.name,

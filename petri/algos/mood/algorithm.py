@@ -38,9 +38,9 @@ class MoodCfg:
     weight_decay: float = setting(3e-4, ge=0)
     initial: tuple[float, ...] = setting((0.2, 0.0), ge=0, lt=1)  # the first ν values
     # Stop when no unsplit front pair is farther apart (normalised).
-    delta: float = setting(0.15, ge=0)
+    delta: float = setting(0.15, ge=0, extendable=True)
     parallel: int = setting(2, ge=1)  # pairs split per round
-    max_searches: int = setting(20, ge=1, le=10_000)
+    max_searches: int = setting(20, ge=1, le=10_000, extendable=True)
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,7 @@ def next_weights(searches: list[Search], split: set[tuple[float, float]], delta:
 
 class Mood(Algorithm):
     name = "mood"
+    settings = {"mood": MoodCfg}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)

@@ -45,13 +45,16 @@ class PetridishCfg:
     # Training images of the candidate search (None: all).
     search_subset: int | None = setting(None, ge=1)
     parallel: int = setting(2, ge=1)  # search jobs in flight beyond the pool they were sampled from
-    max_points: int = setting(100, ge=1, le=1_000_000)  # seeds + grown children
-    max_cost: float | None = setting(None, gt=0)  # stop once a frontier point costs more
-    budget_epochs: float | None = setting(None, gt=0)  # training epochs over all jobs
+    # The budget and termination keys, which `petri resume --set` may change on a run.
+    max_points: int = setting(100, ge=1, le=1_000_000, extendable=True)  # seeds + children
+    # Stop once a frontier point costs more.
+    max_cost: float | None = setting(None, gt=0, extendable=True)
+    # Training epochs over all jobs.
+    budget_epochs: float | None = setting(None, gt=0, extendable=True)
     # Device-hours of finished jobs (not reproducible).
-    budget_hours: float | None = setting(None, gt=0)
+    budget_hours: float | None = setting(None, gt=0, extendable=True)
     # Stop when the last N children add no hypervolume.
-    patience: int | None = setting(None, ge=1)
+    patience: int | None = setting(None, ge=1, extendable=True)
 
 
 def run_settings(cfg: dict) -> tuple[PetridishCfg, ParetoCfg, HullCfg, dict, dict]:
@@ -98,6 +101,7 @@ class _Search:
 
 class Petridish(Algorithm):
     name = "petridish"
+    settings = {"petridish": PetridishCfg}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)

@@ -23,7 +23,8 @@ from petri.train.config import TrainCfg
 
 @dataclass(frozen=True)
 class RandomCfg:
-    samples: int = setting(20, ge=1, le=1_000_000)  # architectures to train
+    # Architectures to train.
+    samples: int = setting(20, ge=1, le=1_000_000, extendable=True)
     channels: int = setting(16, ge=1, le=1024)
     stem_multiplier: int = setting(3, ge=1, le=16)
     edges_per_node: int = setting(2, ge=1, le=16)
@@ -36,6 +37,7 @@ class RandomCfg:
 
 class RandomSearch(Algorithm):
     name = "random"
+    settings = {"random": RandomCfg}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
@@ -57,13 +59,12 @@ class RandomSearch(Algorithm):
         self.sampler = Sampler(**{f.name: merged[f.name] for f in fields(Sampler)})
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
-        if view.job_count():
-            return []
+        # From the samples there are: a run extended to more samples goes on where it ended.
         return [JobSpec("random_train", RandomTrainSpec(
                     index=i, sampler=self.sampler, data=self.data,
                     trainer=self.trainer_for(self.trainer, f"random/{i}")).to_dict(),
                         f"random/{i}")
-                for i in range(self.random.samples)]
+                for i in range(view.job_count(), self.random.samples)]
 
     def on_result(self, job: Job, result: RandomTrainResult, view: RunView) -> Outcome:
         return Outcome(points=[trained_point(job, result, "random",
@@ -74,7 +75,8 @@ class RandomSearch(Algorithm):
         return job.spec["index"]
 
     def stop_reason(self, view: RunView) -> str | None:
-        return f"all {self.random.samples} samples proposed" if view.job_count() else None
+        return f"all {self.random.samples} samples proposed" \
+            if view.job_count() >= self.random.samples else None
 
     def planned_points(self) -> int:
         return self.random.samples

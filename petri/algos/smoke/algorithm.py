@@ -12,7 +12,7 @@ from petri.store.view import RunView
 
 @dataclass(frozen=True)
 class SmokeCfg:
-    jobs: int = setting(4, ge=1, le=100_000)
+    jobs: int = setting(4, ge=1, le=100_000, extendable=True)
     steps: int = setting(10, ge=1)
     step_time: float = setting(0.01, ge=0)
     checkpoint_every: int = setting(5, ge=1)
@@ -24,19 +24,18 @@ class SmokeCfg:
 
 class Smoke(Algorithm):
     name = "smoke"
+    settings = {"smoke": SmokeCfg}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)
         self.smoke = from_mapping(SmokeCfg, cfg.get("smoke"), "smoke")
 
-    def _specs(self) -> list[JobSpec]:
+    def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
+        # From the jobs there are: a run extended to more jobs goes on where it ended.
         settings = {k: v for k, v in asdict(self.smoke).items() if k != "jobs"}
         return [JobSpec("sleep_train", SleepTrainSpec(index=i, seed=self.seed,
                                                       **settings).to_dict(), f"smoke/{i}")
-                for i in range(self.smoke.jobs)]
-
-    def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
-        return self._specs() if view.job_count() == 0 else []
+                for i in range(view.job_count(), self.smoke.jobs)]
 
     def on_result(self, job: Job, result: SleepTrainResult, view: RunView) -> Outcome:
         return Outcome(points=[PointSpec(key=f"{job.key}/point", val_error=result.val_error,
