@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 def build(run: Path, jobs: int, points: int) -> None:
     """A finished smoke run of `jobs` jobs, the first `points` of which each made a point."""
     from petri.algos.smoke.job import fake_error
-    from petri.launch import create_run, load_config
+    from petri.daemon.create import create_run
+    from petri.launch import load_config
     from petri.rundir import RunDir
     from petri.store.records import JobSpec, PointSpec
     from petri.store.store import RunStore

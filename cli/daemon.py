@@ -98,7 +98,7 @@ def start_run(cfg: dict, run_dir: Path, foreground: bool, live: bool) -> None:
     """Create the run and start its daemon; on an existing run with this same config, resume
     it (a different config is refused, a finished run only said to be so)."""
     from petri.daemon.lock import daemon_alive
-    from petri.launch import create_run
+    from petri.daemon.create import create_run
 
     if not create_run(cfg, run_dir):
         if said_finished(run_dir):

@@ -84,7 +84,8 @@ def evaluate(gallery_path, config, run_dir, sets, detach, as_json):
     from petri.cli.daemon import launch
     from petri.cli.live import watch
     from petri.daemon.lock import daemon_alive
-    from petri.launch import create_run, load_config
+    from petri.daemon.create import create_run
+    from petri.launch import load_config
     from petri.rundir import RunDir
 
     gallery_path = Path(gallery_path).resolve()

@@ -1,7 +1,7 @@
 """`petri retry | cancel`, and the `--set` of `petri resume`: changes to an existing run.
 
 Each is carried out by the run's daemon where one runs, else here under the run's lock
-(petri/life.py), and is recorded as an event of the run.
+(petri/daemon/life.py), and is recorded as an event of the run.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def retry(run_dir, jobs, failed, as_json):
     """Put failed JOBS of RUN_DIR back in the queue with fresh attempts, after fixing what
     made them fail; --failed: every failed job. A running daemon runs them at once; on a
     stopped run, `petri resume RUN_DIR` does."""
-    from petri.life import Request, submit
+    from petri.daemon.life import Request, submit
 
     if bool(jobs) == failed:
         raise click.UsageError("name the failed jobs to retry, or pass --failed for all of "
@@ -55,7 +55,7 @@ def retry(run_dir, jobs, failed, as_json):
 def cancel(run_dir, jobs, as_json):
     """End queued or running JOBS of RUN_DIR: a running one's worker is stopped and its
     result discarded. `petri retry RUN_DIR JOB` puts one back."""
-    from petri.life import Request, submit
+    from petri.daemon.life import Request, submit
 
     run_dir = Path(run_dir)
     reply = submit(run_dir, Request("cancel", jobs=jobs))
@@ -65,7 +65,7 @@ def cancel(run_dir, jobs, as_json):
 def extend_run(run_dir: Path, sets: tuple[str, ...]) -> bool:
     """Apply `petri resume --set` (budget and termination keys only), saying what changed;
     whether the run's live daemon took it (then there is nothing to start)."""
-    from petri.life import Request, submit
+    from petri.daemon.life import Request, submit
 
     reply = submit(run_dir, Request("extend", sets=sets))
     if not reply.changes:
@@ -80,7 +80,7 @@ def extend_run(run_dir: Path, sets: tuple[str, ...]) -> bool:
 def extend_hint(run_dir: Path) -> str:
     """How to extend a finished run: the command and the keys its algorithm lets change."""
     from petri.config import read_yaml
-    from petri.life import extendable_keys
+    from petri.daemon.life import extendable_keys
     from petri.rundir import RunDir
 
     try:

@@ -331,7 +331,7 @@ def compare(runs: list[dict], cfgs: list[dict], budgets: list[float], frame: Fra
 def load_run(run_dir: str | Path) -> dict:
     """A run's points (cost on its hull.cost axis) with the compute spent when each was
     recorded, and its totals: what `compare` scores. Read-only."""
-    from petri.status import configured_hull
+    from petri.hull import configured_hull
     from petri.store.store import RunStore
 
     run_dir = Path(run_dir)

@@ -19,7 +19,7 @@ def setting(default, *, ge=None, gt=None, le=None, lt=None, choices=None, extend
     """A config field with its allowed range, checked by `from_mapping` at load time.
 
     `extendable`: a budget or termination key of a search, which `petri resume RUN --set`
-    may change on an existing run (see petri/life.py); every other key is fixed at start.
+    may change on an existing run (see petri/daemon/life.py); every other key is fixed at start.
     """
     bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
     metadata = {k: v for k, v in bounds.items() if v is not None}

@@ -31,7 +31,7 @@ def selected_points(run_dir: str | Path, eps: float | None = None,
     """(the chosen points of `run_dir`, job specs by id, the cost metric they were chosen by).
 
     `metric` is a point field (macs, params, activation_bytes), default the run's hull.cost."""
-    from petri.status import configured_hull
+    from petri.hull import configured_hull
     from petri.store.store import RunStore
 
     run_dir = Path(run_dir)

@@ -183,3 +183,17 @@ def sampling_weights(candidates: Sequence[tuple[int, float, int]]) -> list[float
     costs = scores([float(c) for _, c, _ in candidates])
     counts = scores([float(n) for _, _, n in candidates])
     return [a + b for a, b in zip(costs, counts)]
+
+
+def configured_hull(run_dir) -> dict:
+    """The run's hull settings (cost metric, log axis, eps); defaults where the saved config
+    cannot be read, so `status` still shows a run whose config file broke."""
+    from petri.config import from_mapping, read_yaml
+    from petri.errors import ConfigError
+    from petri.rundir import RunDir
+
+    try:
+        hull = from_mapping(HullCfg, read_yaml(RunDir(run_dir).config).get("hull"), "hull")
+    except ConfigError:
+        hull = HullCfg()
+    return {"metric": hull.metric, "log": hull.log, "eps": hull.eps}

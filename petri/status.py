@@ -12,7 +12,7 @@ from petri.daemon.fatal import last_fatal
 from petri.daemon.lock import daemon_alive
 from petri.daemon.process import process_start_time
 from petri.disk import used_bytes
-from petri.hull import HullCfg, eps_band, lower_hull, pareto_front, priced
+from petri.hull import configured_hull, eps_band, lower_hull, pareto_front, priced
 from petri.io import read_json
 from petri.rundir import PROGRESS, RunDir
 from petri.store.store import RunStore
@@ -200,19 +200,6 @@ def with_cpu_percent(snap: dict, before: dict | None) -> dict:
                if dt > 0 and w["cpu_s"] is not None and w["pid"] in prev else w
                for w in snap["workers"]]
     return {**snap, "workers": workers}
-
-
-def configured_hull(run_dir: Path) -> dict:
-    """The run's hull settings (cost metric, log axis, eps); defaults where the saved config
-    cannot be read, so `status` still shows a run whose config file broke."""
-    from petri.config import from_mapping, read_yaml
-    from petri.errors import ConfigError
-
-    try:
-        hull = from_mapping(HullCfg, read_yaml(RunDir(run_dir).config).get("hull"), "hull")
-    except ConfigError:
-        hull = HullCfg()
-    return {"metric": hull.metric, "log": hull.log, "eps": hull.eps}
 
 
 def last_line(text: str | None) -> str:

@@ -1,4 +1,4 @@
-"""The requests that change a run (petri/life.py): carried out by a live daemon between two
+"""The requests that change a run (petri/daemon/life.py): carried out by a live daemon between two
 turns of its loop, or by the command under the run's lock where none runs."""
 import threading
 import time
@@ -9,7 +9,7 @@ import yaml
 
 from petri.daemon.lock import RunLock
 from petri.errors import PetriError
-from petri.life import Request, perform, serve, submit
+from petri.daemon.life import Request, perform, serve, submit
 from petri.store.store import RunStore
 from tests.cli.test_life import run, stored  # noqa: F401  (the fixture)
 from tests.conftest import run_petri_here

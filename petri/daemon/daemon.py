@@ -26,7 +26,7 @@ from petri.errors import PetriError, StoreError
 from petri.io import read_json, remove_stale_temps_in
 from petri.job import Assignment
 from petri.launch import open_run
-from petri.life import Reply, Request, note_plan, perform, serve
+from petri.daemon.life import Reply, Request, note_plan, perform, serve
 from petri.rundir import PROGRESS, RESULT, RunDir, tensorboard_name
 from petri.store.store import RunStore
 
@@ -158,7 +158,7 @@ class Daemon:
         self.store.close()
         self.rd.pid.unlink(missing_ok=True)
 
-    # ---- requests of `petri retry | cancel | resume --set` (petri/life.py) ---------------
+    # ---- requests of `petri retry | cancel | resume --set` (petri/daemon/life.py) ---------------
     def carry_out(self, request: Request) -> Reply:
         reply, extended = perform(request, self.store, self.run_dir, self.stop_job, "daemon")
         if extended is not None:

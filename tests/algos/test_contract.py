@@ -13,7 +13,7 @@ import pytest
 from petri.algos.registry import create_algo, registry
 from petri.errors import ConfigError
 from petri.launch import check
-from petri.life import extendable_keys, extended
+from petri.daemon.life import extendable_keys, extended
 from petri.store.store import RunStore
 from tests import test_darts_algo as darts_tests
 from tests import test_petridish_algo as petridish_tests

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from petri.launch import create_run
+from petri.daemon.create import create_run
 from petri.store.records import JobSpec, PointSpec
 from petri.store.store import RunStore
 from tests.cli.test_bad_input import one_line_error

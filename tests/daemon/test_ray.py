@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from petri.launch import create_run, load_config
+from petri.daemon.create import create_run
+from petri.launch import load_config
 from petri.status import snapshot
 from tests.conftest import ROOT, needs_fashion, run_petri
 from tests.daemon.test_daemon import (SMOKE, db_rows, kill_daemon_and_resume, start, steps_trained,
