@@ -32,9 +32,10 @@ def load_config(path: str | Path, overrides: tuple[str, ...] = ()) -> dict:
 
         cfg["data"] = absolute_paths(cfg["data"])
     check(cfg, f"{p} with --set" if overrides else str(p))
-    from petri.data.config import DataCfg, warn_if_small
+    if isinstance(cfg.get("data"), dict):  # the built-in default dataset is never small
+        from petri.data.config import DataCfg, warn_if_small
 
-    warn_if_small(DataCfg.from_dict(cfg.get("data")))  # once, as the run is set up
+        warn_if_small(DataCfg.from_dict(cfg["data"]))  # once, as the run is set up
     return cfg
 
 
