@@ -12,6 +12,7 @@ measured only after a point trains.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import asdict, dataclass, field
 
 from petri.config import from_mapping, setting
@@ -25,6 +26,7 @@ LIMITED = {"params": "params", "macs": "macs", "memory": "activation_bytes",
            "latency_ms": "latency_ms"}
 EVENT = "constraint"  # the event kind of a proposal skipped for its constraints
 MAX_DRAWS = 2000  # draws a search makes for one proposal before it gives up
+_COUNTED: dict[tuple, dict] = {}  # (Costing, desc key, with latency) -> costs
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ class Costing:
     constraints: ConstraintsCfg = field(default_factory=ConstraintsCfg)
     latency: LatencyCfg | None = None
 
+    def __post_init__(self):  # read back from a job's JSON, the shape is a list
+        object.__setattr__(self, "input_shape", tuple(self.input_shape))
+
     @classmethod
     def from_cfg(cls, cfg: dict) -> "Costing":
         """The run's costing, every rule between `hull`, `latency` and `constraints` checked."""
@@ -98,15 +103,19 @@ class Costing:
     def costs(self, desc: ModelDesc, latency: bool | None = None) -> dict:
         """Point field -> value of `desc` (params, macs, activation_bytes): exact counts, and
         latency_ms predicted where `latency` (default: where a constraint limits it)."""
-        from petri.cost import count_cost
+        latency = latency or (latency is None and "latency_ms" in self.constraints.bounds())
+        key = (self, desc.key(), latency)
+        if key not in _COUNTED:  # a search re-checks the same descs at every proposal
+            from petri.cost import count_cost
 
-        out = count_cost(desc, self.input_shape).to_dict()
-        if latency or (latency is None and "latency_ms" in self.constraints.bounds()):
-            from petri.latency.table import predict_latency
+            out = count_cost(desc, self.input_shape).to_dict()
+            if latency:
+                from petri.latency.table import predict_latency
 
-            out["latency_ms"] = predict_latency(desc, _table(self.latency, self.input_shape,
-                                                              self.dataset))
-        return out
+                out["latency_ms"] = predict_latency(desc, _table(self.latency, self.input_shape,
+                                                                  self.dataset))
+            _COUNTED[key] = out
+        return _COUNTED[key]
 
     def violation(self, desc: ModelDesc) -> str | None:
         """Which limit `desc` breaks, None where it is inside (or nothing is limited)."""
@@ -172,4 +181,10 @@ def too_tight(what: str) -> str:
 def skipped_event(what: str, n: int) -> tuple[str, str]:
     """The event that reports `n` proposals of `what` skipped for the constraints."""
     return EVENT, f"{what}: {n} proposal(s) outside the constraints skipped"
+
+
+def skipped_count(message: str) -> int:
+    """How many proposals a constraint event reports (a derivation not trained: one)."""
+    found = re.search(r": (\d+) proposal\(s\) outside", message)
+    return int(found.group(1)) if found else 1
 

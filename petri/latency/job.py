@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from petri.job import JobContext, JobResult, JobSpecData
 from petri.latency.target import Target
-from petri.store.records import Job, JobSpec, Measured, Point, PointSpec
+from petri.store.records import JobSpec, Measured, Point, PointSpec
+from petri.store.view import RunView
 
 MEASURE = "measure"
 PRIORITY = 1  # before training: a measurement waits for its device to be free of it
@@ -45,9 +46,10 @@ def measured(result: MeasureResult) -> Measured:
     return Measured(result.point_key, result.latency_ms, result.latency)
 
 
-def awaiting(points: list[Point], jobs: dict[str, Job]) -> bool:
+def awaiting(points: list[Point], view: RunView) -> bool:
     """Whether a point's measurement is still to come (queued, running, or not yet made):
     a search that ranks by latency waits for it rather than rank without it."""
+    jobs = {j.key: j for j in view.jobs(kind=MEASURE)}
     for p in points:
         job = jobs.get(measure_key(p.key))
         if p.latency_ms is None and p.desc is not None and (job is None or job.state != "failed"):
