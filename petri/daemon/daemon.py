@@ -267,7 +267,8 @@ class Daemon:
                                       f"{now - h.assigned_at:.0f}s")
 
     def link_tensorboard(self, job) -> None:
-        ordinal = self.algo.point_ordinal(job)
+        # A measurement is the daemon's, not the algorithm's: it names no planned point.
+        ordinal = None if job.kind == MEASURE else self.algo.point_ordinal(job)
         point = ordinal + 1 if ordinal is not None and self.view.numbers_by_plan() else None
         try:
             self.rd.link_tensorboard(job.id, tensorboard_name(job.id, job.kind, point))

@@ -113,3 +113,26 @@ def _empty_view():
     from petri.store.store import RunStore
 
     return RunStore.memory().view
+
+
+@pytest.mark.parametrize("select", ["alpha", "random"])
+def test_petridish_offers_only_candidates_whose_child_stays_inside(select):
+    import random
+
+    from petri.algos.petridish.grow import GrowthNet, grow_desc
+    from petri.algos.petridish.job import GrowSpec, choose
+    from petri.space.build import build_model
+    from tests.space.test_grow import small_desc
+
+    parent = small_desc(1)
+    shape = (1, 12, 12)
+    limit = count_cost(parent, shape).params + 150  # no room for a convolution
+    costing = Costing(shape, "", ConstraintsCfg(max_params=limit))
+    search = GrowthNet(build_model(parent), grow_existing=True, seed=0)
+    grow = GrowSpec(k=3, l1=0.0, grow_existing=True, select=select, costing=costing)
+    picks, skipped = choose(search, grow, parent, random.Random(0))
+    assert picks and skipped
+    assert count_cost(grow_desc(parent, picks), shape).params <= limit
+    free, _ = choose(search, GrowSpec(k=3, l1=0.0, grow_existing=True, select=select),
+                     parent, random.Random(0))
+    assert count_cost(grow_desc(parent, free), shape).params > limit  # the limit bit
