@@ -100,10 +100,10 @@ class Costing:
     def limited(self) -> bool:
         return bool(self.constraints.bounds())
 
-    def costs(self, desc: ModelDesc, latency: bool | None = None) -> dict:
+    def costs(self, desc: ModelDesc, latency: bool = False) -> dict:
         """Point field -> value of `desc` (params, macs, activation_bytes): exact counts, and
-        latency_ms predicted where `latency` (default: where a constraint limits it)."""
-        latency = latency or (latency is None and "latency_ms" in self.constraints.bounds())
+        latency_ms predicted where `latency` or a constraint limits it."""
+        latency = latency or "latency_ms" in self.constraints.bounds()
         key = (self, desc.key(), latency)
         if key not in _COUNTED:  # a search re-checks the same descs at every proposal
             from petri.cost import count_cost
@@ -130,7 +130,7 @@ class Costing:
         macro = (p.min_reductions, max(p.min_cells, 2 * p.min_reductions + 1), p.min_nodes)
         smallest: dict[str, float] = {}
         for op in space.ops:
-            costs = self.costs(_uniform(space, macro, op), latency=False)
+            costs = self.costs(_uniform(space, macro, op))
             smallest = {k: min(v, smallest.get(k, v)) for k, v in costs.items()}
         for name, (_, hi) in self.constraints.bounds().items():
             value = smallest.get(LIMITED[name], 0)

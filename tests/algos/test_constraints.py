@@ -136,3 +136,34 @@ def test_petridish_offers_only_candidates_whose_child_stays_inside(select):
     free, _ = choose(search, GrowSpec(k=3, l1=0.0, grow_existing=True, select=select),
                      parent, random.Random(0))
     assert count_cost(grow_desc(parent, free), shape).params > limit  # the limit bit
+
+
+def test_a_latency_limit_is_honoured_by_the_predictor_before_training(tmp_path, monkeypatch):
+    from petri import constraints
+    from petri.io import atomic_write_json
+    from petri.latency.table import Table, predict_latency, space_layers, table_path
+    from petri.latency.target import Target, describe_target
+    from petri.space.sample import ParetoCfg
+
+    monkeypatch.setenv("PETRI_DATA", str(tmp_path))
+    constraints._table.cache_clear()
+    config = CASES["random"][0]
+    shape = (1, 28, 28)
+    layers = space_layers(shape, 10, (config["random"]["channels"],),
+                          ParetoCfg(**config["pareto"]))
+    # Made-up figures: a layer costs its output channels, so bigger networks are slower.
+    table = Table(describe_target(Target()), shape, "fashion-mnist",
+                  {layer: layer.c_out / 100 for layer in layers})
+    atomic_write_json(table_path(table.info, shape), table.to_dict())
+    free = create_algo(config)
+    specs = [RandomTrainSpec.from_dict(s.spec) for s in free.propose(_empty_view(), 1)]
+    predicted = sorted(predict_latency(draw_counted(s.sampler, s.index, 1, 10, shape)[0], table)
+                       for s in specs)
+    limit = predicted[len(predicted) // 2]
+    limited = create_algo({**config, "latency": {"target": "cpu"},
+                           "constraints": {"max_latency_ms": limit}})
+    drawn = [draw_counted(s.sampler, s.index, 1, 10, shape, s.costing) for s in
+             (RandomTrainSpec.from_dict(j.spec) for j in limited.propose(_empty_view(), 1))]
+    assert all(predict_latency(desc, table) <= limit for desc, _ in drawn)
+    assert sum(skipped for _, skipped in drawn)
+    constraints._table.cache_clear()
