@@ -145,6 +145,8 @@ class Costing:
 
 def _uniform(space, macro: tuple[int, int, int], op: str) -> ModelDesc:
     reductions, cells, nodes = macro
+    # Every node on the two cell inputs: the first node can read no more, and a model with
+    # more edges per node costs at least as much, so this bounds the space from below.
     edges = min(space.edges_per_node, 2)
     cell = CellDesc(tuple(NodeDesc(tuple(EdgeDesc(op, i) for i in range(edges)))
                           for _ in range(nodes)), tuple(range(2, nodes + 2)))
