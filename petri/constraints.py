@@ -63,7 +63,8 @@ class ConstraintsCfg:
         for name, (lo, hi) in self.bounds().items():
             value = costs.get(LIMITED[name])
             if value is not None and not lo <= value <= hi:
-                side = f"above max_{name} {hi:,.4g}" if value > hi else f"below min_{name} {lo:,.4g}"
+                side = (f"above max_{name} {hi:,.4g}" if value > hi
+                        else f"below min_{name} {lo:,.4g}")
                 return f"{name} {value:,.4g} {side}"
         return None
 
@@ -90,7 +91,8 @@ class Costing:
         constraints = from_mapping(ConstraintsCfg, cfg.get("constraints"), "constraints")
         hull = from_mapping(HullCfg, cfg.get("hull"), "hull")
         if latency is None and (hull.cost == "latency" or "latency_ms" in constraints.bounds()):
-            why = "hull.cost is latency" if hull.cost == "latency" else "constraints limit latency_ms"
+            why = ("hull.cost is latency" if hull.cost == "latency"
+                   else "constraints limit latency_ms")
             raise ConfigError(f"{why} but the config has no `latency` section; add one "
                               f"(e.g. --set latency.target=cpu)")
         dataset = DataCfg.from_dict(cfg.get("data")).dataset
