@@ -40,8 +40,7 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
     points = [{"id": p.id, "cost": p.cost(metric), "error": p.val_error, "test_error": p.test_error,
                "parent": p.parent, "created": p.created,
                "params": p.params, "macs": p.macs, "activation_bytes": p.activation_bytes,
-               "stage": p.stage, "job_id": p.job_id, "latency_ms": p.latency_ms,
-               "latency": p.latency} for p in pts]
+               "stage": p.stage, "job_id": p.job_id, "latency_ms": p.latency_ms} for p in pts]
     placed = priced(pts, metric)
     workers = []
     for j in running:

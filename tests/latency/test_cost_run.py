@@ -38,14 +38,15 @@ def test_a_latency_search_measures_every_point_alone_and_reports_it(tmp_path):
     assert not snap["failures"], snap["failures"]
     points = snap["points"]
     assert len(points) == 4
-    for p in points:
-        assert p["latency_ms"] > 0 and p["cost"] == p["latency_ms"]
-        assert p["latency"]["info"]["target"] == {"kind": "cpu", "threads": 1, "batch": 1}
-        assert count_cost(ModelDesc.from_dict(_desc(run_dir, p["id"])), (1, 28, 28)).params \
-            <= LATENCY["constraints"]["max_params"]
+    assert all(p["latency_ms"] > 0 and p["cost"] == p["latency_ms"] for p in points)
     assert snap["frontier"] and snap["latency_target"].startswith("cpu on CPU")
     with RunStore.open(run_dir, readonly=True) as store:
         jobs = store.view.jobs()
+        stored = store.view.points()
+    for p in stored:
+        assert p.latency["info"]["target"] == {"kind": "cpu", "threads": 1, "batch": 1}
+        assert count_cost(ModelDesc.from_dict(p.desc), (1, 28, 28)).params \
+            <= LATENCY["constraints"]["max_params"]
     measures = [j for j in jobs if j.kind == "measure"]
     assert len(measures) == 4
     # Alone: no other job ran while a measurement did.
@@ -54,11 +55,6 @@ def test_a_latency_search_measures_every_point_alone_and_reports_it(tmp_path):
                     and (j.finished or float("inf")) > m.started], f"measure #{m.id} overlapped"
     res = run_petri("status", run_dir, "--json", env=env)
     assert all(p["latency_ms"] for p in json.loads(res.stdout)["points"])
-
-
-def _desc(run_dir, point_id):
-    with RunStore.open(run_dir, readonly=True) as store:
-        return next(p.desc for p in store.view.points() if p.id == point_id)
 
 
 def test_a_latency_cost_without_a_latency_section_starts_nothing(tmp_path):
