@@ -9,6 +9,7 @@ import yaml
 from petri.cost import count_cost
 from petri.space.desc import ModelDesc
 from petri.status import snapshot
+from petri.store.gallery import read_model
 from petri.store.store import RunStore
 from tests.conftest import needs_fashion, run_petri
 from tests.daemon.test_daemon import wait_done
@@ -55,6 +56,18 @@ def test_a_latency_search_measures_every_point_alone_and_reports_it(tmp_path):
                     and (j.finished or float("inf")) > m.started], f"measure #{m.id} overlapped"
     res = run_petri("status", run_dir, "--json", env=env)
     assert all(p["latency_ms"] for p in json.loads(res.stdout)["points"])
+    # The gallery and every exported file's JSON carry the figure and its target.
+    res = run_petri("export", run_dir, "-o", tmp_path / "g.h5", env=env)
+    assert res.returncode == 0, res.stderr
+    for p in stored:
+        if p.id in snap["frontier"]:
+            m = read_model(tmp_path / "g.h5", p.id, with_weights=False)
+            assert (m.latency_ms, m.latency) == (p.latency_ms, p.latency)
+    res = run_petri("export", run_dir, "--format", "torchscript", "-o", tmp_path / "ts",
+                    env=env)
+    assert res.returncode == 0, res.stderr
+    sidecars = [json.loads(f.read_text()) for f in (tmp_path / "ts").glob("model-*.json")]
+    assert sidecars and all(d["latency_ms"] > 0 and d["latency"]["info"] for d in sidecars)
 
 
 def test_a_latency_cost_without_a_latency_section_starts_nothing(tmp_path):
