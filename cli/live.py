@@ -65,7 +65,8 @@ def frontier_plot(snap: dict, width: int, height: int) -> "Text":
     draw([newest(snap)], "x", "red")
     if snap["log_cost"]:
         fig.ruler("x").scale("log")
-    unit = {"macs": "MACs", "params": "params", "activation_bytes": "activation bytes"}
+    unit = {"macs": "MACs", "params": "params", "activation_bytes": "activation bytes",
+            "latency_ms": "latency ms"}
     fig.label(f"cost: {unit.get(snap['cost_metric'], snap['cost_metric'])}"
               f"{' (log axis)' if snap['log_cost'] else ''}", axis="x")
     fig.label("val error %", axis="y")

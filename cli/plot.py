@@ -19,7 +19,8 @@ from petri.cli.status import fmt_cost
 from petri.errors import PetriError, install_extra
 
 UNITS = {"macs": "multiply-accumulates (MACs)", "params": "parameters",
-         "activation_bytes": "peak activation memory (bytes)"}
+         "activation_bytes": "peak activation memory (bytes)",
+         "latency_ms": "latency (ms, measured)"}
 
 
 def check_output(out: Path) -> None:

@@ -127,6 +127,9 @@ def render(snap: dict, rows: int | None = TABLE_ROWS):
     if d.get("slots"):
         head.add_row("slots", d["slots"])
     head.add_row("disk", fmt_bytes(snap["disk_bytes"]))
+    if snap["skipped"]["proposals"]:
+        head.add_row("constraints", f"{snap['skipped']['proposals']} proposal(s) skipped "
+                                    f"(last: {snap['skipped']['last']})")
     parts = [head]
     if d["state"] != "running" and (d.get("error") or d.get("crashed")) and not snap["done"]:
         why = f"the daemon died: {d['error']}" if d.get("error") else \
@@ -157,6 +160,8 @@ def render(snap: dict, rows: int | None = TABLE_ROWS):
                       fmt_cost(p["params"]), str(p["parent"] or "-"), p["stage"] or "")
         more_row(t, len(on_front), rows)
         parts.append(t)
+        if snap["latency_target"]:
+            parts.append(f"latency measured on {escape(snap['latency_target'])}")
     return Group(*parts)
 
 

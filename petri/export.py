@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -57,6 +57,8 @@ class ExportedModel:
     lineage: dict
     desc: dict
     source: str  # the run directory the model was found in
+    latency_ms: float | None = None  # measured on the run's latency target (None: not)
+    latency: dict | None = None  # that measurement and its target
 
     @classmethod
     def of(cls, m: GalleryModel, fmt: str, file: str, source: str) -> "ExportedModel":
@@ -64,14 +66,15 @@ class ExportedModel:
                    classes=tuple(m.classes), params=m.params, macs=m.macs,
                    activation_bytes=m.activation_bytes, val_error=m.val_error,
                    test_error=m.test_error, parent=m.parent, stage=m.stage, lineage=m.lineage,
-                   desc=m.desc, source=source)
+                   desc=m.desc, source=source, latency_ms=m.latency_ms, latency=m.latency)
 
     def to_dict(self) -> dict:
         return {"petri_format": SIDECAR_FORMAT, **asdict(self)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ExportedModel":
-        kw = {f.name: d[f.name] for f in fields(cls)}
+        kw = {f.name: d[f.name] for f in fields(cls)  # sidecars before latency lack it
+              if f.name in d or f.default is MISSING}
         pre = kw["preprocessing"]
         kw["preprocessing"] = None if pre is None else Preprocessing.from_dict(pre)
         kw["classes"] = tuple(kw["classes"])

@@ -97,7 +97,8 @@ def frontier_models(run_dir: str | Path, eps: float | None = None,
             stage=p.stage or "", lineage=p.lineage, trainer=spec.get("trainer", {}),
             data=spec.get("data", {}), classes=list(info.classes) if info else [],
             preprocessing=info and Preprocessing(info.shape, info.mean, info.std),
-            weights={k: v.detach().cpu().numpy() for k, v in state.items()}))
+            weights={k: v.detach().cpu().numpy() for k, v in state.items()},
+            latency_ms=p.latency_ms, latency=p.latency))
     config_path = RunDir(run_dir).config
     meta = {"source": str(run_dir.resolve()), "cost_metric": metric,
             "selection": "frontier" if eps is None else f"eps band {eps:g}",

@@ -14,7 +14,9 @@ from petri.config import setting
 
 Pt = tuple[int, float, float]  # (id, cost, error)
 # The names a config may give a cost axis, and the point field each one reads.
-COST_METRICS = {"macs": "macs", "params": "params", "memory": "activation_bytes"}
+# latency: measured on the run's `latency` target once a point has trained.
+COST_METRICS = {"macs": "macs", "params": "params", "memory": "activation_bytes",
+                "latency": "latency_ms"}
 
 
 def cost_axis(metric: str) -> str | None:
@@ -26,7 +28,8 @@ def cost_axis(metric: str) -> str | None:
 class HullCfg:
     """The `hull` section: which cost, which axis, how wide the parent band is."""
 
-    cost: str = setting("macs", choices=tuple(COST_METRICS))  # memory: peak activation bytes
+    # memory: peak activation bytes; latency: milliseconds on the `latency` section's target
+    cost: str = setting("macs", choices=tuple(COST_METRICS))
     axis: str = setting("log", choices=("log", "linear"))
     eps: float = setting(0.025, ge=0)  # parents come from error <= hull(cost) * (1 + eps)
 

@@ -46,6 +46,7 @@ def check(cfg: dict, where: str = "config"):
     """
     from petri.algos.registry import config_sections, create_algo
     from petri.compare import CompareCfg
+    from petri.constraints import Costing
     from petri.train.config import TrainCfg
 
     try:
@@ -63,6 +64,7 @@ def check(cfg: dict, where: str = "config"):
         # On its own too: stage sections may override every key a bad value sits under.
         TrainCfg.from_dict(cfg.get("trainer") or {})
         CompareCfg.from_dict(cfg.get("compare"))  # a bad frame fails at `petri run`, not later
+        Costing.from_cfg(cfg)  # hull, latency and constraints agree, whatever the algorithm
         return create_algo(cfg)
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None

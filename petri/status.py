@@ -11,9 +11,11 @@ from pathlib import Path
 from petri.daemon.fatal import last_fatal
 from petri.daemon.lock import daemon_alive
 from petri.daemon.process import process_start_time
+from petri.constraints import EVENT, skipped_count
 from petri.disk import used_bytes
 from petri.hull import configured_hull, eps_band, lower_hull, pareto_front, priced
 from petri.io import read_json
+from petri.latency.target import TargetInfo
 from petri.rundir import PROGRESS, RunDir
 from petri.store.store import RunStore
 
@@ -31,13 +33,14 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         failed = view.jobs(state="failed")
         pts = view.points()
         recent = view.events(events)
+        skips = view.events(limit=-1, kind=EVENT)
     hull = configured_hull(run_dir)
     metric = cost_metric or hull["metric"]
     pid = daemon_alive(run_dir)
     points = [{"id": p.id, "cost": p.cost(metric), "error": p.val_error, "test_error": p.test_error,
                "parent": p.parent, "created": p.created,
                "params": p.params, "macs": p.macs, "activation_bytes": p.activation_bytes,
-               "stage": p.stage, "job_id": p.job_id} for p in pts]
+               "stage": p.stage, "job_id": p.job_id, "latency_ms": p.latency_ms} for p in pts]
     placed = priced(pts, metric)
     workers = []
     for j in running:
@@ -89,6 +92,11 @@ def snapshot(run_dir: str | Path, cost_metric: str | None = None, events: int = 
         "log_cost": hull["log"],
         "eps": hull["eps"],
         "events": recent,
+        # Proposals the constraints kept from training, and the last reason given.
+        "latency_target": next((TargetInfo.from_dict(p.latency["info"]).line()
+                                for p in pts if p.latency), None),
+        "skipped": {"proposals": sum(skipped_count(e["message"]) for e in skips),
+                    "last": skips[-1]["message"] if skips else None},
         "done": meta.get("done") == "1",
         "disk_bytes": used_bytes(run_dir),
     }

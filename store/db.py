@@ -14,7 +14,7 @@ from pathlib import Path
 
 from petri.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Filesystems where SQLite's WAL shared memory and locks do not work.
 NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "fuse.sshfs", "ceph",
               "fuse.glusterfs", "glusterfs", "9p", "afs", "beegfs", "fuse.s3fs"}
@@ -46,6 +46,9 @@ MIGRATIONS: dict[int, list[str]] = {
         "DROP TABLE points",
         "ALTER TABLE points_v2 RENAME TO points",
     ],
+    # 2 -> 3: a point's latency, measured after it trains (runs with a `latency` section).
+    2: ["ALTER TABLE points ADD COLUMN latency_ms REAL",
+        "ALTER TABLE points ADD COLUMN latency TEXT"],
 }
 
 

@@ -30,7 +30,8 @@ from petri.io import atomic_write, check_free_space, write_error
 
 FORMAT = "petri-gallery-1"
 JSON_ATTRS = ("desc", "lineage", "trainer", "data")
-NUMBER_ATTRS = ("val_error", "test_error", "params", "macs", "activation_bytes", "parent")
+NUMBER_ATTRS = ("val_error", "test_error", "params", "macs", "activation_bytes", "parent",
+                "latency_ms")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class GalleryModel:
     classes: list = field(default_factory=list)  # what output i predicts
     preprocessing: Preprocessing | None = None  # None in galleries written before it was kept
     weights: dict = field(default_factory=dict, repr=False)  # name -> numpy array
+    latency_ms: float | None = None  # measured on the run's latency target (None: not)
+    latency: dict | None = None  # that measurement and its target, as the store keeps it
 
     def to_dict(self) -> dict:
         """Everything but the weights, as plain JSON values."""
@@ -119,6 +122,8 @@ def write_gallery(path: str | Path, models: list[GalleryModel], meta: dict) -> N
             g.attrs["classes"] = json.dumps(m.classes)
             if m.preprocessing is not None:
                 g.attrs["preprocessing"] = json.dumps(m.preprocessing.to_dict())
+            if m.latency is not None:
+                g.attrs["latency"] = json.dumps(m.latency)
             for name in NUMBER_ATTRS:
                 value = getattr(m, name)
                 if value is not None:
@@ -225,6 +230,11 @@ def _model(g, with_weights: bool, path) -> GalleryModel:
     for attr in ("key", "stage"):
         if not isinstance(attrs.get(attr), str):
             raise damaged(f"has no {attr} attribute")
+    if "latency" in attrs:
+        try:
+            kw["latency"] = json.loads(attrs["latency"])
+        except (TypeError, ValueError) as e:
+            raise damaged(f"has a latency attribute that is not JSON ({_one_line(e)})") from None
     if "preprocessing" in attrs:
         try:
             pre = json.loads(attrs["preprocessing"])

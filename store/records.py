@@ -98,6 +98,15 @@ class PointSpec:
 
 
 @dataclass(frozen=True)
+class Measured:
+    """A point's latency, measured on the run's target after it trained."""
+
+    point_key: str
+    latency_ms: float
+    latency: dict  # the measurement and its target (`petri.latency.run.Latency` fields)
+
+
+@dataclass(frozen=True)
 class Point:
     id: int
     key: str
@@ -114,12 +123,15 @@ class Point:
     budget: float | None
     checkpoint: str | None
     created: float
+    latency_ms: float | None = None  # measured on the run's latency target, once it is
+    latency: dict | None = None  # that measurement (`petri.latency.run.Latency` fields)
 
     @classmethod
     def from_row(cls, row) -> "Point":
         d = dict(row)
         d["desc"] = json.loads(d["desc"]) if d["desc"] else None
         d["lineage"] = json.loads(d["lineage"]) if d["lineage"] else {}
+        d["latency"] = json.loads(d["latency"]) if d.get("latency") else None
         return cls(**d)
 
     def cost(self, metric: str = "macs") -> float | None:

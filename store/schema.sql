@@ -1,4 +1,4 @@
--- petri run store, schema version 2 (kept in PRAGMA user_version).
+-- petri run store, schema version 3 (kept in PRAGMA user_version).
 CREATE TABLE IF NOT EXISTS jobs (
     id            INTEGER PRIMARY KEY,
     kind          TEXT    NOT NULL,
@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS points (
     stage            TEXT,
     budget           REAL,                         -- training budget spent (epochs or steps)
     checkpoint       TEXT,
-    created          REAL    NOT NULL
+    created          REAL    NOT NULL,
+    latency_ms       REAL,                         -- measured on the run's latency target
+    latency          TEXT                          -- JSON: that measurement and its target
 );
 
 CREATE TABLE IF NOT EXISTS events (

@@ -44,7 +44,7 @@ from pathlib import Path
 from petri.errors import StoreError
 from petri.rundir import RunDir
 from petri.store import db
-from petri.store.records import CANCELLED, Job, JobSpec, PointSpec, dumps
+from petri.store.records import CANCELLED, Job, JobSpec, Measured, PointSpec, dumps
 from petri.store.view import RunView
 
 
@@ -152,9 +152,11 @@ class RunStore:
             return job
 
     def complete(self, job_id: int, lease: int, result: dict, points: list[PointSpec],
-                 follow_ups: list[JobSpec], max_attempts: int = 3) -> bool:
-        """Mark the job done with `result`, insert its `points` and queue its `follow_ups`,
-        all in one transaction. Returns False, changing nothing, for a stale lease or a job
+                 follow_ups: list[JobSpec], max_attempts: int = 3, events: list[tuple] = (),
+                 measured: Measured | None = None) -> bool:
+        """Mark the job done with `result`, insert its `points`, queue its `follow_ups`, log
+        its `events` ((kind, message) pairs) and record the latency it `measured`, all in
+        one transaction. Returns False, changing nothing, for a stale lease or a job
         no longer running. Raises `StoreError`, landing nothing, where two points claim one
         id, a point names a parent that does not exist, the write fails or the store is
         read-only."""
@@ -168,6 +170,12 @@ class RunStore:
             self._end_attempt(job, "ok", None)
             self._insert_points(job_id, points)
             self._insert_jobs(follow_ups, max_attempts)
+            if measured is not None:
+                self.conn.execute("UPDATE points SET latency_ms = ?, latency = ? WHERE key = ?",
+                                  (measured.latency_ms, dumps(measured.latency),
+                                   measured.point_key))
+            for kind, message in events:
+                self._event(kind, message, job_id)
             self._event("done", f"{job.kind} #{job_id} done", job_id)
             return True
 
@@ -253,11 +261,15 @@ class RunStore:
                             job.id)
             return jobs
 
-    def has_ready(self, now: float | None = None) -> bool:
-        """Whether `claim` would find a job at time `now` (default: now)."""
-        return self.conn.execute(
-            "SELECT 1 FROM jobs WHERE state = 'queued' AND not_before <= ? LIMIT 1",
-            (time.time() if now is None else now,)).fetchone() is not None
+    def has_ready(self, now: float | None = None, kinds: frozenset[str] | None = None) -> bool:
+        """Whether `claim` would find a job at time `now` (default: now), of one of `kinds`
+        where given."""
+        sql, args = "SELECT 1 FROM jobs WHERE state = 'queued' AND not_before <= ?", [
+            time.time() if now is None else now]
+        if kinds is not None:
+            sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            args += sorted(kinds)
+        return self.conn.execute(sql + " LIMIT 1", args).fetchone() is not None
 
     def get(self, job_id: int) -> Job | None:
         """The job `job_id` as committed, None where there is none."""

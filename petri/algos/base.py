@@ -20,6 +20,7 @@ from petri.train.job import TrainJobResult
 class Outcome:
     points: list[PointSpec] = field(default_factory=list)
     jobs: list[JobSpec] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) to log
 
 
 def trained_point(job: Job, result: TrainJobResult, stage: str, lineage: dict,

@@ -25,8 +25,13 @@ from petri.errors import ConfigError, PetriError
 from petri.job import JobData
 
 # Sections every run may have whatever its algorithm (read by the daemon, data and trainer).
-SHARED_SECTIONS = ("algo", "seed", "name", "daemon", "ray", "data", "trainer", "compare")
-CORE_KINDS = {"train": "petri.train.job:run"}  # any algorithm may train a desc
+SHARED_SECTIONS = ("algo", "seed", "name", "daemon", "ray", "data", "trainer", "compare",
+                   "latency", "constraints")
+# Any algorithm may train a desc; the daemon measures a trained point's latency.
+CORE_KINDS = {"train": "petri.train.job:run", "measure": "petri.latency.job:run"}
+# Kinds the daemon runs only while nothing else runs on their device, and before which it
+# lets the device drain: a measurement beside a training job measures the contention.
+EXCLUSIVE_KINDS = frozenset({"measure"})
 
 
 @dataclass(frozen=True)

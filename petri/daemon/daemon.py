@@ -14,8 +14,9 @@ import signal
 import time
 from pathlib import Path
 
-from petri.algos.registry import job_kind
+from petri.algos.registry import EXCLUSIVE_KINDS, job_kind
 from petri.config import DaemonCfg, RayCfg
+from petri.constraints import Costing
 from petri.daemon.executor import Event, LocalExecutor
 from petri.daemon.fatal import FatalRecord
 from petri.daemon.lock import RunLock, already_running, write_pid
@@ -25,6 +26,7 @@ from petri.disk import free_finished
 from petri.errors import PetriError, StoreError
 from petri.io import read_json, remove_stale_temps_in
 from petri.job import Assignment
+from petri.latency.job import MEASURE, measure_jobs, measured
 from petri.launch import open_run
 from petri.daemon.life import Reply, Request, note_plan, perform, serve
 from petri.rundir import PROGRESS, RESULT, RunDir, tensorboard_name
@@ -41,6 +43,7 @@ class Daemon:
         self.cfg, self.algo = open_run(run_dir)
         self.dcfg = DaemonCfg.from_dict(self.cfg.get("daemon"))
         self.rcfg = RayCfg.from_dict(self.cfg.get("ray"))
+        self.costing = Costing.from_cfg(self.cfg)
         self.nvml = nvml
         self.stopping = False
         self.stop_now = False
@@ -215,9 +218,17 @@ class Daemon:
         if status == "ok":
             job = self.store.get(job_id)
             result = job_kind(job.kind).read_result(record["result"])
+            if job.kind == MEASURE:  # the daemon's own: no algorithm asked for it
+                self.store.complete(job_id, lease, record["result"], [], [],
+                                    measured=measured(result))
+                return
             outcome = self.algo.on_result(job, result, self.view)
-            if self.store.complete(job_id, lease, record["result"], outcome.points,
-                                   outcome.jobs, self.dcfg.max_attempts) \
+            jobs = outcome.jobs
+            if (latency := self.costing.latency) is not None:
+                jobs = jobs + measure_jobs(outcome.points, latency.to_target(),
+                                           self.costing.input_shape)
+            if self.store.complete(job_id, lease, record["result"], outcome.points, jobs,
+                                   self.dcfg.max_attempts, outcome.events) \
                     and self.dcfg.keep == "final":
                 self.free_weights(job)
         elif status == "stopped":
@@ -256,7 +267,8 @@ class Daemon:
                                       f"{now - h.assigned_at:.0f}s")
 
     def link_tensorboard(self, job) -> None:
-        ordinal = self.algo.point_ordinal(job)
+        # A measurement is the daemon's, not the algorithm's: it names no planned point.
+        ordinal = None if job.kind == MEASURE else self.algo.point_ordinal(job)
         point = ordinal + 1 if ordinal is not None and self.view.numbers_by_plan() else None
         try:
             self.rd.link_tensorboard(job.id, tensorboard_name(job.id, job.kind, point))
@@ -264,6 +276,18 @@ class Daemon:
             log.warning("no TensorBoard link for job %s: %s", job.id, e.strerror)
 
     # ---- scheduling ------------------------------------------------------------------------
+    def _claim(self, h):
+        """The next job for idle worker `h`, or None. An exclusive kind (a measurement) runs
+        alone on its device: nothing joins it there, and while one waits its device takes
+        no new work until the jobs on it finish."""
+        device = h.slot.gpu_uuid or "cpu"
+        beside = [o.job.kind for o in self.executor.handles
+                  if o is not h and o.job is not None and (o.slot.gpu_uuid or "cpu") == device]
+        if any(kind in EXCLUSIVE_KINDS for kind in beside) or \
+                (beside and self.store.has_ready(kinds=EXCLUSIVE_KINDS)):
+            return None
+        return self.store.claim(h.slot.name, h.placement, h.pid, h.pid_start)
+
     def dispatch(self) -> None:
         idle = [h for h in self.executor.handles if h.idle]
         if not idle:
@@ -273,9 +297,9 @@ class Daemon:
             if specs:
                 self.store.enqueue(specs, self.dcfg.max_attempts)
         for h in idle:
-            job = self.store.claim(h.slot.name, h.placement, h.pid, h.pid_start)
+            job = self._claim(h)
             if job is None:
-                break
+                continue
             d = self.rd.job(job.id)
             d.mkdir(parents=True, exist_ok=True)
             (d / RESULT).unlink(missing_ok=True)  # a result of an older lease is void

@@ -27,10 +27,12 @@ from dataclasses import asdict, dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.algos.registry import algo_info
+from petri.constraints import EVENT, Costing
 from petri.config import from_mapping, setting
 from petri.job import JobResult, JobSpecData
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
+from petri.space.desc import ModelDesc
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
@@ -143,6 +145,7 @@ class SupernetSearches:
             raise ConfigError(f"supernet.channels ({self.supernet.channels}) must be a multiple "
                               f"of supernet.partial ({self.supernet.partial})")
         self.data = DataCfg.from_dict(cfg.get("data")).to_dict()
+        self.costing = Costing.from_cfg(cfg)
         base = dict(cfg.get("trainer") or {})
         self.trainer = TrainCfg.from_dict(base).to_dict()
         self.search_trainer = TrainCfg.from_dict(
@@ -167,7 +170,11 @@ class SupernetSearches:
         """A search releases the train jobs of derived networks (see `released`); a train job
         becomes a point, numbered by the search that derived it."""
         if job.kind == "darts_search":
-            return Outcome(jobs=self.released(view, job, result))
+            outside = self.costing.violation(ModelDesc.from_dict(result.desc))
+            return Outcome(jobs=self.released(view, job, result),
+                           events=[(EVENT, f"{job.key} derived a network outside the "
+                                           f"constraints ({outside}); not trained")]
+                           if outside else [])
         return Outcome(points=[trained_point(job, result, self.name, job.spec["lineage"],
                                              ordinal=self.point_ordinal(job))])
 
@@ -195,7 +202,8 @@ class SupernetSearches:
                 found = DartsSearchResult.from_dict(s.result)
             else:
                 break
-            specs.append(self._train_derived(s, found))
+            if self.costing.violation(ModelDesc.from_dict(found.desc)) is None:
+                specs.append(self._train_derived(s, found))
         return specs
 
     def waiting(self, view: RunView) -> bool:

@@ -11,7 +11,8 @@ input of one edge of the normal or the reduction cell.
 Children come in generations of `parallel`, each proposed once the one before has
 finished, and every draw is seeded by (run seed, child index), so a run is the same in any
 finishing order and after any restart. Every model trains once with the run's `trainer`
-recipe (the generic `train` job) and becomes a point.
+recipe (the generic `train` job) and becomes a point. With `constraints`, a draw or mutation
+outside them is redrawn from the same generator (bounded), before anything trains.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, replace
 
 from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.config import from_mapping, setting
+from petri.constraints import Costing, redraw, skipped_event, too_tight
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
 from petri.errors import ConfigError
@@ -75,16 +77,25 @@ class Evolution(Algorithm):
         self.space = CellSpace(pareto, self.evolution.channels, self.evolution.stem_multiplier,
                                self.evolution.edges_per_node, info.shape[0], info.num_classes)
         self.total = self.evolution.population + self.evolution.cycles
+        self.costing = Costing.from_cfg(cfg)
+        self.costing.check_reachable(self.space)
 
-    def _job(self, n: int, desc: ModelDesc, **extra) -> JobSpec:
+    def _job(self, n: int, draw, **extra) -> JobSpec:
+        """Job `n` trains the first of `draw(i)` inside the constraints."""
         key = f"evolution/{n}"
+        desc, skipped = redraw(draw, self.costing)
+        if desc is None:
+            raise ConfigError(too_tight(f"architecture for {key}"))
+        if skipped:
+            extra["skipped"] = skipped
         spec = TrainSpec(desc=replace(desc, name=f"evolution-{n}").to_dict(), data=self.data,
                          trainer=self.trainer_for(self.trainer, key),
                          extra={"index": n, **extra})
         return JobSpec("train", spec.to_dict(), key)
 
     def _initial(self, n: int) -> JobSpec:
-        return self._job(n, self.space.sample(random.Random(f"{self.seed}/evolution/{n}")))
+        rng = random.Random(f"{self.seed}/evolution/{n}")
+        return self._job(n, lambda i: self.space.sample(rng))
 
     def _members(self, view: RunView, before: int | None = None) -> list[Point]:
         """The youngest `population` trained models (by index: the order they were made)
@@ -101,8 +112,8 @@ class Evolution(Algorithm):
         ranks = front_ranks(members, self.metric)
         contestants = rng.sample(members, min(self.evolution.sample, len(members)))
         parent = min(contestants, key=lambda p: (ranks[p.id], p.val_error, p.lineage["index"]))
-        child = self.space.mutate(ModelDesc.from_dict(parent.desc), rng)
-        return self._job(n, child, parent=parent.id)
+        desc = ModelDesc.from_dict(parent.desc)
+        return self._job(n, lambda i: self.space.mutate(desc, rng), parent=parent.id)
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         n = view.job_count()
@@ -124,7 +135,9 @@ class Evolution(Algorithm):
         return Outcome(points=[trained_point(job, result, self.name,
                                              {"index": job.spec["index"]},
                                              parent=job.spec.get("parent"),
-                                             ordinal=self.point_ordinal(job))])
+                                             ordinal=self.point_ordinal(job))],
+                       events=[skipped_event(job.key, n)] if (n := job.spec.get("skipped"))
+                       else [])
 
     def point_ordinal(self, job: Job) -> int:
         return job.spec["index"]

@@ -9,6 +9,11 @@ children of search jobs 0 .. n-parallel, and waits until that pool is complete. 
 then drawn with a generator seeded by (run seed, n), and every job's trainer seed comes from
 (run seed, job key). Which worker finishes first never changes what is searched, so the same
 config and seed give the same points.
+
+With `hull.cost: latency` the pool also waits for its points' measured latencies (a failed
+measurement leaves its point out). Growth happens before a child is measured: a search
+offers only candidates whose child stays inside the `constraints`, its latency predicted
+(`petri.constraints.Costing`). Seeds outside them are not trained.
 """
 from __future__ import annotations
 
@@ -19,9 +24,12 @@ from dataclasses import dataclass
 from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.algos.petridish.job import SELECT_RULES, GrowSpec, SearchResult, SearchSpec
 from petri.config import from_mapping, setting
+from petri.constraints import Costing, skipped_event
 from petri.data.config import DataCfg
 from petri.data.info import dataset_info
+from petri.errors import ConfigError
 from petri.hull import HullCfg, eps_band, hypervolume, pareto_front, priced, sampling_weights
+from petri.latency.job import awaiting
 from petri.space.sample import CellSpace, ParetoCfg
 from petri.store.records import Job, JobSpec, Point
 from petri.store.view import RunView
@@ -106,7 +114,13 @@ class Petridish(Algorithm):
     def __init__(self, cfg: dict):
         super().__init__(cfg)
         self.petridish, self.pareto, self.hull, self.data, self.trainers = run_settings(cfg)
-        self.seeds = seed_descs(self.petridish, self.pareto, self.data["dataset"], self.seed)
+        self.costing = Costing.from_cfg(cfg)
+        seeds = seed_descs(self.petridish, self.pareto, self.data["dataset"], self.seed)
+        self.seeds = {k: d for k, d in seeds.items() if self.costing.violation(d) is None}
+        if not self.seeds:
+            raise ConfigError(f"none of the {len(seeds)} seed models is inside the "
+                              f"constraints; widen them or the pareto ranges")
+        self.skipped_seeds = len(seeds) - len(self.seeds)
 
     # ---- the state, rebuilt from the store on every call ------------------------------
     def _read(self, view: RunView):
@@ -123,7 +137,7 @@ class Petridish(Algorithm):
             n += 1
         return seeds, searches
 
-    def _pool(self, seeds, searches, n: int) -> list[Point] | None:
+    def _pool(self, view: RunView, seeds, searches, n: int) -> list[Point] | None:
         """The points search job n samples from, or None while some are still training."""
         if any(j is None or j.state not in ("done", "failed") for j, _ in seeds):
             return None
@@ -132,6 +146,8 @@ class Petridish(Algorithm):
             return None  # a search it depends on is in flight (or not even proposed yet)
         pool = [pt for _, pt in seeds if pt is not None]
         pool += [s.point for s in searches[:upto] if s.point is not None]
+        if self.hull.metric == "latency_ms" and awaiting(pool, view):
+            return None
         return [pt for pt in pool if pt.val_error is not None and pt.checkpoint]
 
     def _stop(self, view: RunView, pool: list[Point], n: int) -> str | None:
@@ -183,7 +199,7 @@ class Petridish(Algorithm):
         specs = []
         n = len(searches)
         while len(specs) < free_slots:
-            pool = self._pool(seeds, searches, n)
+            pool = self._pool(view, seeds, searches, n)
             if pool is None or self._stop(view, pool, n):
                 break
             specs.append(self._search_spec(pool, parents, n))
@@ -208,7 +224,7 @@ class Petridish(Algorithm):
         if cfg.search_subset is not None:  # candidates train slower (BENCHMARKS.md)
             data = {**data, "subset": cfg.search_subset}
         grow = GrowSpec(k=cfg.k, l1=cfg.l1, grow_existing=cfg.grow_existing, select=cfg.select,
-                        ops=self.pareto.ops)
+                        ops=self.pareto.ops, costing=self.costing)
         return JobSpec("search", SearchSpec(
             parent_desc=parent.desc, parent_checkpoint=parent.checkpoint, data=data,
             trainer=trainer, grow=grow, extra={"index": n, "parent": parent.id}).to_dict(),
@@ -222,15 +238,20 @@ class Petridish(Algorithm):
             return Outcome(jobs=[JobSpec("post_train", TrainSpec(
                 desc=result.child_desc, init=result.init, data=self.data, trainer=trainer,
                 extra={"parent": job.spec["parent"], "index": n, "picks": result.picks,
-                       "search_epochs": result.epochs}).to_dict(), f"post/{n}")])
+                       "search_epochs": result.epochs}).to_dict(), f"post/{n}")],
+                events=[skipped_event(f"{job.key} candidates", result.skipped)]
+                if result.skipped else [])
         if job.kind == "seed_train":
             stage, parent, lineage, budget = "seed", None, {"seed": job.key}, result.epochs
         else:
             stage, parent = "grown", job.spec["parent"]
             lineage = {"search_index": job.spec["index"], "picks": job.spec["picks"]}
             budget = result.epochs + job.spec.get("search_epochs", 0)
+        # Seeds outside the constraints were never proposed; the first seed's result says so.
+        first = self.skipped_seeds and job.key == f"seed/{next(iter(self.seeds))}"
         return Outcome(points=[trained_point(job, result, stage, lineage, parent=parent,
-                                             budget=budget, ordinal=self.point_ordinal(job))])
+                                             budget=budget, ordinal=self.point_ordinal(job))],
+                       events=[skipped_event("seeds", self.skipped_seeds)] if first else [])
 
     def point_ordinal(self, job: Job) -> int:
         """Seeds first, in plan order; then the child of search n (its search and post_train
@@ -258,5 +279,5 @@ class Petridish(Algorithm):
     def stop_reason(self, view: RunView) -> str | None:
         seeds, searches = self._read(view)
         n = len(searches)
-        pool = self._pool(seeds, searches, n)
+        pool = self._pool(view, seeds, searches, n)
         return None if pool is None else self._stop(view, pool, n)

@@ -4,13 +4,17 @@ The spec is a `SearchSpec`, the result a `SearchResult`. The candidates train be
 frozen parent (resumable like any training job); then k per cell type (the top k by |α|, or
 k at random with `select: random`) are merged into the child desc, and the child's
 warm-start weights are written to `child_init.pt` in the job directory for the `post_train`
-job that follows.
+job that follows. With `constraints`, a candidate is offered only if the child with it stays
+inside them (exact counts; the latency predicted, as the child is not yet measured), taken
+in the rule's order until k per cell type.
 """
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass
 
+from petri.constraints import Costing
 from petri.job import JobContext, JobFailed, JobResult, JobSpecData
 
 CHILD_INIT = "child_init.pt"
@@ -28,6 +32,7 @@ class GrowSpec:
     # A new node's candidate ops: pareto.ops (None, as in runs made before it existed: the
     # built-in ones).
     ops: tuple[str, ...] | None = None
+    costing: Costing | None = None  # the run's limits (None: a spec made before them)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class SearchResult(JobResult):
     params: int  # the child's cost
     macs: int
     activation_bytes: int
+    skipped: int = 0  # candidates not offered: their child would leave the constraints
 
 
 def search_hooks(search):
@@ -93,10 +99,8 @@ def run(spec: SearchSpec, ctx: JobContext) -> SearchResult:
 
     search, result, batch = fit(make_model, splits, cfg, ctx, model_hooks=search_hooks)
     search.to("cpu")
-    if grow.select == "alpha":
-        picks = search.select(grow.k)
-    else:  # from the job's seed, so a rerun picks the same candidates
-        picks = search.select_random(grow.k, random.Random(f"{cfg.seed}/select"))
+    with ctx.busy("choosing the candidates"):
+        picks, skipped = choose(search, grow, parent_desc, random.Random(f"{cfg.seed}/select"))
     with ctx.busy("growing the child"):
         child_desc, child = grow_child(search, picks)
         init = ctx.job_dir / CHILD_INIT
@@ -106,4 +110,32 @@ def run(spec: SearchSpec, ctx: JobContext) -> SearchResult:
     return SearchResult(child_desc=child_desc.to_dict(), picks=[p.to_dict() for p in picks],
                         init=ctx.relative(init), batch_size=batch, epochs=result.epochs,
                         steps=result.steps, wall_s=result.wall_s,
-                        images_per_s=result.images_per_s, **cost.to_dict())
+                        images_per_s=result.images_per_s, skipped=skipped, **cost.to_dict())
+
+
+def choose(search, grow: GrowSpec, parent_desc, rng: random.Random) -> tuple[list, int]:
+    """The candidates merged into the child (k per cell type by the rule: top |α|, or at
+    random from `rng`, the job's, so a rerun picks the same), and how many were skipped
+    because the child with them would leave the constraints."""
+    from petri.algos.petridish.grow import grow_desc
+
+    costing = grow.costing
+    if costing is None or not costing.limited:
+        picks = search.select(grow.k) if grow.select == "alpha" else \
+            search.select_random(grow.k, rng)
+        return picks, 0
+    ranked = search.select(k=sys.maxsize)  # every candidate, best first
+    if grow.select == "random":
+        rng.shuffle(ranked)
+    chosen, skipped = [], 0
+    for p in ranked:
+        if sum(q.cell == p.cell for q in chosen) >= grow.k:
+            continue
+        if costing.violation(grow_desc(parent_desc, chosen + [p])) is None:
+            chosen.append(p)
+        else:
+            skipped += 1
+    if not chosen:
+        raise JobFailed(f"no candidate's child stays inside the constraints ({skipped} "
+                        f"skipped); this parent cannot grow")
+    return chosen, skipped

@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass, fields
 from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.algos.random.job import RandomTrainResult, RandomTrainSpec, Sampler
 from petri.config import from_mapping, setting
+from petri.constraints import Costing, skipped_event
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
 from petri.hull import HullCfg
-from petri.space.sample import ParetoCfg
+from petri.data.info import dataset_info
+from petri.space.sample import CellSpace, ParetoCfg
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
@@ -57,19 +59,26 @@ class RandomSearch(Algorithm):
         merged = {**asdict(self.pareto), **asdict(self.random), "max_nodes": nodes,
                   "metric": self.metric, "seed": self.seed}
         self.sampler = Sampler(**{f.name: merged[f.name] for f in fields(Sampler)})
+        self.costing = Costing.from_cfg(cfg)
+        if self.costing.limited:
+            self.costing.check_reachable(CellSpace.from_dict(
+                asdict(self.sampler), self.costing.input_shape[0],
+                dataset_info(self.data["dataset"]).num_classes))
 
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         # From the samples there are: a run extended to more samples goes on where it ended.
         return [JobSpec("random_train", RandomTrainSpec(
                     index=i, sampler=self.sampler, data=self.data,
-                    trainer=self.trainer_for(self.trainer, f"random/{i}")).to_dict(),
+                    trainer=self.trainer_for(self.trainer, f"random/{i}"),
+                    costing=self.costing).to_dict(),
                         f"random/{i}")
                 for i in range(view.job_count(), self.random.samples)]
 
     def on_result(self, job: Job, result: RandomTrainResult, view: RunView) -> Outcome:
         return Outcome(points=[trained_point(job, result, "random",
                                              {"sample": job.spec["index"]}, result.desc,
-                                             ordinal=self.point_ordinal(job))])
+                                             ordinal=self.point_ordinal(job))],
+                       events=[skipped_event(job.key, result.skipped)] if result.skipped else [])
 
     def point_ordinal(self, job: Job) -> int:
         return job.spec["index"]
