@@ -8,7 +8,6 @@ import yaml
 
 from petri.cost import count_cost
 from petri.space.desc import ModelDesc
-from petri.status import snapshot
 from petri.store.gallery import read_model
 from petri.store.store import RunStore
 from tests.conftest import needs_fashion, run_petri
