@@ -134,7 +134,7 @@ def photos(tmp_path_factory):
     """A user's own 90 photos (3x12x10), imported as a .petri file: a tenth (9) held out for
     validation by default."""
     from petri.data.importer import import_dataset
-    from tests.data.userdata import write_folder
+    from tests.helpers.userdata import write_folder
 
     root = tmp_path_factory.mktemp("photos")
     write_folder(root / "src", {"": 30})
@@ -156,14 +156,3 @@ def assignment(kind: str, spec: dict, job_dir: Path, job_id: int = 1, lease: int
     job_dir = Path(job_dir)
     return Assignment(job_id, lease, kind, spec, job_dir, Path(run_dir or job_dir.parent.parent),
                       "cpu", DaemonCfg().progress_every_s)
-
-
-# The fields of a made-up training result that no algorithm reads.
-FAKE_RUN = {"steps": 10, "images_per_s": 100.0, "batch_size": 64}
-
-
-def as_result(job, result: dict):
-    """A made-up result of `job`, as the daemon hands it to `on_result`: its kind's class."""
-    from petri.algos.registry import job_kind
-
-    return job_kind(job.kind).read_result(result)

@@ -7,7 +7,7 @@ import yaml
 
 from petri.status import snapshot
 from tests.conftest import needs_fashion, run_petri
-from tests.daemon.test_daemon import kill_daemon_and_resume, wait_done, wait_for
+from tests.helpers.daemon import kill_daemon_and_resume, wait_done, wait_for
 
 pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
 
@@ -142,13 +142,3 @@ def test_tensorboard_names_each_job_by_the_point_it_makes_and_its_kind(searched)
     mux.Reload()
     assert {"p1-seed_train", "p6-post_train"} <= set(mux.Runs())
     assert mux.Scalars("p6-post_train", "val/error")
-
-
-def test_export_errors_are_one_line(tmp_path):
-    res = run_petri("export", tmp_path, "-o", tmp_path / "g.h5")
-    assert res.returncode == 1 and "no petri run" in res.stderr
-    bad = tmp_path / "bad.h5"
-    bad.write_bytes(b"not hdf5")
-    res = run_petri("gallery", "show", bad)
-    assert res.returncode == 1 and "not a readable HDF5" in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1

@@ -6,7 +6,7 @@ import pytest
 
 from petri.status import snapshot
 from tests.conftest import needs_fashion, run_petri
-from tests.daemon.test_daemon import kill_daemon_and_resume, wait_done, wait_for
+from tests.helpers.daemon import kill_daemon_and_resume, wait_done, wait_for
 
 pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
 
