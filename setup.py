@@ -16,7 +16,9 @@ setup(
     python_requires=">=3.10",
     packages=list(PACKAGES),
     package_dir=PACKAGES,
-    package_data={"petri.store": ["schema.sql"], "petri.configs": ["*.yaml"]},
+    # Each algorithm folder ships the tiny config its tests run (AlgoInfo.test_config).
+    package_data={"petri.store": ["schema.sql"], "petri.configs": ["*.yaml"],
+                  **{p: ["*.yaml"] for p in PACKAGES if p.startswith("petri.algos.")}},
     install_requires=[
         "torch>=2.3",
         "numpy",

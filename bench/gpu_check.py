@@ -16,7 +16,7 @@ to paste into BENCHMARKS.md.
 `--dry-run` runs the same code on the CPU at tiny sizes, so that the first GPU run does not
 fail on a typo: bf16 autocast runs on the CPU, the compiled forms go through dynamo with the
 aot_eager backend (the code path, not inductor's code generation, which
-tests/space/test_supernet_compile.py covers), the slots are CPU slots, and the NVML sampler
+tests/algos/darts/test_supernet_compile.py covers), the slots are CPU slots, and the NVML sampler
 runs against a stand-in whose names are checked against pynvml's.
 """
 from __future__ import annotations

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures that live with their helpers (tests/helpers/), visible to every test module.
+pytest_plugins = ["tests.helpers.life"]
+
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -35,6 +38,13 @@ def random_desc(rng: random.Random, **macro):
     if kw["cells"] <= kw["reductions"]:
         kw["cells"] = kw["reductions"] + 1
     return ModelDesc(normal=cell(False), reduce=cell(True), **kw).validate()
+
+
+def small_desc(seed=0, **kw):
+    """A random desc of a small network on 1-channel 10-class images (the growth tests')."""
+    kw = {"channels": 4, "cells": 3, "reductions": 1, "in_channels": 1, "num_classes": 10,
+          "auxiliary": False, **kw}
+    return random_desc(random.Random(seed), **kw)
 
 
 def run_petri(*args, env=None, timeout=300, **kw):
@@ -134,7 +144,7 @@ def photos(tmp_path_factory):
     """A user's own 90 photos (3x12x10), imported as a .petri file: a tenth (9) held out for
     validation by default."""
     from petri.data.importer import import_dataset
-    from tests.data.userdata import write_folder
+    from tests.helpers.userdata import write_folder
 
     root = tmp_path_factory.mktemp("photos")
     write_folder(root / "src", {"": 30})
@@ -156,14 +166,3 @@ def assignment(kind: str, spec: dict, job_dir: Path, job_id: int = 1, lease: int
     job_dir = Path(job_dir)
     return Assignment(job_id, lease, kind, spec, job_dir, Path(run_dir or job_dir.parent.parent),
                       "cpu", DaemonCfg().progress_every_s)
-
-
-# The fields of a made-up training result that no algorithm reads.
-FAKE_RUN = {"steps": 10, "images_per_s": 100.0, "batch_size": 64}
-
-
-def as_result(job, result: dict):
-    """A made-up result of `job`, as the daemon hands it to `on_result`: its kind's class."""
-    from petri.algos.registry import job_kind
-
-    return job_kind(job.kind).read_result(result)

@@ -2,7 +2,8 @@
 
 An algorithm is one folder under `petri/algos/` whose `__init__.py` lists `ALGOS`, one
 `AlgoInfo` per variant: the class to build, the config sections it reads, the job kinds it
-runs (as "module:function", so a worker imports only the kind it runs) and its toy config.
+runs (as "module:function", so a worker imports only the kind it runs), its toy config
+and the tiny one its tests run.
 The config's known sections, the workers' job kinds, `petri run`'s choices and their help
 are all derived from here, so adding an algorithm touches nothing outside its folder and
 `configs/`. A package outside petri adds algorithms the same way through the entry-point
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from petri import plugins
@@ -48,10 +51,19 @@ class AlgoInfo:
     # Its defaults under the config's own sections (section -> field -> value): a variant of
     # an algorithm (DARTS' second order, PC-DARTS) is a row with other defaults, not a class.
     defaults: dict[str, dict] = field(default_factory=dict)
+    # A tiny config (a YAML file beside the module of `algorithm`, shipped with it) that the
+    # algorithm contract tests run with stand-in results; a plug-in ships one the same way.
+    test_config: str | None = None
 
     @property
     def runnable(self) -> bool:
         return self.command is None
+
+    def test_config_path(self) -> Path | None:
+        if self.test_config is None:
+            return None
+        module = importlib.util.find_spec(self.algorithm.split(":")[0])
+        return Path(module.origin).parent / self.test_config
 
 
 def _load(ref: str):

@@ -6,28 +6,28 @@ import statistics
 import pytest
 
 from petri.algos.random.job import RandomTrainSpec, draw_counted
-from petri.algos.registry import create_algo
+from petri.algos.registry import create_algo, registry
 from petri.constraints import EVENT, ConstraintsCfg, Costing, skipped_count
 from petri.cost import count_cost
 from petri.data.info import dataset_info
 from petri.errors import ConfigError
 from petri.launch import check
 from petri.space.desc import ModelDesc
-from tests import test_petridish_algo as petridish_tests
-from tests.algo_driver import drive
-from tests.algos.test_contract import CASES, NAMES
+from tests.helpers.algos import drive, fake_result, fake_train, tiny_config
+
+# `eval` trains the models a user chose: it has no proposals to constrain.
+NAMES = sorted(n for n in registry() if n != "eval")
 
 
 def random_result(job, rng):
     """The worker's draw, with the spec's costing (as `random_train` runs it)."""
     spec = RandomTrainSpec.from_dict(job.spec)
     desc, skipped = draw_counted(spec.sampler, spec.index, 1, 10, (1, 28, 28), spec.costing)
-    return {**petridish_tests.fake_result(job, rng), "desc": desc.to_dict(),
-            "skipped": skipped}
+    return {**fake_train(job, rng).to_dict(), "desc": desc.to_dict(), "skipped": skipped}
 
 
 def fake_for(name):
-    return random_result if name == "random" else CASES[name][1]
+    return random_result if name == "random" else fake_result
 
 
 def recording_events(algo) -> list[tuple[str, str]]:
@@ -50,8 +50,8 @@ def trained_params(view, config) -> list[int]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_no_point_breaks_the_constraints(name, tmp_path):
-    config, _ = CASES[name]
-    store, view, _ = drive(tmp_path / "free", create_algo(config), fake_for(name))
+    config = tiny_config(name)
+    store, view, _ = drive(config, fake_for(name), run_dir=tmp_path / "free")
     free = trained_params(view, config)
     store.close()
     if not free:
@@ -61,7 +61,7 @@ def test_no_point_breaks_the_constraints(name, tmp_path):
     limited = {**config, "constraints": {"max_params": limit}}
     algo = create_algo(limited)
     events = recording_events(algo)
-    store, view, _ = drive(tmp_path / "limited", algo, fake_for(name))
+    store, view, _ = drive(limited, fake_for(name), run_dir=tmp_path / "limited", algo=algo)
     params = trained_params(view, limited)
     store.close()
     skipped = sum(skipped_count(message) for kind, message in events if kind == EVENT)
@@ -86,7 +86,7 @@ def test_a_limit_is_a_bound_on_each_named_cost():
     ({"latency": {"target": "tpu"}}, "latency.target must be one of cpu, cuda, onnxruntime"),
 ])
 def test_bad_limits_are_one_line_naming_the_fix(section, fix):
-    config = {**CASES["random"][0], **section}
+    config = {**tiny_config("random"), **section}
     with pytest.raises(ConfigError) as info:
         check(config)
     assert fix in str(info.value) and "\n" not in str(info.value)
@@ -98,13 +98,13 @@ def test_a_cuda_latency_target_without_a_gpu_is_refused():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     with pytest.raises(ConfigError, match="torch sees no CUDA GPU"):
-        check({**CASES["random"][0], "latency": {"target": "cuda"}})
+        check({**tiny_config("random"), "latency": {"target": "cuda"}})
 
 
 def test_costing_crosses_a_job_as_json():
-    costing = Costing.from_cfg({**CASES["random"][0], "constraints": {"max_params": 5000}})
+    costing = Costing.from_cfg({**tiny_config("random"), "constraints": {"max_params": 5000}})
     spec = RandomTrainSpec.from_dict(create_algo(
-        {**CASES["random"][0], "constraints": {"max_params": 5000}}).propose(
+        {**tiny_config("random"), "constraints": {"max_params": 5000}}).propose(
             _empty_view(), 1)[0].spec)
     assert spec.costing == costing
 
@@ -122,7 +122,7 @@ def test_petridish_offers_only_candidates_whose_child_stays_inside(select):
     from petri.algos.petridish.grow import GrowthNet, grow_desc
     from petri.algos.petridish.job import GrowSpec, choose
     from petri.space.build import build_model
-    from tests.space.test_grow import small_desc
+    from tests.conftest import small_desc
 
     parent = small_desc(1)
     shape = (1, 12, 12)
@@ -147,7 +147,7 @@ def test_a_latency_limit_is_honoured_by_the_predictor_before_training(tmp_path, 
 
     monkeypatch.setenv("PETRI_DATA", str(tmp_path))
     constraints._table.cache_clear()
-    config = CASES["random"][0]
+    config = tiny_config("random")
     shape = (1, 28, 28)
     layers = space_layers(shape, 10, (config["random"]["channels"],),
                           ParetoCfg(**config["pareto"]))

@@ -5,23 +5,14 @@ A plug-in is "installed" the way pip leaves one: a module and a dist-info folder
 entry points, on the path of a fresh interpreter (and so of the daemon and its workers).
 """
 import json
-import textwrap
+import os
+import subprocess
+import sys
 
 import pytest
 
 from tests.conftest import run_petri
-
-
-def install(site, module: str, code: str, entry_points: str) -> dict:
-    """Leave `module` and its dist-info in `site`, as pip would; the env that finds them."""
-    site.mkdir(exist_ok=True)
-    (site / f"{module}.py").write_text(textwrap.dedent(code))
-    info = site / f"{module}-0.1.dist-info"
-    info.mkdir()
-    name = module.replace("_", "-")
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
-    return {"PYTHONPATH": str(site)}
+from tests.helpers.plugins import install
 
 PLUGIN = '''
 from petri.algos.base import Algorithm, Outcome
@@ -56,13 +47,20 @@ def run_job(spec, ctx):
 
 
 ALGOS = [AlgoInfo("coinflip", "coinflip_petri:Coinflip", "a plug-in's toy search",
-                  sections=("coinflip",), kinds={"coin_train": "coinflip_petri:run_job"})]
+                  sections=("coinflip",), kinds={"coin_train": "coinflip_petri:run_job"},
+                  test_config="coinflip_tiny.yaml")]
 '''
 
 
 def test_an_installed_plugin_algorithm_runs_on_the_daemon(tmp_path):
     env = install(tmp_path / "site", "coinflip_petri", PLUGIN,
                   "[petri.algos]\ncoinflip = coinflip_petri:ALGOS\n")
+    # Its tiny test config lies beside its module, as a built-in algorithm's does.
+    (tmp_path / "site" / "coinflip_tiny.yaml").write_text("algo: coinflip\n")
+    res = subprocess.run([sys.executable, "-c", "from petri.algos.registry import algo_info; "
+                          "print(algo_info('coinflip').test_config_path().read_text())"],
+                         capture_output=True, text=True, env={**os.environ, **env})
+    assert res.returncode == 0 and res.stdout.strip() == "algo: coinflip", res.stderr
     config = tmp_path / "coin.yaml"
     config.write_text("algo: coinflip\ncoinflip: {flips: 4}\ndaemon: {cpu_slots: 2}\n")
     run = tmp_path / "run"

@@ -8,6 +8,7 @@ import pytest
 from petri.launch import load_config
 from petri.errors import ConfigError
 from tests.conftest import ROOT, run_petri
+from tests.helpers.cli import one_line_error
 
 # Each case runs in this interpreter (fast) and in a fresh petri process (slow).
 pytestmark = pytest.mark.usefixtures("cli_both_ways")
@@ -89,14 +90,6 @@ def test_binary_and_non_mapping_configs(tmp_path):
     f.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping of sections"):
         load_config(f)
-
-
-def one_line_error(res) -> str:
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    return lines[0]
 
 
 def test_cli_refuses_a_bad_set_before_creating_anything(tmp_path):

@@ -18,6 +18,7 @@ import torch
 
 from petri.errors import DescError, PetriError, StoreError
 from tests.conftest import ROOT, needs_fashion, run_petri
+from tests.helpers.cli import make_run, one_line_error
 
 # Each case runs in this interpreter (fast) and in a fresh petri process (slow).
 pytestmark = pytest.mark.usefixtures("cli_both_ways")
@@ -26,42 +27,8 @@ TRAIN = ["DARTS_V2", "--channels", "4", "--cells", "3", "--epochs", "1", "--subs
          "--val-size", "32", "--batch-size", "32", "--device", "cpu"]
 
 
-def one_line_error(res, *words):
-    """Assert `res` failed with exactly one line on stderr holding `words`; return it."""
-    assert res.returncode != 0, res.stdout
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-    return lines[0]
-
-
 def files(root: Path) -> dict:
     return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def make_run(run_dir: Path) -> Path:
-    """A run with two trained points and their checkpoints, written through the store's API."""
-    from petri.space.build import build_model
-    from petri.space.genotypes import genotype
-    from petri.store.records import JobSpec, PointSpec
-    from petri.store.store import RunStore
-    from petri.train import checkpoint
-
-    points = []
-    for i, channels in enumerate((4, 6)):
-        desc = genotype("DARTS_V2", channels=channels, cells=1, reductions=0, in_channels=1)
-        ckpt = f"jobs/{i + 1:06d}/checkpoint.pt"
-        checkpoint.save({"model": build_model(desc).state_dict(), "optimizer": {},
-                         "scheduler": {}, "epoch": 1, "step": 0}, run_dir / ckpt)
-        points.append(PointSpec(key=f"p{i}", val_error=0.3 - 0.1 * i, macs=1000 * (i + 1),
-                                params=10 * (i + 1), desc=desc.to_dict(), checkpoint=ckpt))
-    store = RunStore.open(run_dir, create=True)
-    store.enqueue([JobSpec("train", {"data": {"dataset": "fashion-mnist"}}, "j")])
-    job = store.claim("w", "cpu")
-    store.complete(job.id, job.lease, {"wall_s": 1.0}, points, [])
-    store.close()
-    return run_dir
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,10 @@
 import json
-import subprocess
-import sys
 
 import pytest
 
 from petri.cli.main import COMMANDS
 from tests.conftest import ROOT, needs_fashion, run_petri
+from tests.helpers.cli import modules_after
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -19,23 +18,16 @@ def test_every_lazy_command_has_help(name):
     assert "Usage:" in res.output
 
 
-def _modules_after(code):
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json; "
-                          "print(json.dumps(sorted(sys.modules)))"],
-                         capture_output=True, text=True, check=True)
-    return set(json.loads(out.stdout.splitlines()[-1]))
-
-
 def test_import_petri_and_help_load_no_torch():
-    mods = _modules_after("import petri, petri.space.desc, petri.space.genotypes, petri.data.info")
+    mods = modules_after("import petri, petri.space.desc, petri.space.genotypes, petri.data.info")
     assert "torch" not in mods and "torchvision" not in mods
-    mods = _modules_after("from petri.cli.main import main\n"
+    mods = modules_after("from petri.cli.main import main\n"
                           "try:\n main(['--help'])\nexcept SystemExit: pass")
     assert "torch" not in mods
 
 
 def test_nothing_imports_torchvision():
-    mods = _modules_after("import petri.space.build, petri.train.loop, petri.cost, "
+    mods = modules_after("import petri.space.build, petri.train.loop, petri.cost, "
                           "petri.data.loader")
     assert "torchvision" not in mods
 

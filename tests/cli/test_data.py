@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from tests.cli.test_cli import _modules_after
+from tests.helpers.cli import modules_after
 from tests.conftest import run_petri
-from tests.data.userdata import CLASSES, write_folder
+from tests.helpers.userdata import CLASSES, write_folder
 
 
 @pytest.mark.slow
@@ -49,7 +49,7 @@ def test_bad_data_is_one_line_and_writes_nothing(tmp_path):
 
 def test_the_data_command_imports_no_torch(tmp_path):
     write_folder(tmp_path / "src", {"": 2})
-    mods = _modules_after(f"from petri.cli.main import main\n"
+    mods = modules_after(f"from petri.cli.main import main\n"
                           f"assert main(['data', 'import', {str(tmp_path / 'src')!r}, '-o', "
                           f"{str(tmp_path / 'd.petri')!r}]) == 0\n"
                           f"assert main(['data', 'show', {str(tmp_path / 'd.petri')!r}]) == 0")

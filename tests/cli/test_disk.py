@@ -11,7 +11,7 @@ from petri.launch import save_config
 from petri.rundir import RunDir
 from petri.store.records import JobSpec, PointSpec
 from petri.store.store import RunStore
-from tests.cli.test_bad_input import make_run, one_line_error
+from tests.helpers.cli import make_run, one_line_error
 from tests.conftest import run_petri
 
 pytestmark = pytest.mark.usefixtures("cli_both_ways")

@@ -1,5 +1,5 @@
 """`petri doctor`: the facts a bug report needs, and the cached fast-path verdicts (the check
-itself runs in tests/space/test_fast_paths.py and, forced to disagree, in
+itself runs in tests/algos/darts/test_fastcheck.py and, forced to disagree, in
 tests/daemon/test_readme_searches.py)."""
 import json
 from dataclasses import asdict

@@ -15,8 +15,8 @@ import torch
 from petri.data.info import DATASETS
 from petri.export import ExportedModel, ExportSummary
 from petri.store.gallery import GalleryModel, Preprocessing
-from tests.cli.test_bad_input import make_run, one_line_error
-from tests.conftest import FAKE_RUN, ROOT, as_result, needs_fashion, run_petri
+from tests.helpers.cli import make_run, one_line_error
+from tests.conftest import ROOT, needs_fashion, run_petri
 
 # Each case runs in this interpreter (fast) and in fresh petri processes (slow).
 pytestmark = pytest.mark.usefixtures("cli_both_ways")
@@ -381,22 +381,6 @@ def test_an_existing_evaluation_refuses_another_config_or_gallery(gallery, tmp_p
     res = run_petri("eval", other, "--run-dir", run_dir)
     assert res.returncode != 0 and f"not of {other}" in one_line_error(res)
     assert RunDir(run_dir).config.read_text() == saved  # nothing changed
-
-
-def test_an_evaluated_model_keeps_its_gallery_id(gallery):
-    from petri.algos.registry import create_algo
-    from petri.store.store import RunStore
-
-    algo = create_algo({"algo": "eval", "eval": {"gallery": str(gallery), "ids": [2]}})
-    store = RunStore.memory()
-    store.enqueue(algo.propose(store.view, 2))
-    job = store.claim("w", "cpu")
-    result = {"val_error": 0.2, "test_error": 0.1, "params": 5, "macs": 6,
-              "activation_bytes": 7, "epochs": 1, "checkpoint": "c.pt", "val_loss": 1.0,
-              "train_loss": 1.0, "wall_s": 1.0, **FAKE_RUN}
-    out = algo.on_result(job, as_result(job, result), store.view)
-    assert store.complete(job.id, job.lease, result, out.points, out.jobs)
-    assert [(p.id, p.lineage["gallery_id"]) for p in store.view.points()] == [(2, 2)]
 
 
 def test_an_evaluation_plots_on_the_cost_axis_its_gallery_was_selected_on(run, tmp_path):

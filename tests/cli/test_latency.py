@@ -10,7 +10,7 @@ import torch
 from petri.space.build import build_model
 from petri.space.sample import random_desc
 from petri.store.gallery import GalleryModel, Preprocessing, write_gallery
-from tests.cli.test_bad_input import one_line_error
+from tests.helpers.cli import one_line_error
 from tests.conftest import run_petri_here as run_petri
 
 TINY = random_desc(random.Random(0), 1, channels=4, cells=3, reductions=1, in_channels=1)

@@ -10,7 +10,7 @@ from petri.launch import save_config
 from petri.rundir import PROGRESS, RunDir
 from petri.store.records import JobSpec, PointSpec
 from petri.store.store import RunStore
-from tests.cli.test_bad_input import make_run
+from tests.helpers.cli import make_run
 from tests.conftest import run_petri_here
 
 

@@ -1,65 +1,18 @@
 """The daemon under real faults: real processes, real SIGKILL, a real SQLite file."""
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from petri.daemon.lock import daemon_alive
 from petri.status import snapshot
-from tests.conftest import ROOT, run_petri
+from tests.conftest import run_petri
+from tests.helpers.daemon import (SMOKE, db_rows, kill_daemon_and_resume, start, steps_trained,
+                                  wait_done, wait_for)
 
 pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
-
-SMOKE = ROOT / "configs" / "smoke.yaml"
-
-
-def wait_for(pred, timeout=60.0, what="condition"):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def start(run_dir, *sets):
-    args = ["start", SMOKE, "--run-dir", run_dir]
-    for s in sets:
-        args += ["--set", s]
-    res = run_petri(*args, timeout=60)
-    assert res.returncode == 0, res.stderr
-    return wait_for(lambda: daemon_alive(run_dir), 30, "daemon pid")
-
-
-def kill_daemon_and_resume(run_dir) -> None:
-    """SIGKILL the run's daemon, wait until it is gone, then `petri resume` the run."""
-    os.kill(daemon_alive(run_dir), signal.SIGKILL)
-    wait_for(lambda: daemon_alive(run_dir) is None, 10, "daemon gone")
-    res = run_petri("resume", run_dir, timeout=60)
-    assert res.returncode == 0, res.stderr
-
-
-def wait_done(run_dir, timeout=120):
-    wait_for(lambda: snapshot(run_dir)["done"] and not daemon_alive(run_dir), timeout, "run done")
-    return snapshot(run_dir)
-
-
-def steps_trained(run_dir: Path) -> int:
-    return sum(len(p.read_text().split()) for p in Path(run_dir).glob("jobs/*/steps.log"))
-
-
-def db_rows(run_dir, sql):
-    c = sqlite3.connect(Path(run_dir) / "petri.db")
-    try:
-        return c.execute(sql).fetchall()
-    finally:
-        c.close()
 
 
 def test_kill9_daemon_twice_then_resume_completes_exactly_once(tmp_path):

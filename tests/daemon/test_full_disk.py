@@ -11,7 +11,7 @@ import pytest
 from petri.daemon.lock import lock_held
 from petri.status import snapshot
 from tests.conftest import run_petri
-from tests.daemon.test_daemon import SMOKE, db_rows, start, wait_done, wait_for
+from tests.helpers.daemon import SMOKE, db_rows, start, wait_done, wait_for
 
 pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
 

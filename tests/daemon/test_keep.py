@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_petri
-from tests.daemon.test_daemon import start, steps_trained, wait_done, wait_for
+from tests.helpers.daemon import start, steps_trained, wait_done, wait_for
 from petri.status import snapshot
 
 pytestmark = pytest.mark.slow  # real daemons

@@ -10,7 +10,7 @@ import pytest
 from petri.daemon.lock import daemon_alive
 from petri.status import snapshot
 from tests.conftest import run_petri
-from tests.daemon.test_daemon import db_rows, start, wait_done, wait_for
+from tests.helpers.daemon import db_rows, start, wait_done, wait_for
 
 pytestmark = pytest.mark.slow  # real daemons: `make test-fast` skips them
 

@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from tests.algos.test_plugin import install
 from tests.conftest import run_petri
-from tests.daemon.test_daemon import db_rows
+from tests.helpers.daemon import db_rows
+from tests.helpers.plugins import install
 
 pytestmark = pytest.mark.slow  # real daemons and training jobs
 

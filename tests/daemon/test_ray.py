@@ -22,7 +22,7 @@ from petri.daemon.create import create_run
 from petri.launch import load_config
 from petri.status import snapshot
 from tests.conftest import ROOT, needs_fashion, run_petri
-from tests.daemon.test_daemon import (SMOKE, db_rows, kill_daemon_and_resume, start, steps_trained,
+from tests.helpers.daemon import (SMOKE, db_rows, kill_daemon_and_resume, start, steps_trained,
                                       wait_done, wait_for)
 
 pytestmark = pytest.mark.slow  # real Ray clusters and daemons: `make test-fast` skips them

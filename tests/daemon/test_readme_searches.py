@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import needs_fashion, noisy_conv_shim, run_petri
-from tests.daemon.test_daemon import wait_done
+from tests.helpers.daemon import stored, wait_done
 
 pytestmark = [pytest.mark.slow, needs_fashion]
 
@@ -45,8 +45,6 @@ def run_to_the_end(tmp_path: Path, algo: str, threads: int, env: dict | None = N
 
 
 def search_forms(run_dir: Path) -> list[str]:
-    from tests.daemon.test_darts_run import stored
-
     return [j.result["form"] for j in stored(run_dir, "darts_search")[1]]
 
 

@@ -15,7 +15,7 @@ import pytest
 from petri.daemon.lock import daemon_alive, lock_held
 from petri.status import snapshot
 from tests.conftest import run_petri
-from tests.daemon.test_daemon import SMOKE, db_rows, start, wait_done, wait_for
+from tests.helpers.daemon import SMOKE, db_rows, start, store_bytes, wait_done, wait_for
 
 pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
 
@@ -95,16 +95,6 @@ def test_two_resumes_at_once_one_wins_the_other_says_a_daemon_runs(tmp_path):
     assert run_petri("stop", run, "--now").returncode == 0
 
 
-def stored(run) -> dict:
-    """The store's bytes: the DB and a WAL holding commits (SQLite may drop an empty WAL and
-    its shared-memory index, which hold nothing)."""
-    files = {"petri.db": (run / "petri.db").read_bytes()}
-    wal = run / "petri.db-wal"
-    if wal.exists() and wal.stat().st_size:
-        files["petri.db-wal"] = wal.read_bytes()
-    return files
-
-
 @pytest.mark.parametrize("damage", ["zero-bytes", "garbage", "truncated", "foreign", "newer",
                                     "deleted-wal"])
 def test_a_damaged_store_is_refused_at_resume_and_left_untouched(tmp_path, damage):
@@ -147,11 +137,11 @@ def test_a_damaged_store_is_refused_at_resume_and_left_untouched(tmp_path, damag
         src.commit()
         src.close()
         shutil.copy(tmp_path / "old.db", db)
-    before = stored(run)
+    before = store_bytes(run)
     res = run_petri("resume", run, timeout=120)
     assert res.returncode != 0
     assert "daemon started" not in res.stdout and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert str(db) in res.stderr or "petri.db" in res.stderr
-    assert stored(run) == before
+    assert store_bytes(run) == before
     assert not lock_held(run)

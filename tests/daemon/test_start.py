@@ -7,8 +7,7 @@ import pytest
 
 from petri.daemon.lock import daemon_alive
 from tests.conftest import ROOT, run_petri
-from tests.daemon.test_daemon import SMOKE, db_rows, start, wait_done, wait_for
-from tests.daemon.test_restart import stored
+from tests.helpers.daemon import SMOKE, db_rows, start, store_bytes, wait_done, wait_for
 
 pytestmark = pytest.mark.slow  # real daemons: `make test-fast` skips them
 
@@ -21,7 +20,7 @@ def sets(*assignments) -> list[str]:
 
 def unchanged(run):
     """The run's store and config as they are now, to compare with later."""
-    return stored(run), (run / "config.yaml").read_bytes()
+    return store_bytes(run), (run / "config.yaml").read_bytes()
 
 
 def test_start_with_another_config_is_refused_naming_the_keys_and_changes_nothing(tmp_path):

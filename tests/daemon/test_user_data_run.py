@@ -6,8 +6,8 @@ import torch
 import yaml
 
 from tests.conftest import run_petri
-from tests.daemon.test_daemon import wait_done
-from tests.data.userdata import CLASSES, write_folder
+from tests.helpers.daemon import wait_done
+from tests.helpers.userdata import CLASSES, write_folder
 
 
 @pytest.mark.slow

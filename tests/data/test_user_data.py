@@ -14,7 +14,7 @@ from petri.data.loader import DeviceData, StreamData, make_splits
 from petri.data.petrifile import open_arrays, read_header
 from petri.data.sources import ImportOptions
 from petri.errors import DataError
-from tests.data.userdata import CLASSES, arrays, write_folder, write_h5
+from tests.helpers.userdata import CLASSES, arrays, write_folder, write_h5
 
 
 def test_png_folder_with_splits_is_stored_exactly(tmp_path):

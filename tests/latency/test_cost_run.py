@@ -11,8 +11,7 @@ from petri.space.desc import ModelDesc
 from petri.store.gallery import read_model
 from petri.store.store import RunStore
 from tests.conftest import needs_fashion, run_petri
-from tests.daemon.test_daemon import wait_done
-from tests.daemon.test_petridish_run import TINY
+from tests.helpers.daemon import TINY_PETRIDISH as TINY, wait_done
 
 pytestmark = pytest.mark.slow  # real daemons, training and measurements
 

@@ -1,7 +1,7 @@
 """The forms petri computes two ops in on CPU compute what the textbook forms compute (float64,
 so only the arithmetic's order differs): batch norm of an NHWC input, and FactorizedReduce at
 unit stride on the subsampled grids. That they are also accurate in float32, on this machine's
-kernels, is tests/space/test_fast_paths.py's."""
+kernels, is tests/algos/darts/test_fastcheck.py's."""
 import copy
 
 import pytest

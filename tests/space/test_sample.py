@@ -1,10 +1,8 @@
 """The cell space's verbs: what they draw stays inside the space, and a seed fixes it."""
 import random
-from dataclasses import asdict
 
 import pytest
 
-from petri.algos.random.algorithm import RandomSearch
 from petri.space.desc import SEARCH_OPS
 from petri.space.sample import CellSpace, ParetoCfg
 
@@ -44,12 +42,3 @@ def test_mutate_uses_the_space_ops():
         child = space.mutate(desc, random.Random(s))
         assert {e.op for n in child.normal.nodes + child.reduce.nodes for e in n.edges} <= \
             {"skip_connect", "max_pool_3x3"}
-
-
-def test_a_random_train_sampler_is_the_random_search_space():
-    algo = RandomSearch({"algo": "random", "data": {"dataset": "fashion-mnist"},
-                         "pareto": {"ops": ["skip_connect"], "max_nodes": 2},
-                         "random": {"channels": 6, "max_nodes": 4}})
-    space = CellSpace.from_dict(asdict(algo.sampler), 1, 10)
-    assert space.pareto == ParetoCfg(ops=("skip_connect",), max_nodes=4)
-    assert (space.channels, space.stem_multiplier, space.edges_per_node) == (6, 3, 2)

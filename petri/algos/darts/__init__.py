@@ -11,9 +11,12 @@ PC_DARTS = {"supernet": {"partial": 4}, "arch": {"lr": 6e-4, "warmup_epochs": 15
             "search": {"batch_size": 256, "lr": 0.1, "lr_min": 0.0}}
 
 ALGOS = [
-    AlgoInfo("darts", ALGORITHM, "DARTS, first order", SECTIONS, KINDS, "darts_toy.yaml"),
+    AlgoInfo("darts", ALGORITHM, "DARTS, first order", SECTIONS, KINDS, "darts_toy.yaml",
+             test_config="tiny_darts.yaml"),
     AlgoInfo("darts2", ALGORITHM, "DARTS, second order (unrolled architecture step)",
-             SECTIONS, KINDS, "darts2_toy.yaml", defaults={"arch": {"second_order": True}}),
+             SECTIONS, KINDS, "darts2_toy.yaml", defaults={"arch": {"second_order": True}},
+             test_config="tiny_darts2.yaml"),
     AlgoInfo("pc-darts", ALGORITHM, "PC-DARTS: partial channels, edge normalisation",
-             SECTIONS, KINDS, "pc_darts_toy.yaml", defaults=PC_DARTS),
+             SECTIONS, KINDS, "pc_darts_toy.yaml", defaults=PC_DARTS,
+             test_config="tiny_pc_darts.yaml"),
 ]

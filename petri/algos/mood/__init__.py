@@ -6,4 +6,4 @@ from petri.algos.registry import AlgoInfo
 ALGOS = [AlgoInfo("mood", "petri.algos.mood.algorithm:Mood",
                   "a frontier from a sweep of regularisation weights (PC-DARTS searches)",
                   ("supernet", "arch", "derived", "search", "mood"), KINDS, "mood_toy.yaml",
-                  defaults=PC_DARTS)]
+                  defaults=PC_DARTS, test_config="tiny.yaml")]

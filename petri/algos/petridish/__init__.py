@@ -7,4 +7,4 @@ ALGOS = [AlgoInfo("petridish", "petri.algos.petridish.algorithm:Petridish",
                   kinds={"seed_train": "petri.train.job:run",
                          "search": "petri.algos.petridish.job:run",
                          "post_train": "petri.train.job:run"},
-                  toy_config="petridish_toy.yaml")]
+                  toy_config="petridish_toy.yaml", test_config="tiny.yaml")]

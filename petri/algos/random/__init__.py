@@ -5,4 +5,4 @@ ALGOS = [AlgoInfo("random", "petri.algos.random.algorithm:RandomSearch",
                   "random architectures from the same space: the baseline",
                   sections=("random", "pareto", "hull"),
                   kinds={"random_train": "petri.algos.random.job:run"},
-                  toy_config="random_toy.yaml")]
+                  toy_config="random_toy.yaml", test_config="tiny.yaml")]

@@ -11,7 +11,7 @@ from petri.daemon.lock import RunLock
 from petri.errors import PetriError
 from petri.daemon.life import Request, perform, serve, submit
 from petri.store.store import RunStore
-from tests.cli.test_life import run, stored  # noqa: F401  (the fixture)
+from tests.helpers.life import stored
 from tests.conftest import run_petri_here
 
 

@@ -16,7 +16,7 @@ from petri.algos.petridish.grow import (NEW, GrowthNet, Pick, grow_desc, parent_
 from petri.train.config import TrainCfg
 from petri.train.job import network_hooks
 from petri.train.loop import train
-from tests.conftest import random_desc
+from tests.conftest import small_desc
 
 
 def synthetic_splits(n=256, size=12, seed=0) -> Splits:
@@ -30,11 +30,6 @@ def synthetic_splits(n=256, size=12, seed=0) -> Splits:
     return Splits(DeviceData(x, y, info, cfg, torch.device("cpu"), True),
                   DeviceData(x[:64], y[:64], info, cfg, torch.device("cpu"), False), None, info)
 
-
-def small_desc(seed=0, **kw) -> ModelDesc:
-    kw = {"channels": 4, "cells": 3, "reductions": 1, "in_channels": 1, "num_classes": 10,
-          "auxiliary": False, **kw}
-    return random_desc(random.Random(seed), **kw)
 
 
 def trained_parent(desc, splits, steps_epochs=1):

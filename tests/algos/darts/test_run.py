@@ -6,7 +6,7 @@ import pytest
 
 from petri.status import snapshot
 from tests.conftest import needs_fashion, run_petri
-from tests.daemon.test_daemon import kill_daemon_and_resume, wait_done, wait_for
+from tests.helpers.daemon import kill_daemon_and_resume, stored, wait_done, wait_for
 
 pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
 
@@ -29,14 +29,6 @@ def submit(tmp, algo, name):
     res = run_petri("run", algo, "--run-dir", run_dir, *sets, timeout=60)
     assert res.returncode == 0, res.stderr
     return run_dir
-
-
-def stored(run_dir, kind=None):
-    """(points, jobs of `kind`) as the store holds them."""
-    from petri.store.store import RunStore
-
-    with RunStore.open(run_dir, readonly=True) as store:
-        return store.view.points(), store.view.jobs(kind=kind)
 
 
 def outcome(run_dir):

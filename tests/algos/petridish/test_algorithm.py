@@ -1,5 +1,4 @@
 """The Petridish algorithm against a real store, with made-up results (no training)."""
-import copy
 import random
 
 import pytest
@@ -7,40 +6,12 @@ import pytest
 from petri.algos.petridish.algorithm import Petridish, seed_descs, PetridishCfg, ParetoCfg
 from petri.errors import PetriError
 from petri.store.store import RunStore
-from tests import algo_driver
-from tests.conftest import FAKE_RUN, as_result
-
-BASE = {
-    "algo": "petridish", "seed": 3,
-    "data": {"dataset": "fashion-mnist"},
-    "pareto": {"min_reductions": 1, "max_reductions": 1, "min_cells": 3, "max_cells": 4,
-               "min_nodes": 1, "max_nodes": 1},
-    "petridish": {"channels": 4, "parallel": 2, "max_points": 8},
-    "seed_train": {"epochs": 2}, "search": {"epochs": 1}, "post_train": {"epochs": 1},
-}
+from tests.helpers.algos import (as_result, assert_planned_totals_kept, drive, fake_result,
+                                 tiny_config, with_sections)
 
 
 def cfg(**sections):
-    c = copy.deepcopy(BASE)
-    for k, v in sections.items():
-        c[k] = {**c.get(k, {}), **v} if isinstance(v, dict) else v
-    return c
-
-
-def fake_result(job, rng):
-    """What a worker would return: errors fall a little with every growth step."""
-    if job.kind == "search":
-        return {"child_desc": job.spec["parent_desc"], "init": f"jobs/{job.id}/init.pt",
-                "picks": [{"op": "skip_connect", "input": 1}], "epochs": 1, "wall_s": 1.0,
-                "params": 1, "macs": 1, "activation_bytes": 1, **FAKE_RUN}
-    return {"val_error": round(rng.uniform(0.1, 0.5), 4), "params": rng.randint(100, 10000),
-            "macs": rng.randint(10_000, 1_000_000), "activation_bytes": 1000,
-            "epochs": job.spec["trainer"]["epochs"], "checkpoint": f"jobs/{job.id}/ckpt.pt",
-            "wall_s": 2.0, "val_loss": 1.0, "train_loss": 1.0, "test_error": None, **FAKE_RUN}
-
-
-def drive(run_dir, config, **kw):
-    return algo_driver.drive(run_dir, Petridish(config), fake_result, **kw)
+    return with_sections(tiny_config("petridish"), **sections)
 
 
 def test_seed_enumeration_matches_the_published_setting():
@@ -55,7 +26,7 @@ def test_seed_enumeration_matches_the_published_setting():
 
 
 def test_a_search_runs_to_max_points_with_lineage(tmp_path):
-    _, view, algo = drive(tmp_path, cfg())
+    _, view, algo = drive(cfg(), run_dir=tmp_path)
     points = view.points()
     assert len(points) == 8  # max_points: 2 seeds + 6 children, every one exactly once
     assert len({p.key for p in points}) == 8
@@ -68,20 +39,6 @@ def test_a_search_runs_to_max_points_with_lineage(tmp_path):
     searches = view.jobs(kind="search")
     assert [j.spec["index"] for j in searches] == list(range(6))
     assert all(j.spec["parent_checkpoint"].startswith("jobs/") for j in searches)
-
-
-def test_the_points_do_not_depend_on_the_order_jobs_finish_in(tmp_path):
-    runs = []
-    # Three slots propose several searches per call, one slot one at a time: same points.
-    for order_seed, slots in ((0, 3), (1, 3), (2, 1)):
-        _, view, _ = drive(tmp_path / str(order_seed), cfg(), slots=slots,
-                           order_seed=order_seed)
-        runs.append(sorted((p.key, p.parent is not None, p.val_error, p.macs)
-                           for p in view.points()))
-        key_of = {p.id: p.key for p in view.points()}
-        runs[-1].append(sorted((j.key, key_of[j.spec["parent"]])
-                               for j in view.jobs(kind="search")))
-    assert runs[0] == runs[1] == runs[2]
 
 
 def test_search_n_waits_for_the_pool_it_samples_from(tmp_path):
@@ -106,31 +63,27 @@ def test_search_n_waits_for_the_pool_it_samples_from(tmp_path):
     ({"budget_hours": 1e-9}, "device-hours"),
 ])
 def test_termination_rules(tmp_path, setting, reason):
-    _, view, algo = drive(tmp_path, cfg(petridish={"max_points": 50, **setting}))
+    _, view, algo = drive(cfg(petridish={"max_points": 50, **setting}), run_dir=tmp_path)
     assert reason in algo.stop_reason(view)
     assert len(view.jobs(kind="search")) == len(view.jobs(kind="post_train"))  # drained
 
 
-def test_patience_stops_when_children_add_no_hypervolume(tmp_path, monkeypatch):
-    import tests.test_petridish_algo as me
-
-    real = me.fake_result
-
+def test_patience_stops_when_children_add_no_hypervolume(tmp_path):
     def worse_children(job, rng):
-        r = real(job, rng)
+        r = fake_result(job, rng)
         if job.kind == "post_train":  # every child is dominated: no hypervolume gain
             r.update(val_error=0.9, macs=2_000_000)
         return r
 
-    monkeypatch.setattr(me, "fake_result", worse_children)
-    _, view, algo = drive(tmp_path, cfg(petridish={"max_points": 50, "patience": 3}))
+    _, view, algo = drive(cfg(petridish={"max_points": 50, "patience": 3}), worse_children,
+                          run_dir=tmp_path)
     assert "hypervolume" in algo.stop_reason(view)
     assert len([p for p in view.points() if p.stage == "grown"]) < 10
 
 
 def test_parents_come_from_the_eps_band_and_are_spread(tmp_path):
-    _, view, _ = drive(tmp_path, cfg(petridish={"max_points": 30},
-                                     pareto={"max_cells": 5, "max_nodes": 2}))
+    _, view, _ = drive(cfg(petridish={"max_points": 30}, pareto={"max_cells": 5, "max_nodes": 2}),
+                      run_dir=tmp_path)
     parents = [j.spec["parent"] for j in view.jobs(kind="search")]
     assert len(set(parents)) > 1
 
@@ -161,7 +114,7 @@ def test_every_seed_draws_its_own_cells_reproducibly_from_the_run_seed():
 
 def test_trainer_seeds_follow_the_run_seed_and_the_job_key(tmp_path):
     def seeds(run_seed, where):
-        _, view, _ = drive(tmp_path / where, cfg(seed=run_seed))
+        _, view, _ = drive(cfg(seed=run_seed), run_dir=tmp_path / where)
         return {j.key: j.spec["trainer"]["seed"] for j in view.jobs()}
 
     a, again, b = seeds(3, "a"), seeds(3, "again"), seeds(4, "b")
@@ -174,10 +127,15 @@ def test_trainer_seeds_follow_the_run_seed_and_the_job_key(tmp_path):
 
 @pytest.mark.parametrize("select", ["alpha", "random"])
 def test_the_select_rule_reaches_every_search_job(tmp_path, select):
-    _, view, _ = drive(tmp_path, cfg(petridish={"select": select}))
+    _, view, _ = drive(cfg(petridish={"select": select}), run_dir=tmp_path)
     assert {j.spec["grow"]["select"] for j in view.jobs(kind="search")} == {select}
 
 
 def test_an_unknown_select_rule_is_named():
     with pytest.raises(PetriError, match="petridish.select"):
         Petridish(cfg(petridish={"select": "best"}))
+
+
+def test_a_budget_run_makes_the_points_it_plans():
+    # budget_epochs, not max_points, ends this run: its plan must still be kept.
+    assert_planned_totals_kept(cfg(petridish={"budget_epochs": 9}))

@@ -9,17 +9,15 @@ The bound each tensor must meet is derived in `petri.algos.darts.fastcheck`.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import noisy_conv_shim
-
 from petri.algos.darts.fastcheck import CHECK_TIMEOUT_S, FAST, run_in_subprocess
 from petri.space.desc import PRIMITIVES
+from tests.conftest import ROOT, noisy_conv_shim
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = ROOT / "configs"
 ISAS = {"native": None, "avx2": "AVX2"}
 # Every input width an op sees: 1-17 covers each vector block boundary of AVX2 (8) and
 # AVX-512 (16) floats, and PC-DARTS' slices (C/K: 2, 4, 8 in the toys, 4, 8, 16 on CIFAR).

@@ -10,9 +10,8 @@ from petri.algos.registry import create_algo
 from petri.errors import ConfigError
 from petri.space.desc import SEARCH_OPS, ModelDesc
 from petri.space.sample import mutate, random_desc
-from tests import test_petridish_algo as petridish_tests
-from tests.algo_driver import drive
-from tests.conftest import ROOT, as_result, needs_fashion, run_petri
+from tests.conftest import ROOT, needs_fashion, run_petri
+from tests.helpers.algos import as_result, drive, fake_result
 
 CFG = {"algo": "evolution", "seed": 1, "data": {"dataset": "fashion-mnist"},
        "pareto": {"min_reductions": 0, "max_reductions": 1, "min_cells": 1, "max_cells": 3,
@@ -59,8 +58,7 @@ def test_front_ranks_peel_pareto_fronts():
 
 
 def test_children_come_in_generations_from_the_youngest_population(tmp_path):
-    _, view, algo = drive(tmp_path, create_algo(copy.deepcopy(CFG)),
-                          petridish_tests.fake_result, slots=3)
+    _, view, algo = drive(CFG, run_dir=tmp_path, slots=3)
     jobs = sorted(view.jobs(kind="train"), key=lambda j: j.spec["index"])
     assert [j.spec["index"] for j in jobs] == list(range(4 + 7))
     assert all("parent" not in j.spec for j in jobs[:4])
@@ -91,7 +89,7 @@ def test_a_generation_waits_for_the_one_before(tmp_path):
     store.enqueue(algo.propose(store.view, 8))
     assert store.view.counts()["queued"] == 4
     job = store.claim("w", "cpu")
-    result = petridish_tests.fake_result(job, random.Random(0))
+    result = fake_result(job, random.Random(0))
     out = algo.on_result(job, as_result(job, result), store.view)
     assert store.complete(job.id, job.lease, result, out.points, out.jobs)
     assert algo.propose(store.view, 8) == []  # three members still training

@@ -10,7 +10,7 @@ from petri.daemon.fatal import FatalRecord, last_fatal
 from petri.daemon.lock import pid_file, write_pid
 from petri.rundir import RunDir
 from tests.conftest import run_petri
-from tests.daemon.test_daemon import SMOKE, wait_for
+from tests.helpers.daemon import SMOKE, wait_for
 
 
 def test_the_pid_file_holds_the_pid_alone(tmp_path):

@@ -7,22 +7,10 @@ import yaml
 
 from petri.status import snapshot
 from tests.conftest import needs_fashion, run_petri
-from tests.daemon.test_daemon import kill_daemon_and_resume, wait_done, wait_for
+from tests.helpers.daemon import TINY_PETRIDISH as TINY, kill_daemon_and_resume, wait_done, wait_for
 
 pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
 
-TINY = {
-    "algo": "petridish", "seed": 0,
-    "data": {"dataset": "fashion-mnist", "subset": 256, "val_subset": 256},
-    "pareto": {"min_reductions": 1, "max_reductions": 1, "min_cells": 3, "max_cells": 4,
-               "min_nodes": 1, "max_nodes": 1},
-    "petridish": {"channels": 4, "stem_multiplier": 1, "parallel": 2, "max_points": 6,
-                  "search_subset": 128},
-    "trainer": {"batch_size": 32, "lr": 0.05, "checkpoint_every_s": 0.5},
-    "hull": {"cost": "params"},  # not the default: an evaluation must keep it
-    "seed_train": {"epochs": 2}, "search": {"epochs": 1}, "post_train": {"epochs": 1},
-    "daemon": {"cpu_slots": 2, "backoff_s": 0.2, "progress_every_s": 0.2},
-}
 
 
 def start(tmp_path, name):
@@ -142,13 +130,3 @@ def test_tensorboard_names_each_job_by_the_point_it_makes_and_its_kind(searched)
     mux.Reload()
     assert {"p1-seed_train", "p6-post_train"} <= set(mux.Runs())
     assert mux.Scalars("p6-post_train", "val/error")
-
-
-def test_export_errors_are_one_line(tmp_path):
-    res = run_petri("export", tmp_path, "-o", tmp_path / "g.h5")
-    assert res.returncode == 1 and "no petri run" in res.stderr
-    bad = tmp_path / "bad.h5"
-    bad.write_bytes(b"not hdf5")
-    res = run_petri("gallery", "show", bad)
-    assert res.returncode == 1 and "not a readable HDF5" in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1
