@@ -16,7 +16,9 @@ from petri.errors import PetriError
 from petri.store.records import CANCELLED
 
 
-def launch(run_dir: Path, foreground: bool) -> None:
+def launch(run_dir: Path, foreground: bool, opened=None) -> None:
+    """Start RUN_DIR's daemon, detached or here (`foreground`; `opened`: the run's (config,
+    algorithm) when this process built them already)."""
     from petri.daemon.lock import already_running, daemon_alive, lock_held, pid_file
 
     if daemon_alive(run_dir) is not None:
@@ -28,7 +30,7 @@ def launch(run_dir: Path, foreground: bool) -> None:
         from petri.daemon.daemon import Daemon
 
         logging.getLogger("petri").setLevel(logging.INFO)
-        Daemon(run_dir).run()
+        Daemon(run_dir, opened=opened).run()
         click.echo(f"daemon on {run_dir} exited")
         check_jobs(run_dir)
         return
@@ -88,13 +90,13 @@ def _failure(log_path: Path, offset: int) -> str:
 def start(config, run_dir, foreground, live, sets):
     """Start a daemon for CONFIG on a run directory (resumes the run there if it was made
     with this same config)."""
-    from petri.launch import load_config
+    from petri.launch import load_run
 
-    cfg = load_config(config, sets)
-    start_run(cfg, Path(run_dir or Path("runs") / Path(config).stem), foreground, live)
+    cfg, algo = load_run(config, sets)
+    start_run(cfg, Path(run_dir or Path("runs") / Path(config).stem), foreground, live, algo)
 
 
-def start_run(cfg: dict, run_dir: Path, foreground: bool, live: bool) -> None:
+def start_run(cfg: dict, run_dir: Path, foreground: bool, live: bool, algo=None) -> None:
     """Create the run and start its daemon; on an existing run with this same config, resume
     it (a different config is refused, a finished run only said to be so)."""
     from petri.daemon.lock import daemon_alive
@@ -109,7 +111,7 @@ def start_run(cfg: dict, run_dir: Path, foreground: bool, live: bool) -> None:
             follow(run_dir)
             return
         click.echo(f"{run_dir} already holds this run: resuming it")
-    launch(run_dir, foreground)
+    launch(run_dir, foreground, (cfg, algo) if algo is not None else None)
     if live and not foreground:
         follow(run_dir)
 
@@ -215,14 +217,14 @@ def resume(run_dir, foreground, live, sets):
     changes a budget or termination key (a running daemon takes it at once), so a finished
     search goes on."""
     from petri.cli.life import extend_run
-    from petri.launch import read_run_config
+    from petri.launch import open_run
 
-    read_run_config(Path(run_dir))  # a damaged config fails here, not in the detached daemon
+    opened = open_run(Path(run_dir))  # a damaged config fails here, not in the detached daemon
     if sets and extend_run(Path(run_dir), sets):
         return
     if said_finished(Path(run_dir)):
         return
-    launch(Path(run_dir), foreground)
+    launch(Path(run_dir), foreground, None if sets else opened)  # --set changed the config
     if live and not foreground:
         follow(Path(run_dir))
 

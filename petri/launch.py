@@ -20,6 +20,11 @@ from petri.rundir import RunDir
 
 def load_config(path: str | Path, overrides: tuple[str, ...] = ()) -> dict:
     """The config at `path` with `--set` overrides, fully checked (see `check`)."""
+    return load_run(path, overrides)[0]
+
+
+def load_run(path: str | Path, overrides: tuple[str, ...] = ()):
+    """(config, algorithm) of the config at `path` with `--set` overrides, fully checked."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist; `petri run --list` shows the "
@@ -31,12 +36,12 @@ def load_config(path: str | Path, overrides: tuple[str, ...] = ()) -> dict:
         from petri.data.config import absolute_paths
 
         cfg["data"] = absolute_paths(cfg["data"])
-    check(cfg, f"{p} with --set" if overrides else str(p))
+    algo = check(cfg, f"{p} with --set" if overrides else str(p))
     if isinstance(cfg.get("data"), dict):  # the built-in default dataset is never small
         from petri.data.config import DataCfg, warn_if_small
 
         warn_if_small(DataCfg.from_dict(cfg["data"]))  # once, as the run is set up
-    return cfg
+    return cfg, algo
 
 
 def check(cfg: dict, where: str = "config"):

@@ -36,11 +36,13 @@ log = logging.getLogger("petri.daemon")
 
 
 class Daemon:
-    def __init__(self, run_dir: Path, nvml=None):
+    def __init__(self, run_dir: Path, nvml=None, opened=None):
         self.run_dir = Path(run_dir)
         self.rd = RunDir(run_dir)
-        # The algorithm is built once, here; it checks its own sections as it is built.
-        self.cfg, self.algo = open_run(run_dir)
+        # The algorithm is built once, here (it checks its own sections as it is built), or
+        # given as `opened`, (config, algorithm), by a caller in this process that built it
+        # from the run's config already (`petri start --foreground`).
+        self.cfg, self.algo = opened or open_run(run_dir)
         self.dcfg = DaemonCfg.from_dict(self.cfg.get("daemon"))
         self.rcfg = RayCfg.from_dict(self.cfg.get("ray"))
         self.costing = Costing.from_cfg(self.cfg)

@@ -19,7 +19,7 @@ def test_resume_set_extends_a_finished_run_before_its_daemon_starts(run, monkeyp
     from petri.cli import daemon as cli_daemon
 
     launched = []
-    monkeypatch.setattr(cli_daemon, "launch", lambda run_dir, fg: launched.append(run_dir))
+    monkeypatch.setattr(cli_daemon, "launch", lambda run_dir, fg, opened: launched.append(run_dir))
     res = run_petri_here("resume", run, "--set", "smoke.jobs=6")
     assert res.returncode == 0 and f"{run}: smoke.jobs 4 -> 6" in res.stdout, res.stderr
     assert launched == [run]

@@ -80,3 +80,35 @@ def test_two_starts_at_once_on_a_new_run_dir_create_it_once(tmp_path):
         assert run_petri("stop", run, "--now").returncode == 0
         assert db_rows(run, "PRAGMA integrity_check") == [("ok",)]
         assert db_rows(run, "SELECT count(*) FROM jobs") == [(2,)]
+
+
+# The CLI checks the config by building its algorithm; the daemon it runs in the same process
+# takes that one instead of building a second.
+COUNT_BUILDS = """
+import sys
+from petri.algos import registry
+from petri.cli.main import main
+built, real = [], registry.create_algo
+registry.create_algo = lambda cfg: built.append(cfg["algo"]) or real(cfg)
+code = main(sys.argv[1:])
+print("built", len(built))
+sys.exit(code)
+"""
+
+
+def count_builds(*args) -> int:
+    """How many algorithms `petri ARGS` built in its process (the daemon runs there too)."""
+    res = subprocess.run([sys.executable, "-c", COUNT_BUILDS, *map(str, args)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return int(res.stdout.strip().splitlines()[-1].split()[1])
+
+
+def test_a_foreground_daemon_builds_the_algorithm_once_per_process(tmp_path):
+    run = tmp_path / "run"
+    assert count_builds("start", SMOKE, "--run-dir", run, *sets("smoke.jobs=1"),
+                        "--foreground") == 1
+    stopped = tmp_path / "stopped"
+    start(stopped, "smoke.jobs=3", "smoke.steps=40")
+    assert run_petri("stop", stopped).returncode == 0
+    assert count_builds("resume", stopped, "--foreground") == 1
