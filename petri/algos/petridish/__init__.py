@@ -5,6 +5,7 @@ ALGOS = [AlgoInfo("petridish", "petri.algos.petridish.algorithm:Petridish",
                   "forward search: grow children of parents near the error/cost hull",
                   sections=("petridish", "pareto", "hull", "seed_train", "search", "post_train"),
                   kinds={"seed_train": "petri.train.job:run",
+                         "seed_import": "petri.algos.petridish.seeds:run",
                          "search": "petri.algos.petridish.job:run",
                          "post_train": "petri.train.job:run"},
                   toy_config="petridish_toy.yaml", test_config="tiny.yaml")]

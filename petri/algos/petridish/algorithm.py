@@ -14,6 +14,10 @@ With `hull.cost: latency` the pool also waits for its points' measured latencies
 measurement leaves its point out). Growth happens before a child is measured: a search
 offers only candidates whose child stays inside the `constraints`, its latency predicted
 (`petri.constraints.Costing`). Seeds outside them are not trained.
+
+Seeds may also come from your own networks (`petridish.seeds_from`, see
+`petri.algos.petridish.seeds`): a gallery model of the same data brings its weights through a
+`seed_import` job instead of a `seed_train`.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 
 from petri.algos.base import Algorithm, Outcome, trained_point
 from petri.algos.petridish.job import SELECT_RULES, GrowSpec, SearchResult, SearchSpec
+from petri.algos.petridish.seeds import Seed, sourced_seeds
 from petri.config import from_mapping, setting
 from petri.constraints import Costing, skipped_event
 from petri.data.config import DataCfg
@@ -37,6 +42,7 @@ from petri.train.job import TrainJobResult, TrainSpec
 from petri.train.config import TrainCfg
 
 STAGES = ("seed_train", "search", "post_train")
+SEED_KINDS = ("seed_train", "seed_import")
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,11 @@ class PetridishCfg:
     channels: int = setting(16, ge=1, le=1024)  # of the first cell; doubled at every reduction
     stem_multiplier: int = setting(3, ge=1, le=16)
     edges_per_node: int = setting(2, ge=1, le=16)  # of the random seed cells
+    # Seeds of your own: galleries (GALLERY.h5, every model; GALLERY.h5:ID, one), desc files
+    # and genotype names (petri.algos.petridish.seeds says what each keeps and which train).
+    seeds_from: tuple[str, ...] = ()
+    # Also the random seeds, one per macro of the pareto ranges, before those of seeds_from.
+    enumerate_seeds: bool = True
     k: int = setting(3, ge=1, le=64)  # candidates merged per growth step and cell type
     # How the k are chosen: "alpha", the top k by |α| (Petridish); "random", k uniformly at
     # random (seeded by the search job): the control that tells whether α selection helps.
@@ -115,12 +126,23 @@ class Petridish(Algorithm):
         super().__init__(cfg)
         self.petridish, self.pareto, self.hull, self.data, self.trainers = run_settings(cfg)
         self.costing = Costing.from_cfg(cfg)
-        seeds = seed_descs(self.petridish, self.pareto, self.data["dataset"], self.seed)
-        self.seeds = {k: d for k, d in seeds.items() if self.costing.violation(d) is None}
-        if not self.seeds:
+        cfg = self.petridish
+        seeds = {k: Seed(d, None) for k, d in seed_descs(
+            cfg, self.pareto, self.data["dataset"], self.seed).items()} \
+            if cfg.enumerate_seeds else {}
+        seeds.update(sourced_seeds(cfg.seeds_from, self.data, cfg.channels,
+                                   cfg.stem_multiplier))
+        if not seeds:
+            raise ConfigError("petridish.enumerate_seeds is false and petridish.seeds_from "
+                              "is empty: name seeds in seeds_from or enumerate them")
+        kept = {k: s for k, s in seeds.items() if self.costing.violation(s.desc) is None}
+        if not kept:
             raise ConfigError(f"none of the {len(seeds)} seed models is inside the "
                               f"constraints; widen them or the pareto ranges")
+        self.seeds = {k: s.desc for k, s in kept.items()}
+        self.imports = {k: s.weights for k, s in kept.items() if s.weights is not None}
         self.skipped_seeds = len(seeds) - len(self.seeds)
+        self.trained_seeds = len(self.seeds) - len(self.imports)
 
     # ---- the state, rebuilt from the store on every call ------------------------------
     def _read(self, view: RunView):
@@ -165,7 +187,7 @@ class Petridish(Algorithm):
             if any(costs[i] > cfg.max_cost for i in front):
                 return f"a frontier point costs more than max_cost ({cfg.max_cost:g})"
         if cfg.budget_epochs is not None:
-            epochs = (len(self.seeds) * self.trainers["seed_train"]["epochs"]
+            epochs = (self.trained_seeds * self.trainers["seed_train"]["epochs"]
                       + n * (self.trainers["search"]["epochs"]
                              + self.trainers["post_train"]["epochs"]))
             if epochs >= cfg.budget_epochs:
@@ -188,10 +210,7 @@ class Petridish(Algorithm):
     # ---- the Algorithm interface --------------------------------------------------------
     def propose(self, view: RunView, free_slots: int) -> list[JobSpec]:
         if view.job_count() == 0:
-            return [JobSpec("seed_train", TrainSpec(
-                desc=d.to_dict(), data=self.data,
-                trainer=self.trainer_for(self.trainers["seed_train"], f"seed/{k}")).to_dict(),
-                f"seed/{k}") for k, d in self.seeds.items()]
+            return [self._seed_spec(k, d) for k, d in self.seeds.items()]
         seeds, searches = self._read(view)
         # Parents of every earlier search, those proposed in this call included, so a search's
         # sampling counts never depend on whether it was proposed with others or alone.
@@ -206,6 +225,14 @@ class Petridish(Algorithm):
             parents.append(specs[-1].spec["parent"])
             n += 1
         return specs
+
+    def _seed_spec(self, key: str, desc) -> JobSpec:
+        if key in self.imports:
+            return JobSpec("seed_import", self.imports[key].to_dict(), f"seed/{key}")
+        return JobSpec("seed_train", TrainSpec(
+            desc=desc.to_dict(), data=self.data,
+            trainer=self.trainer_for(self.trainers["seed_train"], f"seed/{key}")).to_dict(),
+            f"seed/{key}")
 
     def _search_spec(self, pool: list[Point], parents: list[int], n: int) -> JobSpec:
         priced_pool = priced(pool, self.hull.metric)
@@ -241,7 +268,7 @@ class Petridish(Algorithm):
                        "search_epochs": result.epochs}).to_dict(), f"post/{n}")],
                 events=[skipped_event(f"{job.key} candidates", result.skipped)]
                 if result.skipped else [])
-        if job.kind == "seed_train":
+        if job.kind in SEED_KINDS:
             stage, parent, lineage, budget = "seed", None, {"seed": job.key}, result.epochs
         else:
             stage, parent = "grown", job.spec["parent"]
@@ -256,7 +283,7 @@ class Petridish(Algorithm):
     def point_ordinal(self, job: Job) -> int:
         """Seeds first, in plan order; then the child of search n (its search and post_train
         jobs alike)."""
-        if job.kind == "seed_train":
+        if job.kind in SEED_KINDS:
             return [f"seed/{k}" for k in self.seeds].index(job.key)
         return len(self.seeds) + job.spec["index"]
 
@@ -267,7 +294,7 @@ class Petridish(Algorithm):
         children = max(0, self.petridish.max_points - seeds)
         if self.petridish.budget_epochs is not None:
             per_child = t["search"]["epochs"] + t["post_train"]["epochs"]
-            left = self.petridish.budget_epochs - seeds * t["seed_train"]["epochs"]
+            left = self.petridish.budget_epochs - self.trained_seeds * t["seed_train"]["epochs"]
             children = min(children, max(0, math.ceil(left / per_child)))
         return seeds + children
 
