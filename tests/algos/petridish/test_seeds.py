@@ -137,3 +137,13 @@ def test_the_import_job_writes_the_gallery_weights_as_the_checkpoint(tmp_path):
     from petri.space.build import build_model
     from petri.space.desc import ModelDesc
     build_model(ModelDesc.from_dict(spec.desc)).load_state_dict(state["model"])
+
+
+def test_a_gallery_whose_models_cannot_be_built_is_refused(tmp_path):
+    path = tmp_path / "bad.h5"
+    desc = {**darts_desc(1), "stem": "no_such_stem"}
+    write_gallery(path, [GalleryModel(
+        id=1, key="p1", desc=desc, val_error=0.3, params=1, macs=1, activation_bytes=1,
+        parent=None, stage="seed", lineage={}, trainer={}, data=RUN_DATA)], {})
+    with pytest.raises(ConfigError, match="model 1 has a desc petri cannot build"):
+        Petridish(cfg(str(path)))
