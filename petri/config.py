@@ -15,15 +15,19 @@ import yaml
 from petri.errors import ConfigError, install_extra
 
 
-def setting(default, *, ge=None, gt=None, le=None, lt=None, choices=None, extendable=False):
+def setting(default, *, ge=None, gt=None, le=None, lt=None, choices=None, extendable=False,
+            paths=False):
     """A config field with its allowed range, checked by `from_mapping` at load time.
 
     `extendable`: a budget or termination key of a search, which `petri resume RUN --set`
     may change on an existing run (see petri/daemon/life.py); every other key is fixed at start.
+    `paths`: the field names files (a string or a list of them; `FILE:ID` names one entry of
+    a file), made absolute as the config is loaded, since the daemon runs in the run dir.
     """
     bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
     metadata = {k: v for k, v in bounds.items() if v is not None}
-    return field(default=default, metadata=metadata | ({"extendable": True} if extendable else {}))
+    flags = {"extendable": extendable, "paths": paths}
+    return field(default=default, metadata=metadata | {k: True for k, v in flags.items() if v})
 
 
 def from_mapping(cls, d: dict | None, section: str):

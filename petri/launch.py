@@ -36,12 +36,42 @@ def load_run(path: str | Path, overrides: tuple[str, ...] = ()):
         from petri.data.config import absolute_paths
 
         cfg["data"] = absolute_paths(cfg["data"])
+    absolute_path_settings(cfg)
     algo = check(cfg, f"{p} with --set" if overrides else str(p))
     if isinstance(cfg.get("data"), dict):  # the built-in default dataset is never small
         from petri.data.config import DataCfg, warn_if_small
 
         warn_if_small(DataCfg.from_dict(cfg["data"]))  # once, as the run is set up
     return cfg, algo
+
+
+def absolute_path_settings(cfg: dict) -> None:
+    """Make the files the algorithm's `paths` settings name absolute from the current
+    directory (a name that is no file here, a genotype's, stays as it is)."""
+    from dataclasses import fields
+
+    from petri.algos.registry import algo_class, registry
+
+    if cfg.get("algo") not in registry():
+        return  # `check` names the problem
+    for section, cls in algo_class(cfg["algo"]).settings.items():
+        values = cfg.get(section)
+        for f in fields(cls) if isinstance(values, dict) else ():
+            if f.metadata.get("paths") and f.name in values:
+                names = values[f.name]
+                absolute = [_absolute(n) for n in (names if isinstance(names, list) else [names])]
+                values[f.name] = absolute if isinstance(names, list) else absolute[0]
+
+
+def _absolute(name):
+    if not isinstance(name, str):
+        return name
+    path, sep, entry = name.rpartition(":") if ":" in name else (name, "", "")
+    if not Path(path).expanduser().exists():
+        path, sep, entry = name, "", ""
+    if not Path(path).expanduser().exists():
+        return name
+    return str(Path(path).expanduser().absolute()) + sep + entry
 
 
 def check(cfg: dict, where: str = "config"):

@@ -52,7 +52,7 @@ class PetridishCfg:
     edges_per_node: int = setting(2, ge=1, le=16)  # of the random seed cells
     # Seeds of your own: galleries (GALLERY.h5, every model; GALLERY.h5:ID, one), desc files
     # and genotype names (petri.algos.petridish.seeds says what each keeps and which train).
-    seeds_from: tuple[str, ...] = ()
+    seeds_from: tuple[str, ...] = setting((), paths=True)
     # Also the random seeds, one per macro of the pareto ranges, before those of seeds_from.
     enumerate_seeds: bool = True
     k: int = setting(3, ge=1, le=64)  # candidates merged per growth step and cell type

@@ -3,12 +3,14 @@ results against a real store, on real HDF5 galleries."""
 import json
 
 import pytest
+import yaml
 
 from petri.algos.petridish.algorithm import Petridish
 from petri.algos.petridish.seeds import SeedImportSpec, imported, run as import_seed
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
 from petri.job import JobContext
+from petri.launch import check, load_config
 from petri.store.gallery import GalleryModel, write_gallery
 from petri.train import checkpoint
 from tests.helpers.algos import darts_desc, drive, fake_result, tiny_config, with_sections
@@ -147,3 +149,16 @@ def test_a_gallery_whose_models_cannot_be_built_is_refused(tmp_path):
         parent=None, stage="seed", lineage={}, trainer={}, data=RUN_DATA)], {})
     with pytest.raises(ConfigError, match="model 1 has a desc petri cannot build"):
         Petridish(cfg(str(path)))
+
+
+def test_seed_files_named_relative_to_here_are_saved_absolute(tmp_path, monkeypatch):
+    # The daemon builds the search in the run dir: a relative name would not be found there.
+    (tmp_path / "net.json").write_text(json.dumps(darts_desc(3)))
+    gallery(tmp_path / "g.h5")
+    config = tmp_path / "grow.yaml"
+    config.write_text(yaml.safe_dump(cfg("net.json", "DARTS_V2", "g.h5:1")))
+    monkeypatch.chdir(tmp_path)
+    seeds = load_config(config)["petridish"]["seeds_from"]
+    assert seeds == [str(tmp_path / "net.json"), "DARTS_V2", f"{tmp_path / 'g.h5'}:1"]
+    monkeypatch.chdir(tmp_path.parent)  # as the daemon does, from elsewhere
+    assert check(cfg(*seeds)) is not None
