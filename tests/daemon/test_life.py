@@ -95,7 +95,9 @@ def test_retry_of_failed_jobs_on_a_stopped_run_runs_them_at_resume(tmp_path):
 
 def test_cancel_of_a_job_a_killed_daemon_left_running_stops_its_worker(tmp_path):
     run = tmp_path / "run"
-    start(run, "smoke.jobs=1", *SLOW_JOBS)
+    # One long step: a worker notices its daemon's death (stdin closed) only between steps,
+    # so for these 30 s it is an orphan still training, which only a kill stops.
+    start(run, "smoke.jobs=1", "smoke.steps=2", "smoke.step_time=30")
     worker = wait_for(lambda: next(iter(snapshot(run)["workers"]), None), 60, "a worker")
     os.kill(daemon_alive(run), signal.SIGKILL)
     wait_for(lambda: daemon_alive(run) is None, 10, "daemon gone")
