@@ -64,14 +64,14 @@ def absolute_path_settings(cfg: dict) -> None:
 
 
 def _absolute(name):
+    """`name` made absolute where it, or its part before `:ID`, is a file here."""
     if not isinstance(name, str):
         return name
-    path, sep, entry = name.rpartition(":") if ":" in name else (name, "", "")
-    if not Path(path).expanduser().exists():
-        path, sep, entry = name, "", ""
-    if not Path(path).expanduser().exists():
-        return name
-    return str(Path(path).expanduser().absolute()) + sep + entry
+    path, _, entry = name.rpartition(":")
+    for file, rest in ((name, ""), (path, f":{entry}")):
+        if file and Path(file).expanduser().exists():
+            return str(Path(file).expanduser().absolute()) + rest
+    return name
 
 
 def check(cfg: dict, where: str = "config"):
