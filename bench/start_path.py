@@ -4,8 +4,8 @@
 
 Starts the run with a profiler in every process it makes (the CLI, the daemon, the workers),
 waits for the daemon to end, and lists, per process and in all, the project files in which a
-function ran (a module's own top-level code does not count: importing a module is not reading
-it). The smoke config runs without torch, so what it lists is petri's own path.
+function ran (code that runs while a module is imported does not count: its top level, its class
+bodies, the decorators and helpers they call; importing a module is not reading it). The smoke config runs without torch, so what it lists is petri's own path.
 """
 from __future__ import annotations
 
@@ -20,13 +20,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Loaded by every Python process the run starts (PYTHONPATH): records the project files whose
-# functions are called, and writes them out as the process exits.
+# functions are called outside an import (the runpy'd `__main__` module itself is not an import,
+# so `python -m` entry points count), and writes them out as the process exits.
 PROFILER = '''
 import atexit, os, sys, threading
 _root, _out, _seen = {root!r}, {out!r}, set()
+def _importing(frame):
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 def _profile(frame, event, arg):
     code = frame.f_code
-    if event == "call" and code.co_name != "<module>" and code.co_filename.startswith(_root):
+    if (event == "call" and code.co_filename.startswith(_root)
+            and code.co_filename[len(_root):] not in _seen and not _importing(frame)):
         _seen.add(code.co_filename[len(_root):])
 sys.setprofile(_profile)
 threading.setprofile(_profile)

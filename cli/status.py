@@ -18,7 +18,7 @@ def fmt_cost(v) -> str:
     for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(v) >= div:
             return f"{v / div:.2f}{unit}"
-    return f"{v:g}"
+    return f"{v:.4g}"  # a latency in ms needs no more to rank
 
 
 def jobs_table(snap: dict, title: str | None = None):
