@@ -9,7 +9,10 @@ to paste into BENCHMARKS.md.
    autocast (the trainer's CUDA defaults): eager, regionally compiled (`supernet.compile:
    inductor`) and compiled with CUDA graphs (`cudagraphs`), each with its ratio to the
    original code's computation in NCHW (`reference-nchw`) in the same interleaved rounds.
-3. Toy Petridish (configs/petridish_toy.yaml) with 1, 2 and 4 slots per GPU
+3. Latency (`petri latency --target cuda`, timed with CUDA events): DARTS_V2 networks of about
+   10k to 1M parameters, batch 1, each measured 5 times uncached; the median and how much the
+   five medians spread (the CPU's goal, at most 3%, holds here too?).
+4. Toy Petridish (configs/petridish_toy.yaml) with 1, 2 and 4 slots per GPU
    (`daemon.slots_per_gpu`): jobs finished per hour over a fixed window from the daemon's
    start, and the GPU's busy fraction over that window (NVML utilisation sampled every 0.5 s).
 
@@ -40,6 +43,9 @@ import torch  # noqa: E402
 from bench import supernet_throughput as supernet  # noqa: E402
 from petri.algos.darts import fastcheck  # noqa: E402
 from bench import train_throughput as training  # noqa: E402
+from bench.latency_stability import QUICK, SIZES, stability  # noqa: E402
+from petri.latency.measure import Protocol  # noqa: E402
+from petri.latency.target import Target  # noqa: E402
 
 TOY = ROOT / "configs" / "petridish_toy.yaml"
 
@@ -59,19 +65,23 @@ class Plan:
     toy_overrides: tuple[str, ...]
     fast_forms: tuple[str, ...]
     fast_cases: int | None  # how many of fastcheck.MACHINE_CASES (None: all)
+    latency_protocol: Protocol
+    latency_sizes: int  # how many of latency_stability.SIZES
 
 
 GPU = Plan("cuda", train_steps=20, train_warmup=5, supernet_size=supernet.SIZE,
            supernet_steps=5, supernet_rounds=2, slots=(1, 2, 4), window_s=50.0,
            # This process holds a CUDA context: to the daemon a foreign process on the GPU.
            toy_overrides=("daemon.allow_shared_gpus=true",),
-           fast_forms=(fastcheck.FAST,), fast_cases=None)
+           fast_forms=(fastcheck.FAST,), fast_cases=None,
+           latency_protocol=Protocol(), latency_sizes=len(SIZES))
 DRY = Plan("cpu", train_steps=2, train_warmup=1,
            supernet_size=dict(channels=4, cells=3, nodes=1, batch=4, hw=8),
            supernet_steps=1, supernet_rounds=1, slots=(1, 2), window_s=8.0,
            toy_overrides=("data.subset=256", "data.val_subset=64", "petridish.search_subset=64",
                           "daemon.use_gpus=false"),
-           fast_forms=(fastcheck.FAST,), fast_cases=2)
+           fast_forms=(fastcheck.FAST,), fast_cases=2,
+           latency_protocol=QUICK, latency_sizes=1)
 
 TRAIN_FORMS = {"fp32 NCHW": (False, False), "fp32 channels_last": (False, True),
                "bf16 channels_last": (True, True)}
@@ -114,6 +124,18 @@ def fastpath_rows(plan: Plan) -> list[tuple[str, str, str, str]]:
                                     cases=fastcheck.MACHINE_CASES[:plan.fast_cases])
         rows.append(("fast path", f"{form} vs {fastcheck.PLAIN}, {plan.device}",
                      "agrees" if v.ok else "DISAGREES", v.detail))
+    return rows
+
+
+def latency_rows(plan: Plan) -> list[tuple[str, str, str, str]]:
+    """`petri latency`'s repeatability on this device (CUDA events on a GPU)."""
+    rows = []
+    for channels, cells, params, median, cv, cv_runs in stability(
+            Target(plan.device, 1, 1), "cifar10", plan.latency_protocol, 5,
+            SIZES[:plan.latency_sizes]):
+        rows.append(("latency", f"DARTS_V2 C={channels}, {cells} cells ({params:,} params), "
+                     f"batch 1", f"{median:.3f} ms", f"CV of median {100 * cv:.2f}% over 5, "
+                     f"CV of runs {100 * cv_runs:.1f}%"))
     return rows
 
 
@@ -246,7 +268,7 @@ def main() -> int:
         import pynvml as nvml
     t0 = time.perf_counter()
     rows = []
-    for section in (fastpath_rows, train_rows, supernet_rows):
+    for section in (fastpath_rows, train_rows, supernet_rows, latency_rows):
         rows += section(plan)
         print(f"{section.__name__}: done at {time.perf_counter() - t0:.0f} s", flush=True)
     if plan.device == "cuda":

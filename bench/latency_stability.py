@@ -23,6 +23,25 @@ SIZES = [(4, 5), (8, 8), (16, 8), (36, 8)]
 QUICK = Protocol(max_warmup_s=1.0, min_runs=10, budget_s=0.3)
 
 
+def stability(target: Target, dataset: str, protocol: Protocol, repeats: int,
+              sizes=SIZES) -> list[tuple[int, int, int, float, float, float]]:
+    """(channels, cells, params, median ms, CV of the median, CV of runs) of each size:
+    `repeats` uncached measurements of DARTS_V2 cells on `dataset`'s input."""
+    info = dataset_info(dataset)
+    rows = []
+    for channels, cells in sizes:
+        desc = genotype("DARTS_V2", channels=channels, cells=cells,
+                        in_channels=info.shape[0], num_classes=info.num_classes)
+        runs = [measure_desc(desc, target, info.shape, protocol, cache=False).timings
+                for _ in range(repeats)]
+        medians = [t.median_ms for t in runs]
+        rows.append((channels, cells, count_cost(desc, info.shape).params,
+                     statistics.median(medians),
+                     statistics.stdev(medians) / statistics.fmean(medians),
+                     statistics.median(t.cv for t in runs)))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -31,22 +50,16 @@ def main() -> None:
     ap.add_argument("--dataset", default="cifar10")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    info = dataset_info(args.dataset)
     target = Target("cpu", args.threads, args.batch)
     protocol = QUICK if args.quick else Protocol()
     print(f"{args.repeats} measurements each, {args.dataset}, {target}, {protocol}")
     print(f"{'channels':>8} {'cells':>5} {'params':>9} {'median ms':>10} {'CV of median':>13} "
           f"{'CV of runs':>11}")
-    for channels, cells in SIZES[:2] if args.quick else SIZES:
-        desc = genotype("DARTS_V2", channels=channels, cells=cells,
-                        in_channels=info.shape[0], num_classes=info.num_classes)
-        runs = [measure_desc(desc, target, info.shape, protocol, cache=False).timings
-                for _ in range(args.repeats)]
-        medians = [t.median_ms for t in runs]
-        cv = statistics.stdev(medians) / statistics.fmean(medians)
-        print(f"{channels:>8} {cells:>5} {count_cost(desc, info.shape).params:>9,} "
-              f"{statistics.median(medians):>10.3f} {100 * cv:>12.2f}% "
-              f"{100 * statistics.median(t.cv for t in runs):>10.1f}%")
+    rows = stability(target, args.dataset, protocol, args.repeats,
+                     SIZES[:2] if args.quick else SIZES)
+    for channels, cells, params, median, cv, cv_runs in rows:
+        print(f"{channels:>8} {cells:>5} {params:>9,} {median:>10.3f} {100 * cv:>12.2f}% "
+              f"{100 * cv_runs:>10.1f}%")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ def test_the_dry_run_writes_every_figure(tmp_path):
         for form in gpu_check.SUPERNET_FORMS:
             assert f"{variant}, {form}" in cases
     assert figures.count("toy petridish") == len(gpu_check.DRY.slots)
+    assert figures.count("latency") == gpu_check.DRY.latency_sizes
     fast = [r for r in rows[1:] if r[0].strip("| ") == "fast path"]
     assert [r[1] for r in fast] == ["eager-nhwc vs eager-nchw, cpu"] and fast[0][2] == "agrees"
     assert "DRY RUN" in out.read_text()
