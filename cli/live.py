@@ -14,6 +14,7 @@ import time
 import click
 
 from petri.cli.status import done_label, fmt_cost, jobs_table, run_progress
+from petri.hull import snapshot_priced
 
 # Height of the header and of the parts below the plot: bottom row (slots + events).
 HEADER_ROWS = 2
@@ -28,7 +29,7 @@ def _duration(seconds: float) -> str:
 
 def newest(snap: dict) -> int | None:
     """The point that landed last among those plotted (ids follow the plan, not time)."""
-    pts = [p for p in snap["points"] if p["cost"] and p["error"] is not None]
+    pts = snapshot_priced(snap["points"])
     return max(pts, key=lambda p: (p["created"], p["id"]))["id"] if pts else None
 
 
@@ -37,7 +38,7 @@ def frontier_plot(snap: dict, width: int, height: int) -> "Text":
     import plotext as plt
     from rich.text import Text
 
-    pts = {p["id"]: p for p in snap["points"] if p["cost"] and p["error"] is not None}
+    pts = {p["id"]: p for p in snapshot_priced(snap["points"])}
     if not pts:
         return Text("no trained point yet", style="dim")
     fig = plt.figure

@@ -16,6 +16,7 @@ import click
 from petri.cli.compare import frame_option
 from petri.cli.options import RunPath, cost_option
 from petri.cli.status import fmt_cost
+from petri.hull import snapshot_priced
 from petri.errors import PetriError, install_extra
 
 UNITS = {"macs": "multiply-accumulates (MACs)", "params": "parameters",
@@ -111,7 +112,7 @@ def figure(snaps: list[dict], labels: list[str], lineage: bool = False, ids: boo
     plt, fig, ax, colours = _axes()
     for k, (snap, label) in enumerate(zip(snaps, labels)):
         c = colours[k % len(colours)]
-        pts = {p["id"]: p for p in snap["points"] if p["cost"] and p["error"] is not None}
+        pts = {p["id"]: p for p in snapshot_priced(snap["points"])}
         if not pts:
             continue
         front_ids, band = set(snap["frontier"]), set(snap["band"])

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from petri.config import from_mapping
 from petri.errors import ConfigError, PetriError
-from petri.hull import hypervolume, hypervolumes, pareto_front
+from petri.hull import hypervolume, hypervolumes, pareto_front, snapshot_priced
 from petri.stats import a12, mean_sd, permutation_test
 
 ALPHA = 0.05
@@ -109,8 +109,7 @@ class Frame:
 
 
 def _priced(run: dict) -> list[tuple[int, float, float]]:
-    return [(p["id"], p["cost"], p["error"]) for p in run["points"]
-            if p["cost"] and p["error"] is not None]
+    return [(p["id"], p["cost"], p["error"]) for p in snapshot_priced(run["points"])]
 
 
 def choose_frame(runs: list[dict], cfgs: list[dict],
@@ -230,8 +229,7 @@ class GroupScore:
 
 
 def _curve(run: dict, frame: Frame) -> list[list[float]]:
-    pts = sorted((p for p in run["points"] if p["cost"] and p["error"] is not None),
-                 key=lambda p: (p["spent_s"], p["id"]))
+    pts = sorted(snapshot_priced(run["points"]), key=lambda p: (p["spent_s"], p["id"]))
     hvs = frame.hypervolumes([(p["id"], p["cost"], p["error"]) for p in pts])
     return [[0.0, 0, 0.0]] + [[p["spent_s"], p["spent_images"], hv] for p, hv in zip(pts, hvs)]
 

@@ -50,6 +50,12 @@ def priced(points: Iterable, metric: str) -> list[Pt]:
             if (cost := p.cost(metric)) and p.val_error is not None]
 
 
+def snapshot_priced(points: Iterable[dict]) -> list[dict]:
+    """`priced` for the point dicts of a status snapshot (`petri.status.snapshot`), which
+    carry the run's cost already: those with a cost and a validation error."""
+    return [p for p in points if p["cost"] and p["error"] is not None]
+
+
 def pareto_front(points: Sequence[Pt]) -> list[int]:
     """Ids of the points no other point beats on both cost and error, cheapest first."""
     best = math.inf
