@@ -8,9 +8,8 @@ import click
 
 from petri.data.config import DataCfg
 from petri.latency.measure import Protocol
-from petri.latency.table import TABLE_CHANNELS
+from petri.latency.table import TABLE_CHANNELS, TABLE_STEM_MULTIPLIERS, table_pareto
 from petri.latency.target import DEFAULT_BATCH, DEFAULT_THREADS, TARGETS
-from petri.space.sample import ParetoCfg
 
 
 class _MeasureByDefault(click.Group):
@@ -129,9 +128,17 @@ def _print(lat, predicted: float | None, first: bool) -> None:
 @click.option("--channels", type=click.IntRange(min=1), multiple=True,
               default=TABLE_CHANNELS, show_default=True,
               help="Channels of the first cell to cover (repeat for several).")
-@click.option("--max-nodes", type=click.IntRange(1, 16), default=ParetoCfg().max_nodes,
+@click.option("--max-nodes", type=click.IntRange(1, 16), default=table_pareto().max_nodes,
               show_default=True, help="The most nodes a cell of the covered descs has.")
-def table(target, threads, batch, dataset, channels, max_nodes):
+@click.option("--max-reductions", type=click.IntRange(0, 8),
+              default=table_pareto().max_reductions, show_default=True,
+              help="The most reduction cells a covered desc has (from 0 up).")
+@click.option("--stem-multiplier", "stem_multipliers", type=click.IntRange(min=1),
+              multiple=True, default=TABLE_STEM_MULTIPLIERS, show_default=True,
+              help="The stem's width over the first cell's (a config's stem_multiplier) to "
+                   "cover (repeat for several).")
+def table(target, threads, batch, dataset, channels, max_nodes, max_reductions,
+          stem_multipliers):
     """Measure every op of the search space (each op, preprocessing, stem and head at every
     channels, stride and size a desc of DATASET can use) once on the target, and keep the
     table in the data dir for `petri latency MODEL --predict`; entries measured before are
@@ -145,9 +152,9 @@ def table(target, threads, batch, dataset, channels, max_nodes):
     from petri.latency.target import Target
 
     info = dataset_info(dataset)
-    pareto = ParetoCfg(max_nodes=max_nodes, min_nodes=min(ParetoCfg().min_nodes, max_nodes))
     stem = "imagenet" if info.name == "imagenet" else "cifar"
-    wanted = space_layers(info.shape, info.num_classes, tuple(channels), pareto, stem)
+    wanted = space_layers(info.shape, info.num_classes, tuple(channels),
+                          table_pareto(max_nodes, max_reductions), stem, tuple(stem_multipliers))
     console = Console(stderr=True)
     with Progress("[bold]measuring", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True, console=console, disable=not console.is_terminal) as bar:

@@ -12,6 +12,7 @@ dir; `predict_latency` sums the entries of a desc's layers.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,9 @@ from petri.space.sample import ParetoCfg
 
 # The toy configs' 8 channels, the published searches' 16 and evaluations' 36.
 TABLE_CHANNELS = (8, 16, 36)
+# The stem's width over the first cell's (`stem_multiplier`): the toy configs' 2 and the
+# published searches' 3. It sets the stem's and the first cell's preprocessing layers.
+TABLE_STEM_MULTIPLIERS = (2, 3)
 TABLE_FORMAT = "petri-latency-table-1"
 GLUE = ("add", "cat")  # no module: tensor additions and the cell's concatenation
 
@@ -104,23 +108,34 @@ def _covering_cell(n_nodes: int, ops: tuple[str, ...]) -> CellDesc:
     return CellDesc(tuple(nodes), tuple(range(2, n_nodes + 2)))
 
 
+def table_pareto(max_nodes: int = ParetoCfg().max_nodes,
+                 max_reductions: int = ParetoCfg().max_reductions) -> ParetoCfg:
+    """The macro ranges `petri latency table` covers: from no reduction and one cell up, so a
+    config's own ranges (the toys start at 0 reductions) fall inside. More cells than these
+    repeat layers of the same sizes; more reductions or nodes add layers."""
+    return ParetoCfg(min_reductions=0, max_reductions=max_reductions, min_cells=1,
+                     max_cells=max(ParetoCfg().max_cells, 2 * max_reductions + 1), min_nodes=1,
+                     max_nodes=max_nodes)
+
+
 def space_layers(input_shape: tuple[int, int, int], num_classes: int,
                  channels: tuple[int, ...] = TABLE_CHANNELS, pareto: ParetoCfg = ParetoCfg(),
-                 stem: str = "cifar") -> list[Layer]:
+                 stem: str = "cifar",
+                 stem_multipliers: tuple[int, ...] = TABLE_STEM_MULTIPLIERS) -> list[Layer]:
     """Every layer a desc of the space (the `pareto` ranges, nodes of each cell type drawn
-    independently, `channels` at the first cell) can hold on `input_shape` images."""
+    independently, `channels` at the first cell, each of `stem_multipliers`) can hold on
+    `input_shape` images."""
     ops = pareto.ops or SEARCH_OPS
     nodes = range(pareto.min_nodes, pareto.max_nodes + 1)
     found: set[Layer] = set()
     for reductions, cells, _ in pareto.macros():
-        for c in channels:
-            for n_normal in nodes:
-                for n_reduce in nodes:
-                    desc = ModelDesc(_covering_cell(n_normal, ops), _covering_cell(n_reduce, ops),
-                                     channels=c, cells=cells, reductions=reductions,
-                                     in_channels=input_shape[0], num_classes=num_classes,
-                                     stem=stem)
-                    found.update(layers(desc, input_shape[1:]))
+        for c, m, n_normal, n_reduce in itertools.product(channels, stem_multipliers, nodes,
+                                                          nodes):
+            desc = ModelDesc(_covering_cell(n_normal, ops), _covering_cell(n_reduce, ops),
+                             channels=c, cells=cells, reductions=reductions,
+                             in_channels=input_shape[0], num_classes=num_classes, stem=stem,
+                             stem_multiplier=m)
+            found.update(layers(desc, input_shape[1:]))
     return sorted(found)
 
 
@@ -163,8 +178,11 @@ def table_command(info: TargetInfo, dataset: str, desc: ModelDesc | None = None)
     cmd = (f"petri latency table --target {t.kind} --threads {t.threads} --batch {t.batch} "
            f"--dataset {dataset}")
     if desc is not None:
-        nodes = max(desc.normal.n_nodes, desc.reduce.n_nodes, ParetoCfg().max_nodes)
-        cmd += f" --channels {desc.channels} --max-nodes {nodes}"
+        default = table_pareto()
+        nodes = max(desc.normal.n_nodes, desc.reduce.n_nodes, default.max_nodes)
+        reductions = max(desc.reductions, default.max_reductions)
+        cmd += (f" --channels {desc.channels} --max-nodes {nodes} --max-reductions "
+                f"{reductions} --stem-multiplier {desc.stem_multiplier}")
     return cmd
 
 

@@ -3,6 +3,7 @@ table covers every desc of the space, it round-trips through the data dir, and t
 prediction ranks a tiny and a large desc as they are."""
 import random
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ import torch
 from petri.errors import PetriError
 from petri.latency.build_table import load_table, measure_table
 from petri.latency.measure import Protocol
-from petri.latency.table import GLUE, Layer, Table, layers, predict_latency, space_layers
+from petri.latency.table import (GLUE, Layer, Table, layers, predict_latency, space_layers,
+                                 table_pareto)
 from petri.latency.target import Target, describe_target
 from petri.space.build import build_model
 from petri.space.desc import PRIMITIVES
@@ -54,15 +56,18 @@ def test_the_walk_of_a_desc_is_the_network_torch_runs(seed):
 
 
 def test_the_space_table_covers_every_desc_of_the_space():
-    pareto = ParetoCfg(max_reductions=2, max_cells=6, max_nodes=3)
-    wanted = set(space_layers((1, 28, 28), 10, (8, 16), pareto))
+    # The table's default ranges hold the toys' (from 0 reductions and 1 cell) and the
+    # searches' (up to 3 reductions and 8 cells).
+    pareto = ParetoCfg(min_reductions=0, max_reductions=3, min_cells=1, max_cells=8)
+    wanted = set(space_layers((1, 28, 28), 10, (8, 16), table_pareto()))
     rng = random.Random(0)
     for _ in range(40):
         r, cells, _ = rng.choice(pareto.macros())
         n_normal, n_reduce = rng.randint(1, 3), rng.randint(1, 3)
         d = random_desc(rng, n_normal, channels=rng.choice([8, 16]), cells=cells,
                         reductions=r, in_channels=1)
-        d = d.scaled(reduce=random_desc(rng, n_reduce).reduce)
+        d = replace(d.scaled(reduce=random_desc(rng, n_reduce).reduce),
+                    stem_multiplier=rng.choice([2, 3]))  # the toys' and the searches'
         assert set(layers(d, (28, 28))) <= wanted
 
 
@@ -94,8 +99,21 @@ def test_a_missing_table_or_entry_names_the_command_that_measures_it(tmp_path):
         load_table(info, (1, 28, 28), "mnist", tmp_path)
     table = Table(info, (1, 28, 28), "mnist", {layers(desc, (28, 28))[0]: 1.0})
     with pytest.raises(PetriError, match="no entry for relu_conv_bn .*--channels 8 "
-                                         "--max-nodes 3"):
+                                         "--max-nodes 3 --max-reductions 3 --stem-multiplier 3"):
         predict_latency(desc, table)
+
+
+def test_the_command_a_missing_entry_names_covers_the_desc():
+    # A config's stem_multiplier outside the default table's: the named command must cover it.
+    desc = replace(random_desc(random.Random(1), 2, channels=12, cells=3, reductions=1,
+                               in_channels=1), stem_multiplier=5)
+    assert not set(layers(desc, (28, 28))) <= set(space_layers((1, 28, 28), 10))
+    table = Table(describe_target(Target()), (1, 28, 28), "mnist", {})
+    with pytest.raises(PetriError) as e:
+        predict_latency(desc, table)
+    assert "--channels 12 --max-nodes 3 --max-reductions 3 --stem-multiplier 5" in str(e.value)
+    assert set(layers(desc, (28, 28))) <= set(space_layers((1, 28, 28), 10, (12,),
+                                                           stem_multipliers=(5,)))
 
 
 def test_the_onnxruntime_target_has_no_table(tmp_path):
