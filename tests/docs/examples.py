@@ -5,6 +5,7 @@ in one scratch directory. A block with `title="PATH"` (any language) is a file t
 saves: it is written to PATH before the next block runs. A block inside an admonition titled
 "Not run in CI: REASON" is shown, not run; REASON is one of `REASONS`, the only things CI lacks.
 Everything else (```text, ```yaml without a title) is shown output or illustration.
+What a page installs with pip lands in its scratch directory, not in the tests' environment.
 
 Pages show the real commands; `shrink` adds `--set` overrides to each `petri start|run|eval`
 so that the page's searches fit CI, from the sizes the README's searches run at.
@@ -138,10 +139,14 @@ def shrink(code: str, cwd: Path) -> str:
 
 
 def environment(scratch: Path) -> dict:
-    """The reader's shell: this interpreter's `petri` and `python` first on PATH."""
+    """The reader's shell: this interpreter's `petri` and `python` first on PATH, and what a
+    page installs with pip kept in the scratch directory (on every process's path) rather
+    than in the environment the tests run in, built without fetching build tools."""
     bin_dir = str(Path(sys.executable).parent)
+    site = scratch / "site-packages"
     return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-            "COLUMNS": "100", "PETRI_OFFLINE": "1"}
+            "COLUMNS": "100", "PETRI_OFFLINE": "1", "PIP_TARGET": str(site),
+            "PYTHONPATH": str(site), "PIP_NO_BUILD_ISOLATION": "0"}
 
 
 def run_block(block: Block, cwd: Path, env: dict) -> subprocess.CompletedProcess:
