@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import ROOT, run_petri
+from tests.algos.darts.test_run import SHRINK as SUPERNET_SIZE
 from tests.daemon.test_readme_searches import DATA, SHRINK
 
 DOCS = ROOT / "docs"
@@ -31,8 +32,12 @@ NOT_RUN = "Not run in CI: "
 REASONS = ("needs a GPU", "needs a multi-machine Ray cluster", "needs an interactive terminal")
 
 # Per algorithm (a config's `algo:`), what a page's search is shrunk by: the README searches'
-# sizes, plus the kinds of run those leave out.
-SIZES = {**{algo: DATA + sets for algo, sets in SHRINK.items()},
+# data and counts, the supernet family at its end-to-end tests' data and network size (the
+# toys' own network sizes are test_readme_searches' to guard), and the kinds of run those
+# leave out.
+SUPERNETS = ("darts", "darts2", "pc-darts", "mood")
+SIZES = {**{algo: (SUPERNET_SIZE if algo in SUPERNETS else DATA) + sets
+            for algo, sets in SHRINK.items()},
          "eval": DATA + ["trainer.epochs=1"],
          "smoke": []}
 BLOCK_TIMEOUT_S = 300
