@@ -7,8 +7,9 @@ saves: it is written to PATH before the next block runs. A block inside an admon
 Everything else (```text, ```yaml without a title) is shown output or illustration.
 What a page installs with pip lands in its scratch directory, not in the tests' environment.
 
-Pages show the real commands; `shrink` adds `--set` overrides to each `petri start|run|eval`
-so that the page's searches fit CI, from the sizes the README's searches run at.
+Pages show the real commands; `shrink` adds `--set` overrides (`SIZES`) to each
+`petri start|run|eval` so that the page's searches fit CI. After the last block, the workers'
+logs of every run the page made are read for native failures.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import yaml
 
 from tests.conftest import ROOT, run_petri
 from tests.algos.darts.test_run import SHRINK as SUPERNET_SIZE
-from tests.daemon.test_readme_searches import DATA, SHRINK
+from tests.daemon.test_readme_searches import DATA, NATIVE_FAILURES, SHRINK
 
 DOCS = ROOT / "docs"
 RUNNABLE = ("bash", "python")
@@ -179,6 +180,9 @@ def run_page(name: str, text: str, cwd: Path) -> None:
                     raise AssertionError(f"{name}:{block.line}: this ```{block.lang} block "
                                          f"exited {res.returncode}:\n{block.code}"
                                          f"--- its output, last lines ---\n{tail}")
+        for log in cwd.rglob("workers.log"):
+            found = [w for w in NATIVE_FAILURES if w in log.read_text(errors="replace")]
+            assert not found, f"{name}: {found} in {log.relative_to(cwd)}"
     finally:
         stop_daemons(cwd)
 

@@ -4,7 +4,7 @@ what a page marks, for a reason CI cannot meet."""
 import pytest
 
 from tests.conftest import ROOT, needs_fashion
-from tests.docs.examples import (NOT_RUN, REASONS, SIZES, blocks, page_id, pages, run_page,
+from tests.docs.examples import (NOT_RUN, RUNNABLE, SIZES, blocks, page_id, pages, run_page,
                                  shrink)
 
 PAGES = pages()
@@ -19,12 +19,9 @@ def test_every_example_of_the_page_runs(page, tmp_path):
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[page_id(p) for p in PAGES])
-def test_a_page_leaves_blocks_unrun_only_for_what_ci_lacks_and_says_so(page):
-    found = blocks(page.read_text())  # an unknown reason or an empty marker raises
-    assert any(b.lang in ("bash", "python") and not b.not_run for b in found), page
-    for b in found:
-        if b.not_run:
-            assert b.not_run in REASONS
+def test_a_page_runs_something_and_leaves_blocks_unrun_only_for_what_ci_lacks(page):
+    found = blocks(page.read_text())  # a marker with another reason, or empty, raises
+    assert any(b.lang in RUNNABLE and not (b.not_run or b.file) for b in found), page
 
 
 BROKEN = f'''# A page
@@ -65,6 +62,13 @@ def test_a_failing_block_fails_the_page_with_its_line_code_and_output(tmp_path):
     assert (tmp_path / "first.txt").read_text() == "first\n"
 
 
+def test_a_native_failure_in_a_runs_workers_log_fails_the_page(tmp_path):
+    page = ("```bash\nmkdir -p runs/a\n"
+            "echo 'Fatal Python error: Aborted' > runs/a/workers.log\n```\n")
+    with pytest.raises(AssertionError, match=r"\['Fatal', 'Aborted'\] in runs/a/workers.log"):
+        run_page("native", page, tmp_path)
+
+
 def test_blocks_in_a_not_run_admonition_carry_its_reason_and_nothing_else_does():
     found = blocks(BROKEN)
     assert [(b.line, b.lang, b.not_run, b.file) for b in found] == [
@@ -73,8 +77,9 @@ def test_blocks_in_a_not_run_admonition_carry_its_reason_and_nothing_else_does()
     assert found[2].code == "exit 3\n"
 
 
-@pytest.mark.parametrize("marker", [f'!!! note "{NOT_RUN}too slow"\n\n    ```bash\n    true\n    ```\n',
-                                    f'!!! note "{NOT_RUN}needs a GPU"\n\n    No block.\n'])
+@pytest.mark.parametrize("marker", [
+    f'!!! note "{NOT_RUN}too slow"\n\n    ```bash\n    true\n    ```\n',
+    f'!!! note "{NOT_RUN}needs a GPU"\n\n    No block.\n'])
 def test_a_marker_with_another_reason_or_no_block_is_refused(marker):
     with pytest.raises(ValueError):
         blocks(marker)
