@@ -64,12 +64,14 @@ def frontier_plot(snap: dict, width: int, height: int) -> "Text":
     draw([i for i in band if i not in hull], "•", "yellow")
     draw(hull, "o", "green")
     draw([newest(snap)], "x", "red")
-    if snap["log_cost"]:
+    # One cost has no range to log: plotext pads it by ±1, below zero for a cost under 1 (ms).
+    log = snap["log_cost"] and len({p["cost"] for p in pts.values()}) > 1
+    if log:
         fig.ruler("x").scale("log")
     unit = {"macs": "MACs", "params": "params", "activation_bytes": "activation bytes",
             "latency_ms": "latency ms"}
     fig.label(f"cost: {unit.get(snap['cost_metric'], snap['cost_metric'])}"
-              f"{' (log axis)' if snap['log_cost'] else ''}", axis="x")
+              f"{' (log axis)' if log else ''}", axis="x")
     fig.label("val error %", axis="y")
     return Text.from_ansi(fig.build().string(colorless=False).rstrip("\n"))
 

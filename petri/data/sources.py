@@ -252,8 +252,9 @@ class ArraySource:
             x = f[xk]
             for i in range(0, len(y), _rows_per_chunk(chw)):
                 rows = np.asarray(x[i:i + _rows_per_chunk(chw)])
-                hwc = {"nhw": rows[..., None], "nhwc": rows,
-                       "nchw": rows.transpose(0, 2, 3, 1)}[layout]
+                # Only this layout's view: a 3-D array has no axes for the 4-D transpose.
+                hwc = (rows[..., None] if layout == "nhw" else
+                       rows.transpose(0, 2, 3, 1) if layout == "nchw" else rows)
                 if convert:
                     out = np.stack([_to_chw(Image.fromarray(img[..., 0] if img.shape[2] == 1
                                                             else img), self.mode, self.opts.size)

@@ -121,22 +121,25 @@ def test_onnx_passes_the_checker_and_onnxruntime_equals_the_eager_model(run, gal
         torch.testing.assert_close(got, _eager(gallery, m.id, x), rtol=1e-4, atol=1e-5)
 
 
-def readme_onnx_snippet() -> str:
-    """The README's Python example that runs an exported ONNX model on an image file."""
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+GUIDE = ROOT / "docs" / "howto" / "export-deploy.md"
+
+
+def guide_onnx_snippet() -> str:
+    """The export guide's Python example that runs an exported ONNX model on an image file."""
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
     snippet, = [b for b in blocks if "onnxruntime.InferenceSession" in b]
     return snippet
 
 
-def test_the_readme_installs_extras_from_the_checkout_and_the_onnx_one_runs_files():
-    readme = (ROOT / "README.md").read_text()
-    assert "pip install -e '.[onnx]'" in readme and "petri[" not in readme  # not on an index
+def test_the_guide_installs_extras_from_the_checkout_and_the_onnx_one_runs_files():
+    guide = GUIDE.read_text()
+    assert "pip install -e '.[onnx]'" in guide and "petri[" not in guide  # not on an index
     onnx_extra = re.search(r'"onnx": \[(.*?)\]', (ROOT / "setup.py").read_text()).group(1)
     assert "onnxruntime" in onnx_extra and "onnxscript" in onnx_extra
 
 
 @pytest.mark.slow
-def test_the_readme_onnx_snippet_names_the_class_the_model_predicts(run, gallery, tmp_path):
+def test_the_guide_onnx_snippet_names_the_class_the_model_predicts(run, gallery, tmp_path):
     from PIL import Image
 
     from petri.gallery import load_model
@@ -145,7 +148,7 @@ def test_the_readme_onnx_snippet_names_the_class_the_model_predicts(run, gallery
     pixels = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / "image.png")
     check = "\nimport sys; assert not [m for m in sys.modules if m.split('.')[0] == 'petri']\n"
-    res = subprocess.run([sys.executable, "-c", readme_onnx_snippet() + check],
+    res = subprocess.run([sys.executable, "-c", guide_onnx_snippet() + check],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert res.returncode == 0, res.stderr
     model = load_model(gallery, 1)

@@ -7,7 +7,7 @@ import pexpect
 import pytest
 from rich.console import Console
 
-from petri.cli.live import frame
+from petri.cli.live import frame, frontier_plot
 from petri.launch import save_config
 from petri.rundir import PROGRESS
 from petri.io import atomic_write_json
@@ -72,6 +72,16 @@ def test_frame_shows_frontier_jobs_and_events(run_dir, width, height):
         for cost in ("100.00k", "300.00k", "1.00M", "4.00M"):
             assert cost in text, cost
         assert "2.00M" not in text.split("frontier points")[1]  # id 5 is dominated
+
+
+@pytest.mark.parametrize("costs", [[0.27], [0.27, 0.27], [0.27, 0.71]])
+def test_the_plot_draws_latencies_under_a_millisecond_even_with_one_cost(costs):
+    points = [{"id": i + 1, "cost": c, "error": 0.5 - i / 10, "created": i}
+              for i, c in enumerate(costs)]
+    snap = {"points": points, "hull": [1], "band": [1], "log_cost": True,
+            "cost_metric": "latency_ms"}
+    text = frontier_plot(snap, 60, 12).plain
+    assert "cost: latency ms" in text and ("(log axis)" in text) == (len(set(costs)) > 1)
 
 
 def test_frame_of_an_empty_run(tmp_path):

@@ -1,4 +1,5 @@
-"""Every search command the README gives runs to the end: `petri run ALGO` on its toy config,
+"""Every search `petri run ALGO` offers runs to the end on its toy config (the commands of
+docs/howto/differentiable.md and docs/tutorial.md, which tests/docs/ runs at these sizes),
 with the toy's own network sizes (the supernet's channels, cells, nodes and PC-DARTS' K, where
 native kernels crash or go wrong) and only the data, epochs and counts shrunk, through a real
 daemon and real workers, at one and two threads per slot and on AVX2 kernels."""

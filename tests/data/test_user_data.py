@@ -65,6 +65,14 @@ def test_npz_in_either_layout_and_hdf5_give_the_same_dataset(tmp_path):
     assert h.shape == (1, 4, 4) and h.count("test") == 15
 
 
+def test_gray_npz_without_a_channel_axis_is_one_channel(tmp_path):
+    d = arrays(shape=(1, 8, 8))
+    np.savez(tmp_path / "nhw.npz", **{**d, "x": d["x"][:, 0], "x_test": d["x_test"][:, 0]})
+    h, _ = import_dataset(tmp_path / "nhw.npz", tmp_path / "nhw.petri")
+    _, a = open_arrays(h.path)
+    assert h.shape == (1, 8, 8) and np.array_equal(a["train_x"], d["x"])
+
+
 def _truncated_png(path):
     Image.fromarray(np.zeros((12, 10, 3), np.uint8) + 77).save(path)
     path.write_bytes(path.read_bytes()[:-30])
