@@ -102,7 +102,8 @@ def mutate(desc: ModelDesc, rng: random.Random, ops: tuple[str, ...]) -> ModelDe
 
 
 # The macro settings of a discrete search's own section (random, evolution, petridish), which
-# `CellSpace` takes: one default, range and help for every section that has them.
+# `CellSpace` takes, and of DARTS' supernet: one default, range and help for every section
+# that has them.
 CELL_SETTINGS = {
     "channels": (16, {"ge": 1, "le": 1024}, "Channels of the first cell; doubled at every "
                                              "reduction."),

@@ -33,6 +33,7 @@ from petri.job import JobResult, JobSpecData
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
 from petri.space.desc import ModelDesc
+from petri.space.sample import cell_setting
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
@@ -41,13 +42,11 @@ from petri.train.job import TrainJobResult, TrainSpec
 
 @dataclass(frozen=True)
 class SupernetCfg:
-    channels: int = setting(16, ge=1, le=1024, help="Channels of the supernet's first cell; "
-                                                    "doubled at each reduction.")
+    channels: int = cell_setting("channels")
     cells: int = setting(8, ge=3, le=64, help="Cells of the supernet, its two reductions "
                                               "included.")
     nodes: int = setting(4, ge=1, le=16, help="Nodes of each supernet cell.")
-    stem_multiplier: int = setting(3, ge=1, le=16, help="The stem has stem_multiplier * "
-                                                        "channels channels.")
+    stem_multiplier: int = cell_setting("stem_multiplier")
     partial: int | None = setting(None, ge=1, help="PC-DARTS' K: the mixed ops see 1/K of the "
                                                    "channels (null: all).")
     # Minutes of compilation per worker on a CPU, then a faster step: BENCHMARKS.md.
@@ -81,8 +80,7 @@ class DerivedCfg:
     cells: int = setting(20, ge=1, le=128, help="Cells of the derived network, reductions "
                                                 "included.")
     reductions: int = setting(2, ge=0, le=8, help="Reduction cells of the derived network.")
-    stem_multiplier: int = setting(3, ge=1, le=16, help="The derived network's stem has "
-                                                        "stem_multiplier * channels channels.")
+    stem_multiplier: int = cell_setting("stem_multiplier")
     auxiliary: bool = setting(False, help="Give the derived network an auxiliary head, "
                                           "weighted by trainer.aux_weight.")
 
