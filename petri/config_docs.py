@@ -68,7 +68,7 @@ def render() -> str:
 
 def _section(s: Section) -> str:
     title = f"`{s.name}`" if s.name else "Top level"
-    who = ", ".join(f"`{a}`" for a in s.readers) if s.readers else "every run"
+    who = ", ".join(f"`{a}`" for a in s.readers) if s.readers else "any algorithm"
     lines = [f"## {title}", "", f"Read by: {who}.", ""]
     if s.stage:
         own = _by_algo(s.defaults)
