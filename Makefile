@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 STAMP := $(VENV)/.petri-installed
 
-.PHONY: setup demo test test-fast bench gpu-check clean-venv
+.PHONY: setup demo test test-fast bench gpu-check docs docs-serve clean-venv
 
 setup: $(STAMP)
 
@@ -40,6 +40,14 @@ bench: setup
 # machine without a GPU: make gpu-check ARGS=--dry-run
 gpu-check: setup
 	bench/gpu_check.sh $(ARGS)
+
+# The docs site (mkdocs.yml) into site/; --strict turns every warning, a broken link among
+# them, into a failure.
+docs: setup
+	$(VENV)/bin/mkdocs build --strict
+
+docs-serve: setup
+	$(VENV)/bin/mkdocs serve
 
 clean-venv:
 	rm -rf $(VENV)

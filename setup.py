@@ -7,6 +7,7 @@ nothing named `cli`, `store` or `configs` lands at the top of site-packages.
 from setuptools import find_packages, setup
 
 PACKAGES = {p: p.replace(".", "/") for p in find_packages(include=["petri", "petri.*"])}
+DOCS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocs-click>=0.8", "mkdocstrings[python]>=0.26"]
 PACKAGES.update({"petri.cli": "cli", "petri.store": "store", "petri.configs": "configs"})
 
 setup(
@@ -36,9 +37,13 @@ setup(
     extras_require={
         # fvcore is the independent MAC counter the cost tests compare against; pexpect drives
         # `petri watch` in a pty; matplotlib lets the tests exercise `petri plot`; onnx and
-        # onnxruntime let them export to ONNX and run the file without petri.
+        # onnxruntime let them export to ONNX and run the file without petri; the docs
+        # packages let them build the site strictly (tests/docs).
         "test": ["pytest>=7", "fvcore", "pexpect", "matplotlib", "tensorboard", "onnx>=1.16",
-                 "onnxscript", "onnxruntime", "ray>=2.9"],
+                 "onnxscript", "onnxruntime", "ray>=2.9", *DOCS],
+        # `make docs`: the site (mkdocs.yml), its CLI page from click, its API page from the
+        # docstrings.
+        "docs": DOCS,
         # `daemon.executor: ray`: the workers run as Ray actors on a cluster (the tests run a
         # real multi-node Ray on one machine, so the test extra has it too).
         "ray": ["ray>=2.9"],

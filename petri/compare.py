@@ -35,7 +35,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from petri.config import from_mapping
+from petri.config import from_mapping, setting
 from petri.errors import ConfigError, PetriError
 from petri.hull import hypervolume, hypervolumes, pareto_front, snapshot_priced
 from petri.stats import a12, mean_sd, permutation_test
@@ -66,7 +66,10 @@ def check_frame(value, where: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class CompareCfg:
-    frame: tuple[float, float] | None = None  # [COST_MIN, COST_MAX] of the hypervolume frame
+    frame: tuple[float, float] | None = setting(
+        None, help="[COST_MIN, COST_MAX] on the hull.cost axis of the hypervolume frame "
+                   "`petri compare` scores runs in (null: --frame, else the runs' common "
+                   "support).")
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "CompareCfg":

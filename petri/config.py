@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import types
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -15,10 +15,13 @@ import yaml
 from petri.errors import ConfigError, install_extra
 
 
-def setting(default, *, ge=None, gt=None, le=None, lt=None, choices=None, extendable=False,
-            paths=False):
+def setting(default=MISSING, *, help: str, ge=None, gt=None, le=None, lt=None, choices=None,
+            extendable=False, paths=False):
     """A config field with its allowed range, checked by `from_mapping` at load time.
 
+    `help`: one line saying what the key does, shown on the generated config reference
+    (petri/config_docs.py); no default, so no key goes undocumented. No `default`: the key
+    is required.
     `extendable`: a budget or termination key of a search, which `petri resume RUN --set`
     may change on an existing run (see petri/daemon/life.py); every other key is fixed at start.
     `paths`: the field names files (a string or a list of them; `FILE:ID` names one entry of
@@ -27,7 +30,8 @@ def setting(default, *, ge=None, gt=None, le=None, lt=None, choices=None, extend
     bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
     metadata = {k: v for k, v in bounds.items() if v is not None}
     flags = {"extendable": extendable, "paths": paths}
-    return field(default=default, metadata=metadata | {k: True for k, v in flags.items() if v})
+    return field(default=default, metadata=metadata | {k: True for k, v in flags.items() if v}
+                 | {"help": help})
 
 
 def from_mapping(cls, d: dict | None, section: str):
@@ -58,13 +62,19 @@ def _show(value) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
-def _type_name(tp) -> str:
+def type_name(tp) -> str:
+    """`tp` in YAML's words, as errors and the config reference name it."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is type(None):
         return "null"
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if typing.get_origin(tp) is typing.Literal:
-        return " or ".join(map(str, typing.get_args(tp)))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(type_name(a) for a in args)
+    if origin is typing.Literal:
+        return " or ".join(map(str, args))
+    if origin in (tuple, list) and args:
+        fixed = origin is tuple and args[-1] is not Ellipsis
+        item = type_name(args[0]).removeprefix("an ").removeprefix("a ")
+        return f"a list of {len(args)} {item}s" if fixed else f"a list of {item}s"
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
         tp, getattr(tp, "__name__", str(tp)))
 
@@ -82,7 +92,7 @@ def check_type(value, tp, key: str):
                 return check_type(value, arg, key)
             except ConfigError:
                 pass
-        raise ConfigError(f"{key} must be {_type_name(tp)}, got {_show(value)}")
+        raise ConfigError(f"{key} must be {type_name(tp)}, got {_show(value)}")
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -128,7 +138,7 @@ def check_type(value, tp, key: str):
             return value
     else:
         return value
-    raise ConfigError(f"{key} must be {_type_name(tp)}, got {_show(value)}")
+    raise ConfigError(f"{key} must be {type_name(tp)}, got {_show(value)}")
 
 
 def check_range(value, bounds, key: str) -> None:
@@ -151,38 +161,52 @@ def check_range(value, bounds, key: str) -> None:
 class RunCfg:
     """The top-level scalars of a run config; the sections are checked by their owners."""
 
-    algo: str
-    seed: int = setting(0, ge=0)
-    name: str | None = None
+    algo: str = setting(help="The search algorithm (`petri run --list` names them).")
+    seed: int = setting(0, ge=0, help="The run's seed: architectures drawn and every job's "
+                                      "trainer seed derive from it.")
+    name: str | None = setting(None, help="A free label kept in the run's config.yaml; "
+                                          "nothing reads it.")
 
 
 @dataclass(frozen=True)
 class DaemonCfg:
-    # local: worker processes on this machine; ray: Ray actors on a cluster (see RayCfg).
-    executor: typing.Literal["local", "ray"] = "local"
-    cpu_slots: int = setting(1, ge=1, le=1024)
-    # Threads of each CPU slot (None: the cores other petri daemons leave free, shared among
-    # the slots; see petri.threads).
-    threads: int | None = setting(None, ge=1, le=1024)
-    slots_per_gpu: int = setting(1, ge=1, le=64)
-    use_gpus: bool = True
-    min_free_mb: int = setting(1024, ge=0)  # a GPU with less free memory gets no slot
-    allow_shared_gpus: bool = False  # run on GPUs that foreign processes use
-    max_attempts: int = setting(3, ge=1)
-    backoff_s: float = setting(2.0, ge=0)  # first retry delay; doubles each attempt
-    progress_every_s: float = setting(2.0, gt=0)
-    # Progress older than this means the job hangs; below a second every job would look hung.
-    hang_grace_s: float = setting(120.0, ge=1)
-    first_progress_grace_s: float = setting(600.0, ge=1)  # before the worker's first report
-    # How long one phase that cannot report from inside may run (a job's imports, loading
-    # data, building a model, a cold torch.compile: minutes on a CPU, BENCHMARKS.md). It is
-    # also how long a hang inside such a phase goes unnoticed.
-    busy_grace_s: float = setting(1800.0, ge=1)
-    stop_grace_s: float = setting(60.0, ge=0)  # how long `petri stop` waits for workers to checkpoint
-    poll_s: float = setting(0.02, ge=0.001)  # 0 would busy-loop the daemon
-    # final: once a job's result lands, its checkpoints go unless a point keeps them as its
-    # weights or a job yet to run reads them (petri.disk); all: every file stays.
-    keep: typing.Literal["final", "all"] = "final"
+    executor: typing.Literal["local", "ray"] = setting(
+        "local", help="Where the workers run: processes on this machine (local) or Ray "
+                      "actors on a cluster (ray, see the `ray` section).")
+    cpu_slots: int = setting(1, ge=1, le=1024,
+                             help="Worker processes on the CPU when no GPU gets a slot.")
+    threads: int | None = setting(
+        None, ge=1, le=1024, help="Torch threads of each CPU slot (null: the cores other "
+                                  "petri daemons leave free, shared among the slots).")
+    slots_per_gpu: int = setting(1, ge=1, le=64, help="Jobs run at once on each GPU.")
+    use_gpus: bool = setting(True, help="Give the visible GPUs slots (false: CPU slots only).")
+    min_free_mb: int = setting(1024, ge=0,
+                               help="A GPU with less free memory (MiB) at start gets no slot.")
+    allow_shared_gpus: bool = setting(False, help="Also place slots on GPUs that processes "
+                                                  "outside petri use.")
+    max_attempts: int = setting(3, ge=1, help="Tries a job gets before it is marked failed.")
+    backoff_s: float = setting(2.0, ge=0, help="Delay before a failed job's first retry, in "
+                                               "seconds; doubles with each attempt.")
+    progress_every_s: float = setting(2.0, gt=0, help="Seconds between rewrites of a running "
+                                                      "job's progress file (what the views and "
+                                                      "the hang check read).")
+    # Below a second every job would look hung.
+    hang_grace_s: float = setting(120.0, ge=1, help="Seconds without new progress after "
+                                                    "which a running job counts as hung.")
+    first_progress_grace_s: float = setting(
+        600.0, ge=1, help="Seconds a job may take before its first progress report.")
+    # Minutes on a CPU for a cold torch.compile (BENCHMARKS.md); it is also how long a hang
+    # inside such a phase goes unnoticed.
+    busy_grace_s: float = setting(
+        1800.0, ge=1, help="Seconds one phase that cannot report from inside (imports, "
+                           "loading data, building a model, compiling) may run.")
+    stop_grace_s: float = setting(60.0, ge=0, help="Seconds `petri stop` waits for workers "
+                                                   "to checkpoint before ending them.")
+    poll_s: float = setting(0.02, ge=0.001,  # 0 would busy-loop the daemon
+                            help="Seconds the daemon's loop waits for worker events per turn.")
+    keep: typing.Literal["final", "all"] = setting(
+        "final", help="Which checkpoints stay once a job's result lands: final (only those "
+                      "a point keeps as weights or a later job reads) or all.")
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DaemonCfg":
@@ -197,12 +221,15 @@ class RayCfg:
     """The `ray` section: where the cluster is and what each slot's actor holds of it. Read
     only when `daemon.executor` is ray; the slot settings of `daemon` apply to local runs."""
 
-    # auto: the cluster `ray start` runs on this machine (or RAY_ADDRESS); local: a private
-    # one-machine Ray that lives as long as the daemon; else a head's HOST:PORT.
-    address: str = "auto"
-    slots: int | None = setting(None, ge=1, le=4096)  # None: as many as the cluster holds at start
-    num_cpus: float = setting(1.0, gt=0)
-    num_gpus: float = setting(0.0, ge=0)  # below 1 shares a GPU: 0.5 puts two slots on each
+    address: str = setting(
+        "auto", help="The cluster: auto (the one `ray start` runs here, or RAY_ADDRESS), "
+                     "local (a private one-machine Ray for the daemon's life) or a head's "
+                     "HOST:PORT.")
+    slots: int | None = setting(None, ge=1, le=4096, help="Worker actors (null: as many as "
+                                                          "the cluster holds at start).")
+    num_cpus: float = setting(1.0, gt=0, help="CPUs each slot's actor reserves.")
+    num_gpus: float = setting(0.0, ge=0, help="GPUs each slot's actor reserves; below 1 "
+                                              "shares a GPU (0.5: two slots on each).")
 
     def __post_init__(self):
         if self.num_gpus > 1 and not float(self.num_gpus).is_integer():

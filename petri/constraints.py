@@ -33,14 +33,19 @@ _COUNTED: dict[tuple, dict] = {}  # (Costing, desc key, with latency) -> costs
 class ConstraintsCfg:
     """The `constraints` section; None: no limit."""
 
-    max_params: float | None = setting(None, ge=0)
-    min_params: float | None = setting(None, ge=0)
-    max_macs: float | None = setting(None, ge=0)
-    min_macs: float | None = setting(None, ge=0)
-    max_memory: float | None = setting(None, ge=0)  # bytes
-    min_memory: float | None = setting(None, ge=0)
-    max_latency_ms: float | None = setting(None, ge=0)
-    min_latency_ms: float | None = setting(None, ge=0)
+    max_params: float | None = setting(None, ge=0, help="Most parameters a model may have.")
+    min_params: float | None = setting(None, ge=0, help="Fewest parameters a model may have.")
+    max_macs: float | None = setting(None, ge=0, help="Most multiply-accumulates of one "
+                                                      "image's forward pass.")
+    min_macs: float | None = setting(None, ge=0, help="Fewest multiply-accumulates of one "
+                                                      "image's forward pass.")
+    max_memory: float | None = setting(None, ge=0, help="Most peak activation bytes.")
+    min_memory: float | None = setting(None, ge=0, help="Fewest peak activation bytes.")
+    max_latency_ms: float | None = setting(
+        None, ge=0, help="Most milliseconds on the `latency` target, as its per-op table "
+                         "predicts before training.")
+    min_latency_ms: float | None = setting(
+        None, ge=0, help="Fewest predicted milliseconds on the `latency` target.")
 
     def __post_init__(self):
         for name, (lo, hi) in self.bounds().items():

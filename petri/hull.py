@@ -28,10 +28,13 @@ def cost_axis(metric: str) -> str | None:
 class HullCfg:
     """The `hull` section: which cost, which axis, how wide the parent band is."""
 
-    # memory: peak activation bytes; latency: milliseconds on the `latency` section's target
-    cost: str = setting("macs", choices=tuple(COST_METRICS))
-    axis: str = setting("log", choices=("log", "linear"))
-    eps: float = setting(0.025, ge=0)  # parents come from error <= hull(cost) * (1 + eps)
+    cost: str = setting("macs", choices=tuple(COST_METRICS),
+                        help="The cost axis: MACs, parameters, memory (peak activation bytes) "
+                             "or latency (milliseconds on the `latency` section's target).")
+    axis: str = setting("log", choices=("log", "linear"), help="The scale the cost is on "
+                                                                "when the hull is taken.")
+    eps: float = setting(0.025, ge=0, help="Width of the parent band: parents come from "
+                                           "error <= hull(cost) * (1 + eps).")
 
     @property
     def metric(self) -> str:

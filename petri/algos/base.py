@@ -18,9 +18,17 @@ from petri.train.job import TrainJobResult
 
 @dataclass
 class Outcome:
+    """What a finished job leads to, committed with its result in one transaction.
+
+    Attributes:
+        points: The points to record (trained models, each with its costs and error).
+        jobs: Follow-up jobs to enqueue.
+        events: (kind, message) pairs for the run's event log.
+    """
+
     points: list[PointSpec] = field(default_factory=list)
     jobs: list[JobSpec] = field(default_factory=list)
-    events: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) to log
+    events: list[tuple[str, str]] = field(default_factory=list)
 
 
 def trained_point(job: Job, result: TrainJobResult, stage: str, lineage: dict,
@@ -45,9 +53,20 @@ def job_seed(run_seed: int, key: str, salt: int = 0) -> int:
 
 
 class Algorithm:
+    """A search: built from the whole run config, asked for jobs, told their results.
+
+    It never touches SQLite, processes or CUDA, and keeps no state that matters: after a
+    restart everything is derived again from the store (`RunView`).
+
+    Attributes:
+        name: The algorithm's name, as in its `AlgoInfo`.
+        settings: The config class of each of its own sections (section -> dataclass; the
+            sections of its `AlgoInfo`): the config reference lists their fields, and
+            `petri resume --set` may change those made with `setting(extendable=True)`
+            (its budget and termination keys).
+    """
+
     name = "base"
-    # The config class of each of its own sections (section -> dataclass) whose fields marked
-    # `extendable` (its budget and termination keys) `petri resume --set` may change.
     settings: dict[str, type] = {}
 
     def __init__(self, cfg: dict):

@@ -27,9 +27,14 @@ from petri import plugins
 from petri.errors import ConfigError, PetriError
 from petri.job import JobData
 
-# Sections every run may have whatever its algorithm (read by the daemon, data and trainer).
-SHARED_SECTIONS = ("algo", "seed", "name", "daemon", "ray", "data", "trainer", "compare",
-                   "latency", "constraints")
+# Sections every run may have whatever its algorithm (read by the daemon, data and trainer),
+# each with the "module:Class" that checks it; algo, seed and name are top-level scalars.
+SHARED_SECTIONS = {**dict.fromkeys(("algo", "seed", "name"), "petri.config:RunCfg"),
+                   "daemon": "petri.config:DaemonCfg", "ray": "petri.config:RayCfg",
+                   "data": "petri.data.config:DataCfg", "trainer": "petri.train.config:TrainCfg",
+                   "compare": "petri.compare:CompareCfg",
+                   "latency": "petri.latency.config:LatencyCfg",
+                   "constraints": "petri.constraints:ConstraintsCfg"}
 # Any algorithm may train a desc; the daemon measures a trained point's latency.
 CORE_KINDS = {"train": "petri.train.job:run", "measure": "petri.latency.job:run"}
 # Kinds the daemon runs only while nothing else runs on their device, and before which it
@@ -39,20 +44,36 @@ EXCLUSIVE_KINDS = frozenset({"measure"})
 
 @dataclass(frozen=True)
 class AlgoInfo:
+    """One algorithm as the registry knows it, without importing its code: what a
+    `petri.algos` entry point names (one, or a list of them).
+
+    Attributes:
+        name: What a config's `algo:` and `petri run NAME` call it.
+        algorithm: "module:Class" of its `Algorithm`.
+        help: One line for `petri run --list`.
+        sections: The config sections it reads beyond the shared ones; its `Algorithm.settings`
+            gives each one's config class.
+        kinds: Its job kinds, kind -> "module:function" (a worker imports only the kind it
+            runs).
+        toy_config: A file under configs/ that `petri run NAME` uses.
+        command: How its configs run where `petri run NAME` does not (an evaluation needs a
+            gallery); None: offered by `petri run`.
+        defaults: Its defaults under the config's own sections (section -> key -> value): a
+            variant of an algorithm (DARTS' second order, PC-DARTS) is a row with other
+            defaults, not a class.
+        test_config: A tiny config (a YAML file beside the module of `algorithm`, shipped
+            with it) that the algorithm contract tests run with stand-in results; a plug-in
+            ships one the same way.
+    """
+
     name: str
-    algorithm: str  # "module:Class" of an `Algorithm`
+    algorithm: str
     help: str
-    sections: tuple[str, ...] = ()  # config sections beyond SHARED_SECTIONS
-    kinds: dict[str, str] = field(default_factory=dict)  # job kind -> "module:function"
-    toy_config: str | None = None  # a file under configs/ that `petri run NAME` uses
-    # How its configs run where `petri run NAME` does not (an evaluation needs a gallery);
-    # None: offered by `petri run`.
+    sections: tuple[str, ...] = ()
+    kinds: dict[str, str] = field(default_factory=dict)
+    toy_config: str | None = None
     command: str | None = None
-    # Its defaults under the config's own sections (section -> field -> value): a variant of
-    # an algorithm (DARTS' second order, PC-DARTS) is a row with other defaults, not a class.
     defaults: dict[str, dict] = field(default_factory=dict)
-    # A tiny config (a YAML file beside the module of `algorithm`, shipped with it) that the
-    # algorithm contract tests run with stand-in results; a plug-in ships one the same way.
     test_config: str | None = None
 
     @property

@@ -11,23 +11,31 @@ from petri.config import from_mapping, setting
 
 @dataclass(frozen=True)
 class DataCfg:
-    # A built-in name, a .petri file, or an image folder / .npz / .h5 (imported on first use).
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    # Held out of the training set by split_seed; None: the dataset's default (10,000 for the
-    # built-ins, `--val-size` of `petri data import`).
-    val_size: int | None = setting(None, ge=0)
-    split_seed: int = setting(0, ge=0)
-    # Training images used (after the split); None = all.
-    subset: int | None = setting(None, ge=1)
-    val_subset: int | None = setting(None, ge=1)  # validation images used; None = all
-    crop: bool = True
-    flip: bool | None = None  # None: the dataset's default
-    cutout: int = setting(0, ge=0)  # side of the cutout square in pixels, 0 = off
-    download: bool = True
-    # Keep the images on the training device (true) or stream them from the dataset file
-    # (false); auto keeps them there when they take at most half its free memory.
-    on_device: bool | Literal["auto"] = "auto"
+    dataset: str = setting(
+        "fashion-mnist", help="A built-in name, a `petri.datasets` plug-in, a .petri file, "
+                              "or an image folder / .npz / .h5 (imported on first use).")
+    data_dir: str | None = setting(None, help="Where built-in datasets are found or "
+                                              "downloaded (null: $PETRI_DATA, else "
+                                              "~/.cache/petri/data).")
+    val_size: int | None = setting(
+        None, ge=0, help="Training images held out for validation (null: the dataset's "
+                         "default, 10,000 for the built-ins, `--val-size` of an import).")
+    split_seed: int = setting(0, ge=0, help="Seed of the train/validation split.")
+    subset: int | None = setting(None, ge=1, help="Training images used after the split "
+                                                  "(null: all).")
+    val_subset: int | None = setting(None, ge=1, help="Validation images used (null: all).")
+    crop: bool = setting(True, help="Random padded crops in training, where the dataset "
+                                    "defines a padding.")
+    flip: bool | None = setting(None, help="Random horizontal flips in training (null: the "
+                                           "dataset's default).")
+    cutout: int = setting(0, ge=0, help="Side in pixels of the cutout square in training "
+                                        "(0: off).")
+    download: bool = setting(True, help="Download a missing built-in dataset (false: fail, "
+                                        "naming where to put its files).")
+    on_device: bool | Literal["auto"] = setting(
+        "auto", help="Keep the images on the training device (true) or stream them from the "
+                     "dataset file (false); auto keeps them when they take at most half its "
+                     "free memory.")
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DataCfg":

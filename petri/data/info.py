@@ -19,15 +19,31 @@ from petri.errors import DataError
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    name: str  # a built-in name or the absolute path of the .petri file
-    shape: tuple[int, int, int]  # C, H, W of one image
-    classes: tuple[str, ...]  # what label i means
+    """What petri knows of a dataset without loading it.
+
+    Attributes:
+        name: A built-in name, a plug-in's entry-point name, or the absolute path of a
+            .petri file.
+        shape: (C, H, W) of one image.
+        classes: What label i means, for every label.
+        mean: Per channel, of the training images scaled to [0, 1]: the normalisation.
+        std: Per channel, likewise.
+        flip: Whether horizontal flips preserve labels (the default of `data.flip`).
+        crop_pad: The padding of random crops in training (0: no crops).
+        val_size: Training images held out for validation unless `data.val_size` says.
+        train_size: Images of the training split before that hold-out (None: unknown
+            until loaded).
+    """
+
+    name: str
+    shape: tuple[int, int, int]
+    classes: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    flip: bool  # horizontal flips are label-preserving
-    crop_pad: int  # random-crop padding used in training
-    val_size: int = 10000  # training images held out for validation unless data.val_size says
-    train_size: int | None = None  # images of the training split, before that hold-out
+    flip: bool
+    crop_pad: int
+    val_size: int = 10000
+    train_size: int | None = None
 
     @property
     def num_classes(self) -> int:

@@ -11,9 +11,12 @@ from petri.latency.target import DEFAULT_BATCH, DEFAULT_THREADS, TARGETS, Target
 
 @dataclass(frozen=True)
 class LatencyCfg:
-    target: str = setting("cpu", choices=TARGETS)
-    batch: int = setting(DEFAULT_BATCH, ge=1, le=4096)
-    threads: int = setting(DEFAULT_THREADS, ge=1, le=1024)
+    target: str = setting("cpu", choices=TARGETS, help="What every trained point's latency "
+                                                       "is measured on.")
+    batch: int = setting(DEFAULT_BATCH, ge=1, le=4096, help="Images per measured forward "
+                                                            "pass.")
+    threads: int = setting(DEFAULT_THREADS, ge=1, le=1024, help="Intra-op threads of the "
+                                                                "measurement.")
 
     @classmethod
     def from_cfg(cls, cfg: dict) -> "LatencyCfg | None":

@@ -195,6 +195,9 @@ def _pool(kind: str, c: int, stride: int, affine: bool, search: bool) -> nn.Modu
 
 
 OpFactory = Callable[[int, int, bool, bool], nn.Module]
+"""An op: `(channels, stride, affine, search) -> nn.Module`, mapping `channels` to `channels`
+at `stride` (2 on a reduction cell's inputs); `affine`: batch norms get affine parameters;
+`search`: it is built into a search supernet. A `petri.ops` entry point names one."""
 OPS: dict[str, OpFactory] = {
     "none": lambda c, s, affine, search: Zero(s),
     "max_pool_3x3": lambda c, s, affine, search: _pool("max", c, s, affine, search),

@@ -18,15 +18,17 @@ class ParetoCfg:
     """The `pareto` section: macro ranges of the space (inclusive) that seeds enumerate and
     random architectures are drawn from."""
 
-    min_reductions: int = setting(1, ge=0, le=8)
-    max_reductions: int = setting(3, ge=0, le=8)
-    min_cells: int = setting(3, ge=1, le=128)
-    max_cells: int = setting(8, ge=1, le=128)
-    min_nodes: int = setting(1, ge=1, le=16)
-    max_nodes: int = setting(3, ge=1, le=16)
-    # The ops of random cells and of Petridish's new nodes (None: every built-in primitive but
-    # none); `petri.ops` plug-ins by their names.
-    ops: tuple[str, ...] | None = None
+    min_reductions: int = setting(1, ge=0, le=8, help="Fewest reduction cells of a model.")
+    max_reductions: int = setting(3, ge=0, le=8, help="Most reduction cells of a model.")
+    min_cells: int = setting(3, ge=1, le=128, help="Fewest cells of a model, reductions "
+                                                   "included.")
+    max_cells: int = setting(8, ge=1, le=128, help="Most cells of a model, reductions "
+                                                   "included.")
+    min_nodes: int = setting(1, ge=1, le=16, help="Fewest nodes of a cell.")
+    max_nodes: int = setting(3, ge=1, le=16, help="Most nodes of a cell.")
+    ops: tuple[str, ...] | None = setting(
+        None, help="The ops of random cells and of Petridish's new nodes, `petri.ops` "
+                   "plug-ins by name (null: every built-in primitive but none).")
 
     def __post_init__(self):
         if self.ops is None:
@@ -97,6 +99,24 @@ def mutate(desc: ModelDesc, rng: random.Random, ops: tuple[str, ...]) -> ModelDe
     edges = node.edges[:k] + (new,) + node.edges[k + 1:]
     nodes = cell.nodes[:j] + (replace(node, edges=edges),) + cell.nodes[j + 1:]
     return replace(desc, **{kind: replace(cell, nodes=nodes)}).validate()
+
+
+# The macro settings of a discrete search's own section (random, evolution, petridish), which
+# `CellSpace` takes, and of DARTS' supernet: one default, range and help for every section
+# that has them.
+CELL_SETTINGS = {
+    "channels": (16, {"ge": 1, "le": 1024}, "Channels of the first cell; doubled at every "
+                                             "reduction."),
+    "stem_multiplier": (3, {"ge": 1, "le": 16}, "The stem has stem_multiplier * channels "
+                                                "channels."),
+    "edges_per_node": (2, {"ge": 1, "le": 16}, "Inputs each node of a random cell takes."),
+}
+
+
+def cell_setting(name: str):
+    """The config field of macro setting `name` (a key of `CELL_SETTINGS`)."""
+    default, bounds, help = CELL_SETTINGS[name]
+    return setting(default, help=help, **bounds)
 
 
 @dataclass(frozen=True)

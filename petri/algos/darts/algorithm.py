@@ -33,6 +33,7 @@ from petri.job import JobResult, JobSpecData
 from petri.data.config import DataCfg
 from petri.errors import ConfigError
 from petri.space.desc import ModelDesc
+from petri.space.sample import cell_setting
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
@@ -41,41 +42,54 @@ from petri.train.job import TrainJobResult, TrainSpec
 
 @dataclass(frozen=True)
 class SupernetCfg:
-    channels: int = setting(16, ge=1, le=1024)
-    cells: int = setting(8, ge=3, le=64)  # two of them are the reductions
-    nodes: int = setting(4, ge=1, le=16)
-    stem_multiplier: int = setting(3, ge=1, le=16)
-    partial: int | None = setting(None, ge=1)  # PC-DARTS' K: ops see 1/K of the channels
-    # Regional torch.compile of the mixed ops (null: eager); `cudagraphs` also replays them as
-    # CUDA graphs. Minutes of compilation per worker on a CPU, then a faster step: BENCHMARKS.md.
-    compile: typing.Literal["inductor", "cudagraphs"] | None = None
+    channels: int = cell_setting("channels")
+    cells: int = setting(8, ge=3, le=64, help="Cells of the supernet, its two reductions "
+                                              "included.")
+    nodes: int = setting(4, ge=1, le=16, help="Nodes of each supernet cell.")
+    stem_multiplier: int = cell_setting("stem_multiplier")
+    partial: int | None = setting(None, ge=1, help="PC-DARTS' K: the mixed ops see 1/K of the "
+                                                   "channels (null: all).")
+    # Minutes of compilation per worker on a CPU, then a faster step: BENCHMARKS.md.
+    compile: typing.Literal["inductor", "cudagraphs"] | None = setting(
+        None, help="Regional torch.compile of the mixed ops (null: eager); cudagraphs also "
+                   "replays them as CUDA graphs.")
 
 
 @dataclass(frozen=True)
 class ArchCfg:
-    lr: float = setting(3e-4, gt=0)
-    betas: tuple[float, float] = setting((0.5, 0.999), ge=0, lt=1)
-    weight_decay: float = setting(1e-3, ge=0)
-    second_order: bool = False
-    warmup_epochs: int = setting(0, ge=0)  # epochs of weight training before α/β start to move
-    # Of the training split for the weights; the rest trains α.
-    train_portion: float = setting(0.5, gt=0, lt=1)
+    lr: float = setting(3e-4, gt=0, help="Adam's learning rate for the architecture "
+                                         "weights α/β.")
+    betas: tuple[float, float] = setting((0.5, 0.999), ge=0, lt=1, help="Adam's betas for "
+                                                                        "α/β.")
+    weight_decay: float = setting(1e-3, ge=0, help="Adam's weight decay on α/β.")
+    second_order: bool = setting(False, help="Unroll one weight step for the architecture "
+                                             "gradient (DARTS' second order).")
+    warmup_epochs: int = setting(0, ge=0, help="Epochs of weight training before α/β start "
+                                               "to move.")
+    train_portion: float = setting(0.5, gt=0, lt=1, help="Share of the training split that "
+                                                         "trains the weights; the rest trains "
+                                                         "α/β.")
 
 
 @dataclass(frozen=True)
 class DerivedCfg:
     """The network a genotype becomes (DARTS' CIFAR evaluation network by default)."""
 
-    channels: int = setting(36, ge=1, le=1024)
-    cells: int = setting(20, ge=1, le=128)
-    reductions: int = setting(2, ge=0, le=8)
-    stem_multiplier: int = setting(3, ge=1, le=16)
-    auxiliary: bool = False
+    channels: int = setting(36, ge=1, le=1024, help="Channels of the derived network's "
+                                                    "first cell.")
+    cells: int = setting(20, ge=1, le=128, help="Cells of the derived network, reductions "
+                                                "included.")
+    reductions: int = setting(2, ge=0, le=8, help="Reduction cells of the derived network.")
+    stem_multiplier: int = cell_setting("stem_multiplier")
+    auxiliary: bool = setting(False, help="Give the derived network an auxiliary head, "
+                                          "weighted by trainer.aux_weight.")
 
 
 @dataclass(frozen=True)
 class DartsCfg:
-    searches: int = setting(1, ge=1, le=1000, extendable=True)
+    searches: int = setting(1, ge=1, le=1000, extendable=True,
+                            help="Independent supernet searches (seeds seed, seed+1, ...); "
+                                 "DARTS' protocol runs 4.")
 
 
 @dataclass(frozen=True)
@@ -122,14 +136,13 @@ class DartsSearchResult(JobResult):
     checkpoint: str  # run-relative
 
 
-# DARTS' published search recipe for the supernet's weights (the `search` section's base).
-SEARCH_TRAINER = {"epochs": 50, "batch_size": 64, "lr": 0.025, "lr_min": 0.001,
-                  "weight_decay": 3e-4, "grad_clip": 5.0}
-
-
 class SupernetSearches:
     """Supernet searches of one variant: `defaults` (section -> field -> value) sit under the
     config's own sections, so a variant is a row of data, not code."""
+
+    # The sections they read (`search`: trainer keys for the supernet's weights).
+    settings = {"supernet": SupernetCfg, "arch": ArchCfg, "derived": DerivedCfg,
+                "search": TrainCfg}
 
     def __init__(self, cfg: dict, name: str, defaults: dict):
         self.name = name
@@ -149,8 +162,7 @@ class SupernetSearches:
         base = dict(cfg.get("trainer") or {})
         self.trainer = TrainCfg.from_dict(base).to_dict()
         self.search_trainer = TrainCfg.from_dict(
-            {**base, **SEARCH_TRAINER, **defaults.get("search", {}),
-             **(cfg.get("search") or {})}).to_dict()
+            {**base, **defaults.get("search", {}), **(cfg.get("search") or {})}).to_dict()
 
     def job(self, key: str, index: int, regulariser: Regulariser = Regulariser(),
             trainer: dict | None = None, **extra) -> JobSpec:
@@ -238,7 +250,7 @@ class Darts(Algorithm):
     defaults the searches read."""
 
     name = "darts"
-    settings = {"darts": DartsCfg}
+    settings = {"darts": DartsCfg, **SupernetSearches.settings}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)

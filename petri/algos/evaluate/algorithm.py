@@ -27,13 +27,16 @@ from petri.train.job import TrainJobResult, TrainSpec
 
 @dataclass(frozen=True)
 class EvalCfg:
-    gallery: str = ""  # set by `petri eval GALLERY`
-    ids: list[int] | None = None  # gallery model ids to evaluate (None: all)
-    channels: int | None = setting(None, ge=1, le=1024)  # first-cell channels (None: as searched)
-    # cells = min(ceil(cells * cell_scale), max_cells)
-    cell_scale: float = setting(1.0, gt=0, le=100)
-    max_cells: int = setting(20, ge=1, le=128)
-    auxiliary: bool = False
+    gallery: str = setting("", help="The HDF5 gallery whose models are trained (set by "
+                                    "`petri eval GALLERY`).")
+    ids: list[int] | None = setting(None, help="Gallery model ids to evaluate (null: all).")
+    channels: int | None = setting(None, ge=1, le=1024, help="First-cell channels of the "
+                                                             "trained models (null: as searched).")
+    cell_scale: float = setting(1.0, gt=0, le=100, help="Cells become ceil(cells * "
+                                                        "cell_scale), at most max_cells.")
+    max_cells: int = setting(20, ge=1, le=128, help="Most cells a scaled model gets.")
+    auxiliary: bool = setting(False, help="Add an auxiliary classifier head, weighted by "
+                                          "trainer.aux_weight.")
 
 
 def scale_desc(desc: ModelDesc, cfg: EvalCfg, dataset: str) -> ModelDesc:
@@ -49,6 +52,7 @@ def scale_desc(desc: ModelDesc, cfg: EvalCfg, dataset: str) -> ModelDesc:
 
 class Evaluate(Algorithm):
     name = "eval"
+    settings = {"eval": EvalCfg, "hull": HullCfg}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)

@@ -27,7 +27,7 @@ from petri.data.info import dataset_info
 from petri.errors import ConfigError
 from petri.hull import HullCfg, pareto_front, priced
 from petri.space.desc import ModelDesc
-from petri.space.sample import CellSpace, ParetoCfg
+from petri.space.sample import CellSpace, ParetoCfg, cell_setting
 from petri.store.records import Job, JobSpec, Point
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
@@ -36,14 +36,16 @@ from petri.train.job import TrainJobResult, TrainSpec
 
 @dataclass(frozen=True)
 class EvolutionCfg:
-    population: int = setting(10, ge=2, le=10_000)  # members alive at a time
-    sample: int = setting(3, ge=1, le=10_000)  # tournament size
-    # Children trained after the population.
-    cycles: int = setting(20, ge=1, le=1_000_000, extendable=True)
-    parallel: int = setting(2, ge=1, le=1024)  # children per generation
-    channels: int = setting(16, ge=1, le=1024)
-    stem_multiplier: int = setting(3, ge=1, le=16)
-    edges_per_node: int = setting(2, ge=1, le=16)
+    population: int = setting(10, ge=2, le=10_000, help="Members alive at a time (the "
+                                                         "youngest points).")
+    sample: int = setting(3, ge=1, le=10_000, help="Tournament size: members drawn to pick "
+                                                   "each parent from.")
+    cycles: int = setting(20, ge=1, le=1_000_000, extendable=True,
+                          help="Children trained after the population.")
+    parallel: int = setting(2, ge=1, le=1024, help="Children per generation.")
+    channels: int = cell_setting("channels")
+    stem_multiplier: int = cell_setting("stem_multiplier")
+    edges_per_node: int = cell_setting("edges_per_node")
 
 
 def front_ranks(points: list[Point], metric: str) -> dict[int, int]:
@@ -60,7 +62,7 @@ def front_ranks(points: list[Point], metric: str) -> dict[int, int]:
 
 class Evolution(Algorithm):
     name = "evolution"
-    settings = {"evolution": EvolutionCfg}
+    settings = {"evolution": EvolutionCfg, "pareto": ParetoCfg, "hull": HullCfg}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)

@@ -33,14 +33,18 @@ from petri.train.job import TrainJobResult
 
 @dataclass(frozen=True)
 class MoodCfg:
-    regulariser: str = setting("l1", choices=("l1", "l2"))
-    # The search's fixed L2 (0 for the pure L1 / L2 fronts).
-    weight_decay: float = setting(3e-4, ge=0)
-    initial: tuple[float, ...] = setting((0.2, 0.0), ge=0, lt=1)  # the first ν values
-    # Stop when no unsplit front pair is farther apart (normalised).
-    delta: float = setting(0.15, ge=0, extendable=True)
-    parallel: int = setting(2, ge=1)  # pairs split per round
-    max_searches: int = setting(20, ge=1, le=10_000, extendable=True)
+    regulariser: str = setting("l1", choices=("l1", "l2"), help="R(θ), the norm of the "
+                                                                "weights the sweep weighs by ν.")
+    weight_decay: float = setting(3e-4, ge=0, help="The searches' fixed L2 weight decay (0 "
+                                                   "for the pure L1 / L2 fronts).")
+    initial: tuple[float, ...] = setting((0.2, 0.0), ge=0, lt=1, help="The ν values of "
+                                                                      "round 0.")
+    delta: float = setting(0.15, ge=0, extendable=True,
+                           help="Stop when no unsplit front pair is farther apart than this "
+                                "(objectives normalised).")
+    parallel: int = setting(2, ge=1, help="Front pairs split per round.")
+    max_searches: int = setting(20, ge=1, le=10_000, extendable=True,
+                                help="Most supernet searches of the sweep.")
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def next_weights(searches: list[Search], split: set[tuple[float, float]], delta:
 
 class Mood(Algorithm):
     name = "mood"
-    settings = {"mood": MoodCfg}
+    settings = {"mood": MoodCfg, **SupernetSearches.settings}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)

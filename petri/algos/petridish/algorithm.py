@@ -35,7 +35,7 @@ from petri.data.info import dataset_info
 from petri.errors import ConfigError
 from petri.hull import HullCfg, eps_band, hypervolume, pareto_front, priced, sampling_weights
 from petri.latency.job import awaiting
-from petri.space.sample import CellSpace, ParetoCfg
+from petri.space.sample import CellSpace, ParetoCfg, cell_setting
 from petri.store.records import Job, JobSpec, Point
 from petri.store.view import RunView
 from petri.train.job import TrainJobResult, TrainSpec
@@ -47,33 +47,40 @@ SEED_KINDS = ("seed_train", "seed_import")
 
 @dataclass(frozen=True)
 class PetridishCfg:
-    channels: int = setting(16, ge=1, le=1024)  # of the first cell; doubled at every reduction
-    stem_multiplier: int = setting(3, ge=1, le=16)
-    edges_per_node: int = setting(2, ge=1, le=16)  # of the random seed cells
-    # Seeds of your own: galleries (GALLERY.h5, every model; GALLERY.h5:ID, one), desc files
-    # and genotype names (petri.algos.petridish.seeds says what each keeps and which train).
-    seeds_from: tuple[str, ...] = setting((), paths=True)
-    # Also the random seeds, one per macro of the pareto ranges, before those of seeds_from.
-    enumerate_seeds: bool = True
-    k: int = setting(3, ge=1, le=64)  # candidates merged per growth step and cell type
-    # How the k are chosen: "alpha", the top k by |α| (Petridish); "random", k uniformly at
-    # random (seeded by the search job): the control that tells whether α selection helps.
-    select: str = setting("alpha", choices=SELECT_RULES)
-    l1: float = setting(1e-3, ge=0)  # L1 on the candidates' α
-    grow_existing: bool = False  # also offer candidates to existing nodes
-    # Training images of the candidate search (None: all).
-    search_subset: int | None = setting(None, ge=1)
-    parallel: int = setting(2, ge=1)  # search jobs in flight beyond the pool they were sampled from
-    # The budget and termination keys, which `petri resume --set` may change on a run.
-    max_points: int = setting(100, ge=1, le=1_000_000, extendable=True)  # seeds + children
-    # Stop once a frontier point costs more.
-    max_cost: float | None = setting(None, gt=0, extendable=True)
-    # Training epochs over all jobs.
-    budget_epochs: float | None = setting(None, gt=0, extendable=True)
-    # Device-hours of finished jobs (not reproducible).
-    budget_hours: float | None = setting(None, gt=0, extendable=True)
-    # Stop when the last N children add no hypervolume.
-    patience: int | None = setting(None, ge=1, extendable=True)
+    channels: int = cell_setting("channels")
+    stem_multiplier: int = cell_setting("stem_multiplier")
+    edges_per_node: int = cell_setting("edges_per_node")
+    # petri.algos.petridish.seeds says what each kind of source keeps and which train.
+    seeds_from: tuple[str, ...] = setting(
+        (), paths=True, help="Seeds of your own: galleries (GALLERY.h5: every model; "
+                             "GALLERY.h5:ID: one), desc files and genotype names.")
+    enumerate_seeds: bool = setting(True, help="Also seed with random models, one per macro "
+                                               "of the pareto ranges, before seeds_from's.")
+    k: int = setting(3, ge=1, le=64, help="Candidates merged per growth step and cell type.")
+    # random is the control that tells whether selecting by α helps.
+    select: str = setting("alpha", choices=SELECT_RULES,
+                          help="How the k candidates are chosen: alpha, the top k by |α| "
+                               "(Petridish); random, k at random (seeded by the search job).")
+    l1: float = setting(1e-3, ge=0, help="Weight of the L1 penalty on the candidates' α.")
+    grow_existing: bool = setting(False, help="Also offer candidates as inputs to a cell's "
+                                              "existing nodes, not only as new nodes.")
+    search_subset: int | None = setting(None, ge=1, help="Training images of the candidate "
+                                                         "search (null: all).")
+    parallel: int = setting(2, ge=1, help="Search jobs in flight beyond the pool they "
+                                          "sampled their parents from.")
+    max_points: int = setting(100, ge=1, le=1_000_000, extendable=True,
+                              help="Stop after this many points, seeds and children.")
+    max_cost: float | None = setting(None, gt=0, extendable=True,
+                                     help="Stop once a frontier point costs more than this.")
+    budget_epochs: float | None = setting(None, gt=0, extendable=True,
+                                          help="Stop after this many training epochs over "
+                                               "all jobs.")
+    budget_hours: float | None = setting(None, gt=0, extendable=True,
+                                         help="Stop after this many device-hours of finished "
+                                              "jobs (not reproducible).")
+    patience: int | None = setting(None, ge=1, extendable=True,
+                                   help="Stop when the last this-many children add no "
+                                        "hypervolume.")
 
 
 def run_settings(cfg: dict) -> tuple[PetridishCfg, ParetoCfg, HullCfg, dict, dict]:
@@ -120,7 +127,8 @@ class _Search:
 
 class Petridish(Algorithm):
     name = "petridish"
-    settings = {"petridish": PetridishCfg}
+    settings = {"petridish": PetridishCfg, "pareto": ParetoCfg, "hull": HullCfg,
+                **dict.fromkeys(STAGES, TrainCfg)}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)

@@ -17,7 +17,7 @@ from petri.data.config import DataCfg
 from petri.errors import ConfigError
 from petri.hull import HullCfg
 from petri.data.info import dataset_info
-from petri.space.sample import CellSpace, ParetoCfg
+from petri.space.sample import CellSpace, ParetoCfg, cell_setting
 from petri.store.records import Job, JobSpec
 from petri.store.view import RunView
 from petri.train.config import TrainCfg
@@ -25,21 +25,23 @@ from petri.train.config import TrainCfg
 
 @dataclass(frozen=True)
 class RandomCfg:
-    # Architectures to train.
-    samples: int = setting(20, ge=1, le=1_000_000, extendable=True)
-    channels: int = setting(16, ge=1, le=1024)
-    stem_multiplier: int = setting(3, ge=1, le=16)
-    edges_per_node: int = setting(2, ge=1, le=16)
-    # Nodes per cell drawn from min_nodes..this (None: pareto's).
-    max_nodes: int | None = setting(None, ge=1, le=16)
-    # Keep only architectures in [min_cost, max_cost] of the run's hull.cost metric.
-    min_cost: float | None = setting(None, ge=0)
-    max_cost: float | None = setting(None, gt=0)
+    samples: int = setting(20, ge=1, le=1_000_000, extendable=True,
+                           help="Architectures to train.")
+    channels: int = cell_setting("channels")
+    stem_multiplier: int = cell_setting("stem_multiplier")
+    edges_per_node: int = cell_setting("edges_per_node")
+    max_nodes: int | None = setting(None, ge=1, le=16, help="Nodes per cell are drawn from "
+                                                            "pareto.min_nodes to this (null: "
+                                                            "pareto.max_nodes).")
+    min_cost: float | None = setting(None, ge=0, help="Keep only architectures that cost at "
+                                                      "least this on the run's hull.cost.")
+    max_cost: float | None = setting(None, gt=0, help="Keep only architectures that cost at "
+                                                      "most this on the run's hull.cost.")
 
 
 class RandomSearch(Algorithm):
     name = "random"
-    settings = {"random": RandomCfg}
+    settings = {"random": RandomCfg, "pareto": ParetoCfg, "hull": HullCfg}
 
     def __init__(self, cfg: dict):
         super().__init__(cfg)

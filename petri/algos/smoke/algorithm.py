@@ -12,14 +12,16 @@ from petri.store.view import RunView
 
 @dataclass(frozen=True)
 class SmokeCfg:
-    jobs: int = setting(4, ge=1, le=100_000, extendable=True)
-    steps: int = setting(10, ge=1)
-    step_time: float = setting(0.01, ge=0)
-    checkpoint_every: int = setting(5, ge=1)
-    # Failure switches for the daemon's tests: exit, stop reporting, or raise at this step.
-    crash_at: int | None = None
-    hang_at: int | None = None
-    raise_at: int | None = None
+    jobs: int = setting(4, ge=1, le=100_000, extendable=True, help="Fake training jobs.")
+    steps: int = setting(10, ge=1, help="Fake steps of each job.")
+    step_time: float = setting(0.01, ge=0, help="Seconds each fake step sleeps.")
+    checkpoint_every: int = setting(5, ge=1, help="Steps between a job's checkpoints.")
+    # Failure switches for the daemon's tests.
+    crash_at: int | None = setting(None, help="The step at which each job's process exits "
+                                              "without a result.")
+    hang_at: int | None = setting(None, help="The step at which each job stops reporting "
+                                             "progress.")
+    raise_at: int | None = setting(None, help="The step at which each job raises an error.")
 
 
 class Smoke(Algorithm):
