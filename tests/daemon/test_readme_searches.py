@@ -9,26 +9,13 @@ import pytest
 
 from tests.conftest import needs_fashion, noisy_conv_shim, run_petri
 from tests.helpers.daemon import stored, wait_done
+from tests.helpers.shrink import DATA, NATIVE_FAILURES, SHRINK
 
 pytestmark = [pytest.mark.slow, needs_fashion]
 
-DATA = ["data.subset=256", "data.val_subset=128", "daemon.progress_every_s=0.5"]
-SHRINK = {
-    "darts": ["darts.searches=1", "search.epochs=1", "trainer.epochs=1"],
-    "darts2": ["darts.searches=1", "search.epochs=1", "trainer.epochs=1"],
-    # one warm-up epoch, then one with architecture steps
-    "pc-darts": ["darts.searches=1", "search.epochs=2", "trainer.epochs=1"],
-    "mood": ["mood.max_searches=2", "search.epochs=2", "trainer.epochs=1"],
-    "random": ["random.samples=2", "trainer.epochs=1"],
-    "evolution": ["evolution.population=2", "evolution.cycles=1", "trainer.epochs=1"],
-    "petridish": ["pareto.max_reductions=1", "pareto.max_cells=3", "petridish.max_points=4",
-                  "petridish.search_subset=128", "seed_train.epochs=1", "search.epochs=1",
-                  "post_train.epochs=1"],
-}
 # threads per slot -> the daemon settings that give it on a 2-core machine
 SLOTS = {1: ["daemon.cpu_slots=2", "daemon.threads=2"],
          2: ["daemon.cpu_slots=1", "daemon.threads=2"]}
-NATIVE_FAILURES = ("corruption", "Fatal", "Segmentation", "double free", "Aborted")
 
 
 def run_to_the_end(tmp_path: Path, algo: str, threads: int, env: dict | None = None,

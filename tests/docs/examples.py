@@ -24,8 +24,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import ROOT, run_petri
-from tests.algos.darts.test_run import SHRINK as SUPERNET_SIZE
-from tests.daemon.test_readme_searches import DATA, NATIVE_FAILURES, SHRINK
+from tests.helpers.shrink import DATA, NATIVE_FAILURES, SHRINK, SUPERNET_SIZE
 
 DOCS = ROOT / "docs"
 RUNNABLE = ("bash", "python")

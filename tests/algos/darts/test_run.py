@@ -7,15 +7,10 @@ import pytest
 from petri.status import snapshot
 from tests.conftest import needs_fashion, run_petri
 from tests.helpers.daemon import kill_daemon_and_resume, stored, wait_done, wait_for
+from tests.helpers.shrink import SUPERNET_SIZE
 
 pytestmark = pytest.mark.slow  # real daemons and searches: `make test-fast` skips them
 
-# The toy configs at test size: 64 images for the weights, 64 for α, 4-channel supernets.
-SHRINK = ["data.subset=128", "data.val_subset=256", "supernet.channels=4", "supernet.nodes=2",
-          "supernet.stem_multiplier=1", "search.epochs=2", "search.batch_size=16",
-          "search.checkpoint_every_s=0.5", "trainer.epochs=1", "trainer.batch_size=32",
-          "derived.channels=4", "derived.cells=3", "derived.stem_multiplier=1",
-          "daemon.progress_every_s=0.2", "daemon.backoff_s=0.2"]
 PER_ALGO = {"darts": ["darts.searches=2"], "darts2": [],
             "pc-darts": ["supernet.partial=2", "darts.searches=2"],
             # Enough steps for ν = 0 to learn while ν = 0.5 holds the weights down: a trade-off.
@@ -25,7 +20,7 @@ PER_ALGO = {"darts": ["darts.searches=2"], "darts2": [],
 
 def submit(tmp, algo, name):
     run_dir = tmp / name
-    sets = [a for s in SHRINK + PER_ALGO[algo] for a in ("--set", s)]
+    sets = [a for s in SUPERNET_SIZE + PER_ALGO[algo] for a in ("--set", s)]
     res = run_petri("run", algo, "--run-dir", run_dir, *sets, timeout=60)
     assert res.returncode == 0, res.stderr
     return run_dir
