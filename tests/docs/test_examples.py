@@ -24,6 +24,18 @@ def test_a_page_runs_something_and_leaves_blocks_unrun_only_for_what_ci_lacks(pa
     assert any(b.lang in RUNNABLE and not (b.not_run or b.file) for b in found), page
 
 
+def test_every_command_of_the_readme_is_on_a_page_the_runner_reads():
+    # `make demo` and `make test` are CI's own: .ci/run makes the one, the tutorial runs the
+    # other's command.
+    readme = [line.split(" #")[0].strip() for b in blocks((ROOT / "README.md").read_text())
+              if b.lang == "bash" for line in b.code.splitlines()]
+    commands = [c for c in readme if c and not c.startswith(("make ", ". .venv/"))]
+    shown = "\n".join(b.code for page in PAGES for b in blocks(page.read_text())
+                      if b.lang == "bash")
+    assert len(commands) >= 8
+    assert [c for c in commands if c not in shown] == []
+
+
 BROKEN = f'''# A page
 
 ```bash
