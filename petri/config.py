@@ -15,13 +15,14 @@ import yaml
 from petri.errors import ConfigError, install_extra
 
 
-def setting(default=MISSING, *, help: str, ge=None, gt=None, le=None, lt=None, choices=None,
+def setting(default=MISSING, *, help: str = "", ge=None, gt=None, le=None, lt=None, choices=None,
             extendable=False, paths=False):
     """A config field with its allowed range, checked by `from_mapping` at load time.
 
     `help`: one line saying what the key does, shown on the generated config reference
-    (petri/config_docs.py); no default, so no key goes undocumented. No `default`: the key
-    is required.
+    (petri/config_docs.py), which refuses a key of petri's own without one (tests/docs); a
+    plug-in's settings load without it, as they did before keys had help. No `default`: the
+    key is required.
     `extendable`: a budget or termination key of a search, which `petri resume RUN --set`
     may change on an existing run (see petri/daemon/life.py); every other key is fixed at start.
     `paths`: the field names files (a string or a list of them; `FILE:ID` names one entry of
