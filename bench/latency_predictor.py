@@ -4,7 +4,9 @@ search space: Spearman's rank correlation and the median relative error.
     python bench/latency_predictor.py [--n 50] [--dataset fashion-mnist] [--channels 8 16]
                                       [--threads 1] [--quick]
 
-The table is the one `petri latency table` keeps (measured first where it lacks entries).
+The table is the one `petri latency table` keeps (measured first where it lacks entries), with
+its overhead fitted on the whole networks `petri latency table --channels ...` measures (none
+of them among the descs scored here).
 Goal (issue 26): Spearman's rho at least 0.9 on at least 50 descs. --quick uses 8 descs,
 one channel count and short protocols, to check that the script runs.
 """
@@ -18,7 +20,8 @@ from petri.data.info import dataset_info
 from petri.latency.build_table import measure_table
 from petri.latency.measure import Protocol
 from petri.latency.run import measure_desc
-from petri.latency.table import TABLE_CHANNELS, layers, predict_latency
+from petri.latency.table import (TABLE_CHANNELS, calibration_descs, layers, predict_latency,
+                                 table_pareto)
 from petri.latency.target import Target
 from petri.space.sample import ParetoCfg, random_desc
 from petri.stats import _doubled_ranks
@@ -53,7 +56,9 @@ def main() -> None:
                                  num_classes=info.num_classes))
     wanted = sorted({x for d in descs for x in layers(d, info.shape[1:])})
     kw = {"protocol": Protocol(max_warmup_s=0.5, min_runs=10, budget_s=0.02)} if args.quick else {}
-    table = measure_table(target, info.shape, info.name, wanted, **kw)
+    calibrate = calibration_descs(info.shape, info.num_classes, tuple(channels), table_pareto())
+    assert not {d.key() for d in descs} & {d.key() for d in calibrate}, "a scored desc was fitted"
+    table = measure_table(target, info.shape, info.name, wanted, calibrate=calibrate, **kw)
     measured, predicted = [], []
     print(f"{'#':>3} {'cells':>5} {'red.':>4} {'C':>3} {'nodes':>5} {'measured ms':>11} "
           f"{'predicted ms':>12} {'error':>7}")
@@ -66,8 +71,11 @@ def main() -> None:
         print(f"{i:>3} {d.cells:>5} {d.reductions:>4} {d.channels:>3} {d.normal.n_nodes:>5} "
               f"{m:>11.3f} {p:>12.3f} {100 * (p / m - 1):>+6.0f}%")
     errors = [abs(p / m - 1) for p, m in zip(predicted, measured)]
+    o = table.overhead
     print(f"{n} descs on {table.info.line()}: Spearman rho {spearman(predicted, measured):.3f}, "
-          f"median relative error {100 * statistics.median(errors):.1f}%")
+          f"median relative error {100 * statistics.median(errors):.1f}% (overhead: "
+          f"{100 * o.scale:.0f}% and {1000 * o.per_layer_ms:.1f} us per layer, fitted on "
+          f"{o.networks} networks)")
 
 
 if __name__ == "__main__":

@@ -140,27 +140,31 @@ def _print(lat, predicted: float | None, first: bool) -> None:
 def table(target, threads, batch, dataset, channels, max_nodes, max_reductions,
           stem_multipliers):
     """Measure every op of the search space (each op, preprocessing, stem and head at every
-    channels, stride and size a desc of DATASET can use) once on the target, and keep the
-    table in the data dir for `petri latency MODEL --predict`; entries measured before are
-    kept."""
+    channels, stride and size a desc of DATASET can use) once on the target, then a few whole
+    networks of the space to fit what a network adds beyond its layers, and keep the table in
+    the data dir for `petri latency MODEL --predict`; entries measured before are kept."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from petri.data.info import dataset_info
     from petri.latency.build_table import measure_table
-    from petri.latency.table import space_layers, table_path
+    from petri.latency.table import calibration_descs, space_layers, table_path
     from petri.latency.target import Target
 
     info = dataset_info(dataset)
     stem = "imagenet" if info.name == "imagenet" else "cifar"
-    wanted = space_layers(info.shape, info.num_classes, tuple(channels),
-                          table_pareto(max_nodes, max_reductions), stem, tuple(stem_multipliers))
+    space = (info.shape, info.num_classes, tuple(channels),
+             table_pareto(max_nodes, max_reductions), stem, tuple(stem_multipliers))
     console = Console(stderr=True)
     with Progress("[bold]measuring", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True, console=console, disable=not console.is_terminal) as bar:
         task = bar.add_task("", total=None)
-        tab = measure_table(Target(target, threads, batch), info.shape, info.name, wanted,
+        tab = measure_table(Target(target, threads, batch), info.shape, info.name,
+                            space_layers(*space), calibrate=calibration_descs(*space),
                             on_layer=lambda done, total: bar.update(task, completed=done,
                                                                     total=total))
+    o = tab.overhead
     click.echo(f"latency table: {len(tab.entries)} entries for {tab.info.line()} at input "
-               f"{'x'.join(map(str, info.shape))}, in {table_path(tab.info, info.shape)}")
+               f"{'x'.join(map(str, info.shape))}, in {table_path(tab.info, info.shape)}; "
+               f"a whole network adds {100 * o.scale:.0f}% and {1000 * o.per_layer_ms:.1f} µs "
+               f"per layer (fitted on {o.networks} networks)")

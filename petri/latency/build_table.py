@@ -2,7 +2,9 @@
 
 Each `Layer` is built as the network builds it (ops from the registry, the stems from a
 one-cell `Network`) and timed alone on random inputs of its size, by the table's protocol.
-A table grows: measuring more channels or nodes adds their entries to the kept file.
+A table grows: measuring more channels or nodes adds their entries to the kept file. Then a
+few whole networks of the space are measured, and the table's `Overhead` is fitted to what
+they spend beyond the sum of their layers.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from petri.errors import PetriError
 from petri.io import atomic_write_json, read_json
 from petri.latency.measure import TABLE_PROTOCOL, Protocol, measure
 from petri.latency.run import timer, torch_threads
-from petri.latency.table import Layer, Table, table_command, table_path
+from petri.latency.table import (Layer, Table, fit_overhead, layer_sum, layers, table_command,
+                                 table_path)
 from petri.latency.target import Target, TargetInfo, describe_target
 from petri.space.desc import CellDesc, EdgeDesc, ModelDesc, NodeDesc
 
@@ -87,9 +90,14 @@ def load_table(info: TargetInfo, input_shape: tuple[int, int, int], dataset: str
 def measure_table(target: Target, input_shape: tuple[int, int, int], dataset: str,
                   wanted: list[Layer], protocol: Protocol = TABLE_PROTOCOL,
                   data_dir: Path | None = None,
-                  on_layer: Callable[[int, int], None] = lambda done, total: None) -> Table:
-    """Measure the layers of `wanted` the kept table lacks, add them to it and keep it."""
+                  on_layer: Callable[[int, int], None] = lambda done, total: None,
+                  calibrate: list[ModelDesc] = ()) -> Table:
+    """Measure the layers of `wanted` (and of the `calibrate` networks) the kept table lacks,
+    add them to it; with `calibrate`, fit the table's overhead on those networks measured
+    whole (else keep the kept one); keep the table."""
     import torch
+
+    from petri.latency.run import measure_desc
 
     if target.kind == "onnxruntime":
         raise PetriError("the latency table is measured with torch: use --target cpu (or "
@@ -99,6 +107,7 @@ def measure_table(target: Target, input_shape: tuple[int, int, int], dataset: st
         table = load_table(info, input_shape, dataset, data_dir)
     except PetriError:
         table = Table(info, tuple(input_shape), dataset)
+    wanted = sorted({*wanted, *(x for d in calibrate for x in layers(d, input_shape[1:]))})
     todo = [layer for layer in wanted if layer not in table.entries]
     entries = dict(table.entries)
     device = "cuda" if target.kind == "cuda" else "cpu"
@@ -109,5 +118,11 @@ def measure_table(target: Target, input_shape: tuple[int, int, int], dataset: st
             entries[layer] = measure(time_once, protocol).median_ms
     on_layer(len(todo), len(todo))
     table = replace(table, entries=entries)
+    if calibrate:
+        walked = [layer_sum(d, table) for d in calibrate]
+        whole = [measure_desc(d, target, input_shape, protocol, cache=False).timings.median_ms
+                 for d in calibrate]
+        table = replace(table, overhead=fit_overhead([s for s, _ in walked],
+                                                     [n for _, n in walked], whole))
     atomic_write_json(table_path(info, input_shape, data_dir), table.to_dict())
     return table

@@ -7,20 +7,22 @@ and the head (pooling and classifier). Each is keyed by what decides its time: i
 input and output channels, stride and input size. `layers(desc, hw)` walks a desc as
 `petri.space.build.Network` builds it; `space_layers` lists every layer a desc of the search
 space can hold, which `petri latency table` measures once per target and keeps in the data
-dir; `predict_latency` sums the entries of a desc's layers.
+dir; `predict_latency` sums the entries of a desc's layers and adds the table's `Overhead`,
+what whole networks measured at the table's build spend beyond the sum of their layers.
 """
 from __future__ import annotations
 
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass, field
+import random
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from petri.errors import PetriError
 from petri.latency.target import TargetInfo
 from petri.space.desc import SEARCH_OPS, CellDesc, EdgeDesc, ModelDesc, NodeDesc
-from petri.space.sample import ParetoCfg
+from petri.space.sample import ParetoCfg, random_desc
 
 # The toy configs' 8 channels, the published searches' 16 and evaluations' 36.
 TABLE_CHANNELS = (8, 16, 36)
@@ -139,26 +141,92 @@ def space_layers(input_shape: tuple[int, int, int], num_classes: int,
     return sorted(found)
 
 
+def calibration_descs(input_shape: tuple[int, int, int], num_classes: int,
+                      channels: tuple[int, ...] = TABLE_CHANNELS,
+                      pareto: ParetoCfg = ParetoCfg(), stem: str = "cifar",
+                      stem_multipliers: tuple[int, ...] = TABLE_STEM_MULTIPLIERS,
+                      n: int = 8, seed: int = 0) -> list[ModelDesc]:
+    """`n` random descs of the table's space, from the smallest macro to the largest, that
+    `petri latency table` measures whole to fit the table's `Overhead`."""
+    rng = random.Random(seed)
+    macros = sorted(pareto.macros())
+    out = []
+    for i in range(n):
+        reductions, cells, nodes = macros[round(i * (len(macros) - 1) / max(n - 1, 1))]
+        out.append(random_desc(rng, nodes, ops=pareto.ops, channels=rng.choice(channels),
+                               cells=cells, reductions=reductions, in_channels=input_shape[0],
+                               num_classes=num_classes, stem=stem,
+                               stem_multiplier=rng.choice(stem_multipliers)))
+    return out
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """What a whole network spends beyond the sum of its layers' entries: `scale` times the
+    sum (a layer timed alone, again and again on one input, keeps its data in cache; in a
+    network each layer reads what the one before wrote) plus `per_layer_ms` for each layer
+    (the network's own Python between layers). Fitted on whole networks measured at the
+    table's build; none fitted: nothing added."""
+
+    scale: float = 0.0
+    per_layer_ms: float = 0.0
+    networks: int = 0  # how many whole networks it was fitted on
+
+    def apply(self, layer_sum: float, n_layers: int) -> float:
+        return layer_sum * (1 + self.scale) + self.per_layer_ms * n_layers
+
+
+def fit_overhead(sums: list[float], counts: list[int], measured: list[float]) -> Overhead:
+    """The least-squares `Overhead` of networks whose layers' entries sum to `sums` over
+    `counts` layers and which measured `measured` ms whole, with neither term below zero."""
+    gaps = [m - s for m, s in zip(measured, sums)]
+
+    def one(xs: list[float]) -> float:  # the best non-negative k in gap = k * x
+        return max(0.0, sum(x * g for x, g in zip(xs, gaps)) / max(sum(x * x for x in xs),
+                                                                    1e-12))
+
+    def error(scale: float, per_layer: float) -> float:
+        return sum((g - scale * s - per_layer * c) ** 2 for g, s, c in zip(gaps, sums, counts))
+
+    ss = sum(s * s for s in sums)
+    cc = sum(c * c for c in counts)
+    sc = sum(s * c for s, c in zip(sums, counts))
+    sg = sum(s * g for s, g in zip(sums, gaps))
+    cg = sum(c * g for c, g in zip(counts, gaps))
+    det = ss * cc - sc * sc
+    candidates = [(one(sums), 0.0), (0.0, one([float(c) for c in counts]))]
+    if abs(det) > 1e-12:
+        both = ((sg * cc - cg * sc) / det, (cg * ss - sg * sc) / det)
+        if min(both) >= 0:
+            candidates.append(both)
+    scale, per_layer = min(candidates, key=lambda sp: error(*sp))
+    return Overhead(scale, per_layer, len(sums))
+
+
 @dataclass(frozen=True)
 class Table:
-    """Milliseconds per layer on one target at one input size."""
+    """Milliseconds per layer on one target at one input size, and what whole networks add."""
 
     info: TargetInfo
     input_shape: tuple[int, int, int]
     dataset: str  # the dataset it was measured for (any of the same image size shares it)
     entries: dict[Layer, float] = field(default_factory=dict)
+    overhead: Overhead = field(default_factory=Overhead)
 
     def to_dict(self) -> dict:
         return {"format": TABLE_FORMAT, "info": self.info.to_dict(),
                 "input_shape": list(self.input_shape), "dataset": self.dataset,
-                "entries": [[*vars(k).values(), ms] for k, ms in sorted(self.entries.items())]}
+                "entries": [[*vars(k).values(), ms] for k, ms in sorted(self.entries.items())],
+                "overhead": asdict(self.overhead)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Table":
         if d.get("format") != TABLE_FORMAT:
             raise ValueError(f"not a {TABLE_FORMAT} file")
+        # A table kept before overheads were fitted has none: its sums stand as they were.
         return cls(TargetInfo.from_dict(d["info"]), tuple(d["input_shape"]), d["dataset"],
-                   {Layer(*row[:-1]): float(row[-1]) for row in d["entries"]})
+                   {Layer(*row[:-1]): float(row[-1]) for row in d["entries"]},
+                   Overhead(**d.get("overhead", {})))
 
 
 def table_path(info: TargetInfo, input_shape: tuple[int, int, int],
@@ -186,16 +254,22 @@ def table_command(info: TargetInfo, dataset: str, desc: ModelDesc | None = None)
     return cmd
 
 
-def predict_latency(desc: ModelDesc, table: Table) -> float:
-    """The predicted milliseconds of one run of `desc` on the table's target: the sum of
-    its layers' entries. A layer the table lacks is a PetriError naming the command that
-    measures it."""
+def layer_sum(desc: ModelDesc, table: Table) -> tuple[float, int]:
+    """(the sum of `desc`'s layers' entries, how many layers). A layer the table lacks is a
+    PetriError naming the command that measures it."""
+    walked = layers(desc, table.input_shape[1:])
     total = 0.0
-    for layer in layers(desc, table.input_shape[1:]):
+    for layer in walked:
         ms = table.entries.get(layer)
         if ms is None:
             raise PetriError(f"the latency table has no entry for {layer.text()} (in "
                              f"{desc.name or 'the desc'}); measure it with "
                              f"`{table_command(table.info, table.dataset, desc)}`")
         total += ms
-    return total
+    return total, len(walked)
+
+
+def predict_latency(desc: ModelDesc, table: Table) -> float:
+    """The predicted milliseconds of one run of `desc` on the table's target: the sum of
+    its layers' entries with the table's overhead."""
+    return table.overhead.apply(*layer_sum(desc, table))

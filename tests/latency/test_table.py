@@ -11,8 +11,8 @@ import torch
 from petri.errors import PetriError
 from petri.latency.build_table import load_table, measure_table
 from petri.latency.measure import Protocol
-from petri.latency.table import (GLUE, Layer, Table, layers, predict_latency, space_layers,
-                                 table_pareto)
+from petri.latency.table import (GLUE, Layer, Overhead, Table, fit_overhead, layer_sum, layers,
+                                 predict_latency, space_layers, table_pareto)
 from petri.latency.target import Target, describe_target
 from petri.space.build import build_model
 from petri.space.desc import PRIMITIVES
@@ -80,15 +80,45 @@ def test_predict_ranks_a_tiny_and_a_large_desc_and_the_table_round_trips(tmp_pat
     wanted = sorted(set(layers(tiny, (16, 16)) + layers(large, (16, 16))))
     steps = []
     table = measure_table(Target(), (1, 16, 16), "mnist", wanted, FAST, tmp_path,
-                          lambda done, total: steps.append((done, total)))
+                          lambda done, total: steps.append((done, total)),
+                          calibrate=[tiny, large])
     assert set(table.entries) == set(wanted) and steps[-1] == (len(wanted), len(wanted))
+    assert table.overhead.networks == 2 and min(table.overhead.scale,
+                                                table.overhead.per_layer_ms) >= 0
     assert predict_latency(tiny, table) < predict_latency(large, table)
     kept = load_table(table.info, (1, 16, 16), "mnist", tmp_path)
     assert kept == table and Table.from_dict(table.to_dict()) == table
-    steps.clear()  # measured before: nothing measured again
+    steps.clear()  # measured before: nothing measured again, the fitted overhead kept
     assert measure_table(Target(), (1, 16, 16), "mnist", wanted, FAST, tmp_path,
                          lambda done, total: steps.append((done, total))) == table
     assert steps == [(0, 0)]
+
+
+def test_the_overhead_fit_finds_what_whole_networks_add_and_never_subtracts():
+    sums, counts = [1.0, 2.0, 4.0, 3.0, 0.5], [10, 12, 30, 40, 8]
+    whole = [s * 1.2 + 0.03 * c for s, c in zip(sums, counts)]
+    fit = fit_overhead(sums, counts, whole)
+    assert fit.scale == pytest.approx(0.2) and fit.per_layer_ms == pytest.approx(0.03)
+    assert fit.networks == 5
+    per_layer = fit_overhead(sums, counts, [s + 0.05 * c for s, c in zip(sums, counts)])
+    assert per_layer.scale == pytest.approx(0, abs=1e-9)
+    assert per_layer.per_layer_ms == pytest.approx(0.05)
+    # Networks faster than their layers' sum (noise): nothing added, nothing taken away.
+    assert fit_overhead(sums, counts, [0.9 * s for s in sums]) == Overhead(0.0, 0.0, 5)
+
+
+def test_the_prediction_is_the_sum_with_the_overhead_and_an_old_table_adds_none():
+    desc = random_desc(random.Random(2), 2, channels=4, cells=3, reductions=1, in_channels=1)
+    walked = layers(desc, (16, 16))
+    entries = {layer: 0.01 * (i + 1) for i, layer in enumerate(sorted(set(walked)))}
+    table = Table(describe_target(Target()), (1, 16, 16), "mnist", entries,
+                  Overhead(scale=0.25, per_layer_ms=0.002, networks=8))
+    total, n = layer_sum(desc, table)
+    assert (total, n) == (pytest.approx(sum(entries[x] for x in walked)), len(walked))
+    assert predict_latency(desc, table) == pytest.approx(total * 1.25 + 0.002 * n)
+    old = table.to_dict()
+    del old["overhead"]  # kept before overheads were fitted
+    assert predict_latency(desc, Table.from_dict(old)) == pytest.approx(total)
 
 
 def test_a_missing_table_or_entry_names_the_command_that_measures_it(tmp_path):
